@@ -1,0 +1,443 @@
+// The gateway config (nginx/render.ts + nginx/gateway.conf.mustache) checked statically and
+// against a real nginx with stub upstreams. nginx must be installed: these tests never skip.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { GatewayConfigInput, renderGatewayConfig } from "../nginx/render";
+import {
+    HttpResult,
+    NGINX_UNPRIVILEGED_UID,
+    RunningGateway,
+    StubEcho,
+    StubUpstream,
+    findNginx,
+    httpRequest,
+    nginxTest,
+    parseNginxConfig,
+    startGateway,
+    startStubUpstream,
+    walkNginxConfig,
+} from "./support/nginx";
+
+const clusterInput: GatewayConfigInput = {
+    upstreams: {
+        auth: { host: "auth.asky.svc.cluster.local", port: 8003 },
+        pyxis: { host: "pyxis.asky.svc.cluster.local", port: 8001 },
+        requestManagement: { host: "request-management.asky.svc.cluster.local", port: 8002 },
+    },
+    listenPort: 8080,
+    workerProcesses: 2,
+    workerConnections: 1024,
+    keepaliveConnections: 32,
+    clientMaxBodySize: "1m",
+    proxyConnectTimeoutSeconds: 5,
+    proxyReadTimeoutSeconds: 60,
+    proxySendTimeoutSeconds: 60,
+    loginRateLimitPerMinute: 30,
+    loginBurst: 10,
+    runtimeDir: "/tmp",
+    errorLog: "/dev/stderr",
+    accessLog: "/dev/stdout",
+};
+
+const SECURITY_HEADERS: Record<string, string> = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+};
+
+function assertSecurityHeaders(res: HttpResult, what: string) {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+        assert.strictEqual(res.headers[name], value, `${what}: ${name}`);
+    }
+    assert.strictEqual(res.headers.server, "nginx", `${what}: Server must carry no version`);
+}
+
+function assertJsonError(res: HttpResult, status: number) {
+    assert.strictEqual(res.status, status, res.body);
+    assert.match(String(res.headers["content-type"]), /^application\/json/);
+    assert.ok(typeof JSON.parse(res.body).error === "string", res.body);
+}
+
+const echoOf = (res: HttpResult): StubEcho => JSON.parse(res.body) as StubEcho;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("nginx gateway config: rendering (nginx/render.ts)", () => {
+    const conf = renderGatewayConfig(clusterInput);
+    const entries = walkNginxConfig(parseNginxConfig(conf));
+    const named = (name: string) => entries.filter((e) => e.directive.name === name);
+    const contexts = (name: string) => named(name).map((e) => e.parents.map((p) => p.name).join("/"));
+
+    it("renders a complete nginx.conf: main context, events, http", () => {
+        const top = parseNginxConfig(conf).map((d) => d.name);
+        for (const name of ["worker_processes", "pid", "error_log", "events", "http"]) assert.ok(top.includes(name), name);
+        assert.deepStrictEqual(named("worker_processes")[0].directive.args, ["2"]);
+        assert.deepStrictEqual(named("worker_connections")[0].directive.args, ["1024"]);
+        assert.doesNotMatch(conf, /\{\{|\}\}/, "no Mustache tag left over");
+        assert.doesNotMatch(conf, /&[a-z#0-9]+;/, "no HTML escaping");
+    });
+
+    it("GW-1 proxy_pass names an upstream with no URI part, for exactly the three prefixes", () => {
+        const routes = named("proxy_pass").map((e) => `${e.parents.at(-1)!.args.join(" ")} -> ${e.directive.args[0]}`);
+        assert.deepStrictEqual(routes.sort(), [
+            "/auth/ -> http://auth",
+            "/pyxis/ -> http://pyxis",
+            "/requests/ -> http://request_management",
+            "= /auth -> http://auth",
+            "= /auth/login -> http://auth",
+            "= /pyxis -> http://pyxis",
+            "= /requests -> http://request_management",
+        ]);
+        const upstreams = named("upstream").map((e) => [e.directive.args[0], e.directive.children!.find((c) => c.name === "server")!.args[0]]);
+        assert.deepStrictEqual(upstreams, [
+            ["auth", "auth.asky.svc.cluster.local:8003"],
+            ["pyxis", "pyxis.asky.svc.cluster.local:8001"],
+            ["request_management", "request-management.asky.svc.cluster.local:8002"],
+        ]);
+    });
+
+    it("GW-2/GW-5 proxy_set_header and add_header are declared only at http level (no location drops them)", () => {
+        assert.deepStrictEqual([...new Set(contexts("proxy_set_header"))], ["http"]);
+        assert.deepStrictEqual([...new Set(contexts("add_header"))], ["http"]);
+        const headers = named("proxy_set_header").map((e) => e.directive.args[0]);
+        for (const h of ["Host", "X-Real-IP", "X-Forwarded-For", "X-Forwarded-Proto", "X-Request-ID", "Proxy", "Connection"]) {
+            assert.ok(headers.includes(h), h);
+        }
+        for (const e of named("add_header")) assert.strictEqual(e.directive.args.at(-1), "always", e.directive.args.join(" "));
+    });
+
+    it("GW-3 every upstream has keepalive; HTTP/1.1 with an empty Connection header", () => {
+        for (const e of named("upstream")) {
+            assert.deepStrictEqual(e.directive.children!.find((c) => c.name === "keepalive")?.args, ["32"], e.directive.args[0]);
+        }
+        assert.deepStrictEqual(named("proxy_http_version")[0].directive.args, ["1.1"]);
+        assert.ok(named("proxy_set_header").some((e) => e.directive.args[0] === "Connection" && e.directive.args[1] === ""));
+    });
+
+    it("GW-4 explicit timeouts, body limit and a bounded proxy_next_upstream", () => {
+        const arg = (name: string) => named(name)[0]?.directive.args.join(" ");
+        assert.strictEqual(arg("proxy_connect_timeout"), "5s");
+        assert.strictEqual(arg("proxy_read_timeout"), "60s");
+        assert.strictEqual(arg("proxy_send_timeout"), "60s");
+        assert.strictEqual(arg("client_max_body_size"), "1m");
+        assert.strictEqual(arg("proxy_next_upstream"), "error timeout");
+        assert.strictEqual(arg("proxy_next_upstream_tries"), "2");
+        assert.strictEqual(arg("proxy_next_upstream_timeout"), "10s");
+    });
+
+    it("GW-5 server_tokens off; GW-6 limit_req only in location = /auth/login with status 429", () => {
+        assert.deepStrictEqual(named("server_tokens")[0].directive.args, ["off"]);
+        assert.deepStrictEqual(named("limit_req").map((e) => e.parents.at(-1)!.args.join(" ")), ["= /auth/login"]);
+        assert.deepStrictEqual(named("limit_req_status")[0].directive.args, ["429"]);
+        assert.match(named("limit_req_zone")[0].directive.args.join(" "), /rate=30r\/m/);
+    });
+
+    it("GW-7 stub_status lives only in a server listening on 127.0.0.1", () => {
+        const status = named("stub_status");
+        assert.strictEqual(status.length, 1);
+        const server = status[0].parents.find((p) => p.name === "server")!;
+        const listens = server.children!.filter((c) => c.name === "listen").map((c) => c.args[0]);
+        assert.deepStrictEqual(listens, ["127.0.0.1:8081"]);
+        const access = server.children!.filter((c) => c.name === "allow" || c.name === "deny").map((c) => `${c.name} ${c.args[0]}`);
+        assert.deepStrictEqual(access, ["allow 127.0.0.1", "deny all"]);
+    });
+
+    it("GW-8 unprivileged: no user directive, pid and every temp path under runtimeDir, listen 8080 (IPv4 only by default)", () => {
+        assert.strictEqual(named("user").length, 0);
+        assert.deepStrictEqual(named("pid")[0].directive.args, ["/tmp/nginx.pid"]);
+        for (const t of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) {
+            assert.match(named(`${t}_temp_path`)[0]?.directive.args[0] ?? "", /^\/tmp\/[a-z_]+$/, t);
+        }
+        const gatewayListens = named("listen").map((e) => e.directive.args[0]).filter((a) => !a.startsWith("127.0.0.1:"));
+        assert.deepStrictEqual(gatewayListens, ["8080"]);
+        const v6 = renderGatewayConfig({ ...clusterInput, listenIpv6: true });
+        assert.match(v6, /listen \[::\]:8080 default_server;/);
+    });
+
+    it("access log format carries request id, upstream address and timings, status", () => {
+        const format = named("log_format")[0].directive.args.join("");
+        for (const v of ["$request_id", "$asky_request_id", "$upstream_addr", "$upstream_response_time", "$request_time", "$status"]) {
+            assert.ok(format.includes(v), v);
+        }
+        assert.deepStrictEqual(named("access_log").find((e) => e.parents.length === 1)?.directive.args, ["/dev/stdout", "asky_gateway"]);
+    });
+
+    describe("input validation", () => {
+        const bad: [string, Partial<GatewayConfigInput>, RegExp][] = [
+            ["port 0", { listenPort: 0 }, /listenPort must be an integer in 1-65535/],
+            ["port 70000", { listenPort: 70000 }, /listenPort/],
+            ["fractional workers", { workerProcesses: 1.5 }, /workerProcesses/],
+            ["zero connections", { workerConnections: 0 }, /workerConnections/],
+            ["status port = listen port", { statusPort: 8080 }, /statusPort must differ from listenPort/],
+            ["keepalive pools too large", { keepaliveConnections: 400 }, /keepaliveConnections/],
+            ["size 1 megabyte", { clientMaxBodySize: "1 megabyte" }, /clientMaxBodySize/],
+            ["size 0 (no limit)", { clientMaxBodySize: "0" }, /clientMaxBodySize/],
+            ["negative timeout", { proxyReadTimeoutSeconds: -1 }, /proxyReadTimeoutSeconds/],
+            ["zero login rate", { loginRateLimitPerMinute: 0 }, /loginRateLimitPerMinute/],
+            ["negative burst", { loginBurst: -1 }, /loginBurst/],
+            ["relative runtimeDir", { runtimeDir: "tmp" }, /runtimeDir/],
+            ["runtimeDir injection", { runtimeDir: "/tmp; user root" }, /runtimeDir/],
+            ["accessLog injection", { accessLog: "/dev/stdout main; include /etc/passwd" }, /accessLog/],
+            ["hostname injection", { upstreams: { ...clusterInput.upstreams, auth: { host: "auth:1;}server{", port: 1 } } }, /upstreams\.auth\.host/],
+            ["hostname with underscore", { upstreams: { ...clusterInput.upstreams, pyxis: { host: "py_xis", port: 8001 } } }, /upstreams\.pyxis\.host/],
+            ["upstream port", { upstreams: { ...clusterInput.upstreams, requestManagement: { host: "rm", port: 0 } } }, /upstreams\.requestManagement\.port/],
+        ];
+        for (const [title, override, message] of bad) {
+            it(`rejects ${title}`, () => {
+                assert.throws(() => renderGatewayConfig({ ...clusterInput, ...override }), message);
+            });
+        }
+    });
+});
+
+describe("nginx gateway config: against a real nginx", function () {
+    this.timeout(30_000);
+    let stubs: { auth: StubUpstream; pyxis: StubUpstream; requestManagement: StubUpstream };
+    let gw: RunningGateway;
+    const get = (p: string, extra: Partial<Parameters<typeof httpRequest>[0]> = {}) => httpRequest({ port: gw.port, path: p, ...extra });
+    const allStubRequests = () => stubs.auth.requests + stubs.pyxis.requests + stubs.requestManagement.requests;
+
+    before(async () => {
+        findNginx(); // fails loudly when nginx is absent
+        stubs = {
+            auth: await startStubUpstream("auth"),
+            pyxis: await startStubUpstream("pyxis"),
+            requestManagement: await startStubUpstream("request-management"),
+        };
+        const at = (s: StubUpstream) => ({ host: "127.0.0.1", port: s.port });
+        gw = await startGateway(
+            { auth: at(stubs.auth), pyxis: at(stubs.pyxis), requestManagement: at(stubs.requestManagement) },
+            // A 64k body limit and a 1 s read timeout keep the 413/504 tests small and fast.
+            { clientMaxBodySize: "64k", proxyReadTimeoutSeconds: 1, loginRateLimitPerMinute: 600, loginBurst: 3 },
+        );
+    });
+
+    after(async () => {
+        await gw?.stop();
+        await Promise.all(Object.values(stubs ?? {}).map((s) => s.close()));
+    });
+
+    it("GW-8 nginx -t accepts the rendered config (also with the cluster's values)", () => {
+        const ours = nginxTest(gw.configPath, gw.dir, gw.errorLogPath);
+        assert.strictEqual(ours.status, 0, ours.output);
+        assert.match(ours.output, /syntax is ok/);
+        // The cluster config with its DNS names swapped for localhost (nginx -t resolves them).
+        const cluster = renderGatewayConfig({
+            ...clusterInput,
+            upstreams: {
+                auth: { host: "localhost", port: 8003 },
+                pyxis: { host: "localhost", port: 8001 },
+                requestManagement: { host: "localhost", port: 8002 },
+            },
+            runtimeDir: gw.dir,
+            errorLog: gw.errorLogPath,
+            accessLog: path.join(gw.dir, "cluster-access.log"),
+        });
+        const file = path.join(gw.dir, "cluster.conf");
+        fs.writeFileSync(file, cluster, { mode: 0o644 });
+        const theirs = nginxTest(file, gw.dir, gw.errorLogPath);
+        assert.strictEqual(theirs.status, 0, theirs.output);
+    });
+
+    it("GW-8 runs without root: master is not UID 0, pid file and temp dirs are in runtimeDir", () => {
+        const uid = (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+        const pid = Number(fs.readFileSync(path.join(gw.dir, "nginx.pid"), "utf8").trim());
+        assert.strictEqual(pid, gw.pid);
+        if (process.getuid?.() === 0) assert.strictEqual(uid(pid), NGINX_UNPRIVILEGED_UID, "harness drops root to UID 101");
+        else assert.notStrictEqual(uid(pid), 0);
+        for (const t of ["client_temp", "proxy_temp", "fastcgi_temp", "uwsgi_temp", "scgi_temp"]) {
+            assert.ok(fs.statSync(path.join(gw.dir, t)).isDirectory(), t);
+        }
+    });
+
+    it("GW-1 each prefix reaches its service with the full path, query, method and body", async () => {
+        const cases: [string, string, string, string | undefined][] = [
+            ["GET", "/pyxis/dispensers/1?floor=2&q=a%20b", "pyxis", undefined],
+            ["GET", "/pyxis", "pyxis", undefined],
+            ["POST", "/requests/medicine?emergency=true", "request-management", '{"medicine_id":3}'],
+            ["PATCH", "/requests/medicine/7/status", "request-management", '{"status":"accepted"}'],
+            ["DELETE", "/requests/material/9", "request-management", undefined],
+            ["PUT", "/auth/users/nurse%40asky.example", "auth", '{"name":"N"}'],
+            ["POST", "/auth/register", "auth", '{"email":"a@b.c"}'],
+        ];
+        for (const [method, url, stub, body] of cases) {
+            const res = await get(url, { method, body, headers: body ? { "content-type": "application/json" } : {} });
+            assert.strictEqual(res.status, 200, `${method} ${url}: ${res.body}`);
+            const echo = echoOf(res);
+            assert.strictEqual(echo.stub, stub, url);
+            assert.strictEqual(echo.method, method, url);
+            assert.strictEqual(echo.url, url, "full original path and query");
+            assert.strictEqual(echo.body, body ?? "", url);
+        }
+    });
+
+    it("GW-1 a body above the in-memory buffer is spooled to runtimeDir and passed through intact", async () => {
+        const body = Buffer.alloc(48 * 1024, "x");
+        const res = await get("/pyxis/upload", { method: "POST", body });
+        assert.strictEqual(res.status, 200, res.body);
+        assert.strictEqual(echoOf(res).bodyLength, body.length);
+    });
+
+    it("GW-1 unknown paths answer 404 JSON without reaching any service", async () => {
+        const before = allStubRequests();
+        for (const p of ["/", "/pyxisx", "/api/pyxis/dispensers", "/authx/login", "/admin", "/requestsfoo"]) {
+            const res = await get(p);
+            assertJsonError(res, 404);
+            assert.deepStrictEqual(JSON.parse(res.body), { error: "not found" });
+            assertSecurityHeaders(res, `404 ${p}`);
+        }
+        assert.strictEqual(allStubRequests(), before);
+    });
+
+    it("GW-2 forwards Host, X-Real-IP, X-Forwarded-For/-Proto and X-Request-ID; drops the client's Proxy header", async () => {
+        const res = await get("/pyxis/dispensers", {
+            localAddress: "127.0.0.7",
+            headers: { host: "gateway.example:30000", "x-forwarded-for": "203.0.113.9", proxy: "http://evil.example:3128" },
+        });
+        const { headers } = echoOf(res);
+        assert.strictEqual(headers.host, "gateway.example:30000");
+        assert.strictEqual(headers["x-real-ip"], "127.0.0.7");
+        assert.strictEqual(headers["x-forwarded-for"], "203.0.113.9, 127.0.0.7");
+        assert.strictEqual(headers["x-forwarded-proto"], "http");
+        assert.match(String(headers["x-request-id"]), /^[0-9a-f]{32}$/, "generated when absent");
+        assert.strictEqual(res.headers["x-request-id"], headers["x-request-id"], "echoed to the client");
+        assert.strictEqual(headers.proxy, undefined, "httpoxy: Proxy is cleared");
+    });
+
+    it("GW-2 the same headers on every route, including the rate-limited /auth/login", async () => {
+        for (const p of ["/auth/users/x", "/auth/login", "/requests/heartbeat", "/pyxis"]) {
+            const res = await get(p, { method: p === "/auth/login" ? "POST" : "GET", localAddress: "127.0.0.8", headers: { proxy: "x" } });
+            const { headers } = echoOf(res);
+            assert.strictEqual(headers["x-real-ip"], "127.0.0.8", p);
+            assert.strictEqual(headers["x-forwarded-for"], "127.0.0.8", p);
+            assert.strictEqual(headers["x-forwarded-proto"], "http", p);
+            assert.strictEqual(headers.host, `127.0.0.1:${gw.port}`, p);
+            assert.ok(headers["x-request-id"], p);
+            assert.strictEqual(headers.proxy, undefined, p);
+            assertSecurityHeaders(res, p);
+        }
+    });
+
+    it("GW-2 a client X-Request-ID is passed through; a malformed one is replaced", async () => {
+        const given = await get("/requests/heartbeat", { headers: { "x-request-id": "req-2024.abc:01" } });
+        assert.strictEqual(echoOf(given).headers["x-request-id"], "req-2024.abc:01");
+        assert.strictEqual(given.headers["x-request-id"], "req-2024.abc:01");
+        const forged = await get("/requests/heartbeat", { headers: { "x-request-id": 'x" injected="1' } });
+        assert.match(String(echoOf(forged).headers["x-request-id"]), /^[0-9a-f]{32}$/);
+    });
+
+    it("GW-3 upstream keep-alive: 30 sequential requests (fresh client connections) use at most one upstream connection per worker", async () => {
+        const stub = stubs.requestManagement;
+        const [conns, reqs] = [stub.connections, stub.requests];
+        for (let i = 0; i < 30; i++) {
+            const res = await get(`/requests/heartbeat?i=${i}`);
+            assert.strictEqual(res.status, 200);
+            assert.strictEqual(echoOf(res).httpVersion, "1.1");
+            assert.notStrictEqual(echoOf(res).headers.connection, "close");
+        }
+        assert.strictEqual(stub.requests - reqs, 30);
+        const opened = stub.connections - conns;
+        assert.ok(opened <= gw.input.workerProcesses, `stub saw ${opened} new connections for 30 requests`);
+    });
+
+    it("GW-4 an oversized body gets 413 JSON with security headers and never reaches the service", async () => {
+        const before = stubs.pyxis.requests;
+        const res = await get("/pyxis/upload", { method: "POST", body: Buffer.alloc(100 * 1024, "y") });
+        assertJsonError(res, 413);
+        assertSecurityHeaders(res, "413");
+        assert.strictEqual(stubs.pyxis.requests, before);
+    });
+
+    it("GW-4 a read timeout answers 504 JSON after proxy_read_timeout", async () => {
+        const started = Date.now();
+        const res = await get("/pyxis/__sleep?ms=3000");
+        assertJsonError(res, 504);
+        assertSecurityHeaders(res, "504");
+        assert.ok(Date.now() - started < 2900, "cut off by the 1 s read timeout, not the stub's 3 s");
+    });
+
+    it("GW-4 a broken upstream connection answers 502 JSON; retries are bounded and POST is never retried", async () => {
+        const stub = stubs.auth;
+        let before = stub.requests;
+        const post = await get("/auth/__close", { method: "POST", body: "{}" });
+        assertJsonError(post, 502);
+        assertSecurityHeaders(post, "502");
+        assert.strictEqual(stub.requests - before, 1, "non-idempotent request sent once");
+        before = stub.requests;
+        const read = await get("/auth/__close");
+        assertJsonError(read, 502);
+        const tries = stub.requests - before;
+        assert.ok(tries >= 1 && tries <= 2, `GET tried ${tries} times (proxy_next_upstream_tries 2)`);
+    });
+
+    it("GW-5 security headers and a versionless Server header on proxied and local responses", async () => {
+        assertSecurityHeaders(await get("/pyxis/medicines"), "proxied");
+        assertSecurityHeaders(await get("/healthz"), "/healthz");
+        assertSecurityHeaders(await get("/nope"), "404");
+    });
+
+    it("GW-6 /auth/login at a normal pace is never limited", async () => {
+        for (let i = 0; i < 6; i++) {
+            const res = await get("/auth/login", { method: "POST", body: '{"email":"a"}', localAddress: "127.0.0.4" });
+            assert.strictEqual(res.status, 200, `request ${i}: ${res.body}`);
+            assert.strictEqual(echoOf(res).stub, "auth");
+            await sleep(150); // the limit here is 600/min = one per 100 ms
+        }
+    });
+
+    it("GW-6 a burst on /auth/login gets 429 JSON (with security headers) beyond the burst; other auth routes are not limited", async () => {
+        const before = stubs.auth.requests;
+        const results = await Promise.all(
+            Array.from({ length: 20 }, () => get("/auth/login", { method: "POST", body: "{}", localAddress: "127.0.0.5" })),
+        );
+        const limited = results.filter((r) => r.status === 429);
+        const passed = results.filter((r) => r.status === 200);
+        assert.ok(limited.length >= 1, "at least one 429");
+        assert.ok(passed.length >= 1 && passed.length <= 3 + 2, `${passed.length} passed: rate plus burst 3`);
+        assert.strictEqual(stubs.auth.requests - before, passed.length, "limited requests never reach auth");
+        assertJsonError(limited[0], 429);
+        assertSecurityHeaders(limited[0], "429");
+        const others = await Promise.all(Array.from({ length: 10 }, () => get("/auth/users/x", { localAddress: "127.0.0.5" })));
+        assert.deepStrictEqual([...new Set(others.map((r) => r.status))], [200]);
+    });
+
+    it("GW-7 /healthz is answered by nginx itself (200 JSON) without touching any service", async () => {
+        const before = allStubRequests();
+        const res = await get("/healthz");
+        assert.strictEqual(res.status, 200);
+        assert.deepStrictEqual(JSON.parse(res.body), { status: "ok" });
+        assert.match(String(res.headers["content-type"]), /^application\/json/);
+        assert.strictEqual(allStubRequests(), before);
+    });
+
+    it("GW-7 stub_status: refused on the public port, served only on 127.0.0.1 inside the pod", async () => {
+        const publicSide = await get("/stub_status");
+        assertJsonError(publicSide, 403);
+        assert.doesNotMatch(publicSide.body, /Active connections/);
+        // The public server listens on every address; the status server only on 127.0.0.1.
+        assert.strictEqual((await get("/healthz", { host: "127.0.0.2" })).status, 200);
+        await assert.rejects(httpRequest({ host: "127.0.0.2", port: gw.statusPort, path: "/stub_status" }), /ECONNREFUSED/);
+        // From inside the pod (loopback) it works...
+        const inside = await httpRequest({ port: gw.statusPort, path: "/stub_status" });
+        assert.strictEqual(inside.status, 200);
+        assert.match(inside.body, /Active connections: \d+/);
+        // ...and allow/deny refuses any other source address even on that socket.
+        const otherSource = await httpRequest({ port: gw.statusPort, path: "/stub_status", localAddress: "127.0.0.9" });
+        assert.strictEqual(otherSource.status, 403);
+    });
+
+    it("access log lines are JSON with request id, upstream address and timings, status", async () => {
+        const id = `log-check-${Date.now()}`;
+        await get("/pyxis/log", { headers: { "x-request-id": id } });
+        await sleep(50);
+        const line = fs.readFileSync(gw.accessLogPath, "utf8").split("\n").find((l) => l.includes(id));
+        assert.ok(line, "access log has the request");
+        const entry = JSON.parse(line!);
+        assert.strictEqual(entry.request_id, id);
+        assert.match(entry.nginx_request_id, /^[0-9a-f]{32}$/);
+        assert.strictEqual(entry.upstream_addr, `127.0.0.1:${stubs.pyxis.port}`);
+        assert.match(entry.upstream_response_time, /^\d+\.\d{3}$/);
+        assert.strictEqual(typeof entry.request_time, "number");
+        assert.strictEqual(entry.status, 200);
+    });
+});

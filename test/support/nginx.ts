@@ -1,0 +1,393 @@
+// Harness for testing the rendered gateway config against a real nginx binary:
+// stub upstream servers, a managed nginx process, a small HTTP client and a config parser.
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { GatewayConfigInput, renderGatewayConfig } from "../../nginx/render";
+
+/** UID/GID of nginxinc/nginx-unprivileged; the harness drops to it when the tests run as root. */
+export const NGINX_UNPRIVILEGED_UID = 101;
+
+/** The nginx binary: $NGINX_BIN, else the first `nginx` on PATH or in /usr/sbin. Throws if there is none. */
+export function findNginx(): string {
+    const candidates = [
+        process.env.NGINX_BIN,
+        ...(process.env.PATH ?? "").split(path.delimiter).map((dir) => path.join(dir, "nginx")),
+        "/usr/sbin/nginx",
+        "/usr/local/sbin/nginx",
+    ].filter((p): p is string => !!p);
+    const found = candidates.find((p) => {
+        try {
+            fs.accessSync(p, fs.constants.X_OK);
+            return true;
+        } catch {
+            return false;
+        }
+    });
+    if (!found) {
+        throw new Error(
+            `nginx binary not found (looked in ${candidates.join(", ")}). ` +
+                "Install it (apt-get install nginx-light) or set NGINX_BIN; these tests never skip.",
+        );
+    }
+    return found;
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as net.AddressInfo;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+/** What a stub upstream answers: everything it received, as JSON. */
+export interface StubEcho {
+    stub: string;
+    method: string;
+    url: string;
+    httpVersion: string;
+    headers: http.IncomingHttpHeaders;
+    body: string;
+    bodyLength: number;
+    bodySha256: string;
+}
+
+/** A local HTTP server standing in for one service. */
+export interface StubUpstream {
+    name: string;
+    port: number;
+    /** TCP connections accepted so far. */
+    connections: number;
+    /** Requests received so far (by any path). */
+    requests: number;
+    close(): Promise<void>;
+}
+
+/**
+ * Starts an echo server on 127.0.0.1. Special paths (under any prefix):
+ * `.../__close` destroys the socket without answering, `.../__sleep?ms=N` answers after N ms.
+ */
+export function startStubUpstream(name: string): Promise<StubUpstream> {
+    const sockets = new Set<net.Socket>();
+    const stub: StubUpstream = { name, port: 0, connections: 0, requests: 0, close: async () => undefined };
+    const server = http.createServer((req, res) => {
+        stub.requests++;
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => {
+            const url = new URL(req.url ?? "/", "http://stub");
+            if (url.pathname.endsWith("/__close")) {
+                req.socket.destroy();
+                return;
+            }
+            const body = Buffer.concat(chunks);
+            const echo: StubEcho = {
+                stub: name,
+                method: req.method ?? "",
+                url: req.url ?? "",
+                httpVersion: req.httpVersion,
+                headers: req.headers,
+                body: body.length <= 4096 ? body.toString("utf8") : "",
+                bodyLength: body.length,
+                bodySha256: crypto.createHash("sha256").update(body).digest("hex"),
+            };
+            const answer = () => {
+                res.writeHead(200, { "content-type": "application/json" });
+                res.end(JSON.stringify(echo));
+            };
+            const delay = url.pathname.endsWith("/__sleep") ? Number(url.searchParams.get("ms") ?? 0) : 0;
+            if (delay > 0) setTimeout(answer, delay);
+            else answer();
+        });
+    });
+    // Like uvicorn: keep idle connections for a while so reuse by nginx is observable.
+    server.keepAliveTimeout = 30_000;
+    server.on("connection", (socket: net.Socket) => {
+        stub.connections++;
+        sockets.add(socket);
+        socket.on("close", () => sockets.delete(socket));
+    });
+    return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            stub.port = (server.address() as net.AddressInfo).port;
+            stub.close = () =>
+                new Promise<void>((done) => {
+                    for (const s of sockets) s.destroy();
+                    server.close(() => done());
+                });
+            resolve(stub);
+        });
+    });
+}
+
+/** A running nginx with its rendered config, logs and ports. */
+export interface RunningGateway {
+    config: string;
+    input: GatewayConfigInput;
+    dir: string;
+    port: number;
+    statusPort: number;
+    configPath: string;
+    accessLogPath: string;
+    errorLogPath: string;
+    /** PID of the nginx master. */
+    pid: number;
+    stop(): Promise<void>;
+}
+
+/** How nginx is launched: as UID 101 like the pod when we are root and `setpriv` exists. */
+function launcher(nginx: string): { command: string; prefixArgs: string[]; uid: number | null } {
+    if (process.getuid?.() !== 0) return { command: nginx, prefixArgs: [], uid: null };
+    const setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => fs.existsSync(p));
+    if (!setpriv) {
+        // Root without setpriv: the master stays root and workers switch to `nobody`
+        // (nginx's default); the runtime dir is made traversable for them below.
+        return { command: nginx, prefixArgs: [], uid: null };
+    }
+    const id = String(NGINX_UNPRIVILEGED_UID);
+    return {
+        command: setpriv,
+        prefixArgs: ["--reuid", id, "--regid", id, "--clear-groups", "--", nginx],
+        uid: NGINX_UNPRIVILEGED_UID,
+    };
+}
+
+/** Makes a private runtime dir the nginx user can write (and workers can traverse). */
+function makeRuntimeDir(uid: number | null): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "asky-gateway-"));
+    fs.chmodSync(dir, 0o755);
+    if (uid !== null) fs.chownSync(dir, uid, uid);
+    return dir;
+}
+
+const running = new Set<ChildProcess>();
+process.on("exit", () => {
+    for (const child of running) killGroup(child, "SIGKILL");
+});
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    try {
+        process.kill(-child.pid, signal); // the whole group: master and workers
+    } catch {
+        /* already gone */
+    }
+}
+
+/** `nginx -t` on a config file; returns the exit status and combined output. */
+export function nginxTest(configPath: string, dir: string, errorLog: string): { status: number | null; output: string } {
+    const { command, prefixArgs } = launcher(findNginx());
+    const result = spawnSync(command, [...prefixArgs, "-t", "-p", dir + "/", "-e", errorLog, "-c", configPath], {
+        encoding: "utf8",
+        timeout: 10_000,
+    });
+    return { status: result.status, output: `${result.stdout ?? ""}${result.stderr ?? ""}` };
+}
+
+async function waitUntilServing(port: number, child: ChildProcess, errorLog: string, timeoutMs = 5000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        if (child.exitCode !== null || child.signalCode !== null) {
+            const log = fs.existsSync(errorLog) ? fs.readFileSync(errorLog, "utf8") : "";
+            throw new Error(`nginx exited during start-up (code ${child.exitCode}):\n${log}`);
+        }
+        try {
+            const res = await httpRequest({ port, path: "/healthz" });
+            if (res.status === 200) return;
+        } catch {
+            /* not listening yet */
+        }
+        if (Date.now() > deadline) throw new Error(`nginx did not answer on port ${port} within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+    }
+}
+
+/**
+ * Renders the gateway config with `overrides` on top of test defaults, checks it with
+ * `nginx -t`, and starts nginx in the foreground on a free port. Throws if nginx is missing.
+ */
+export async function startGateway(
+    upstreams: GatewayConfigInput["upstreams"],
+    overrides: Partial<GatewayConfigInput> = {},
+): Promise<RunningGateway> {
+    const nginx = findNginx();
+    const { command, prefixArgs, uid } = launcher(nginx);
+    const dir = makeRuntimeDir(uid);
+    const errorLogPath = path.join(dir, "error.log");
+    const accessLogPath = path.join(dir, "access.log");
+    const port = await freePort();
+    let statusPort = await freePort();
+    while (statusPort === port) statusPort = await freePort();
+    const input: GatewayConfigInput = {
+        upstreams,
+        listenPort: port,
+        statusPort,
+        workerProcesses: 2,
+        workerConnections: 1024,
+        keepaliveConnections: 16,
+        clientMaxBodySize: "1m",
+        proxyConnectTimeoutSeconds: 2,
+        proxyReadTimeoutSeconds: 10,
+        proxySendTimeoutSeconds: 10,
+        loginRateLimitPerMinute: 60,
+        loginBurst: 5,
+        runtimeDir: dir,
+        errorLog: errorLogPath,
+        accessLog: accessLogPath,
+        ...overrides,
+    };
+    const config = renderGatewayConfig(input);
+    const configPath = path.join(dir, "nginx.conf");
+    fs.writeFileSync(configPath, config, { mode: 0o644 });
+
+    const check = nginxTest(configPath, dir, errorLogPath);
+    if (check.status !== 0) throw new Error(`nginx -t rejected the rendered config:\n${check.output}\n${config}`);
+
+    const child = spawn(command, [...prefixArgs, "-p", dir + "/", "-e", errorLogPath, "-c", configPath, "-g", "daemon off;"], {
+        detached: true, // own process group, so stop() can reach the workers too
+        stdio: ["ignore", "ignore", "pipe"],
+    });
+    running.add(child);
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+
+    const stop = async () => {
+        killGroup(child, "SIGTERM");
+        const timer = setTimeout(() => killGroup(child, "SIGKILL"), 3000);
+        await exited;
+        clearTimeout(timer);
+        killGroup(child, "SIGKILL"); // any worker that outlived its master
+        running.delete(child);
+        fs.rmSync(dir, { recursive: true, force: true });
+    };
+    try {
+        await waitUntilServing(port, child, errorLogPath);
+    } catch (err) {
+        await stop();
+        throw new Error(`${(err as Error).message}\n${stderr}`);
+    }
+    return { config, input, dir, port, statusPort, configPath, accessLogPath, errorLogPath, pid: child.pid!, stop };
+}
+
+/** A response read to the end. */
+export interface HttpResult {
+    status: number;
+    headers: http.IncomingHttpHeaders;
+    body: string;
+}
+
+export interface HttpRequestOptions {
+    port: number;
+    path: string;
+    method?: string;
+    headers?: http.OutgoingHttpHeaders;
+    body?: string | Buffer;
+    /** Destination address; default 127.0.0.1. */
+    host?: string;
+    /** Source address, e.g. 127.0.0.7, to appear to nginx as a distinct client. */
+    localAddress?: string;
+}
+
+/** One request on a fresh TCP connection (no client-side keep-alive). */
+export function httpRequest(opts: HttpRequestOptions): Promise<HttpResult> {
+    return new Promise((resolve, reject) => {
+        const req = http.request(
+            {
+                host: opts.host ?? "127.0.0.1",
+                port: opts.port,
+                path: opts.path,
+                method: opts.method ?? "GET",
+                headers: opts.headers,
+                localAddress: opts.localAddress,
+                agent: false,
+            },
+            (res) => {
+                const chunks: Buffer[] = [];
+                res.on("data", (c: Buffer) => chunks.push(c));
+                res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+                res.on("error", reject);
+            },
+        );
+        req.on("error", reject);
+        req.setTimeout(15_000, () => req.destroy(new Error(`request ${opts.path} timed out`)));
+        req.end(opts.body);
+    });
+}
+
+/** A directive or block of an nginx config: `name args...;` or `name args... { children }`. */
+export interface NginxDirective {
+    name: string;
+    args: string[];
+    children?: NginxDirective[];
+}
+
+/** Parses nginx config text into a directive tree (quotes, escapes and comments handled). */
+export function parseNginxConfig(text: string): NginxDirective[] {
+    const tokens: string[] = [];
+    let i = 0;
+    while (i < text.length) {
+        const ch = text[i];
+        if (/\s/.test(ch)) {
+            i++;
+        } else if (ch === "#") {
+            while (i < text.length && text[i] !== "\n") i++;
+        } else if (ch === "{" || ch === "}" || ch === ";") {
+            tokens.push(ch);
+            i++;
+        } else if (ch === "'" || ch === '"') {
+            let value = "";
+            i++;
+            while (i < text.length && text[i] !== ch) {
+                if (text[i] === "\\" && i + 1 < text.length) i++;
+                value += text[i++];
+            }
+            i++;
+            tokens.push(`\u0000${value}`); // marks a quoted word so "{" inside quotes is not a brace
+        } else {
+            let value = "";
+            while (i < text.length && !/[\s;{}]/.test(text[i])) value += text[i++];
+            tokens.push(value);
+        }
+    }
+    let pos = 0;
+    const word = (t: string) => (t.startsWith("\u0000") ? t.slice(1) : t);
+    const block = (): NginxDirective[] => {
+        const out: NginxDirective[] = [];
+        while (pos < tokens.length && tokens[pos] !== "}") {
+            const words: string[] = [];
+            while (pos < tokens.length && tokens[pos] !== ";" && tokens[pos] !== "{") words.push(word(tokens[pos++]));
+            if (tokens[pos] === "{") {
+                pos++;
+                const children = block();
+                if (tokens[pos++] !== "}") throw new Error("unbalanced braces in nginx config");
+                out.push({ name: words[0], args: words.slice(1), children });
+            } else {
+                if (tokens[pos++] !== ";") throw new Error(`directive without ';': ${words.join(" ")}`);
+                out.push({ name: words[0], args: words.slice(1) });
+            }
+        }
+        return out;
+    };
+    const tree = block();
+    if (pos !== tokens.length) throw new Error("unbalanced braces in nginx config");
+    return tree;
+}
+
+/** Every directive in the tree with the chain of enclosing block names (e.g. ["http", "server", "location"]). */
+export function walkNginxConfig(tree: NginxDirective[], parents: NginxDirective[] = []): { directive: NginxDirective; parents: NginxDirective[] }[] {
+    return tree.flatMap((directive) => [
+        { directive, parents },
+        ...(directive.children ? walkNginxConfig(directive.children, [...parents, directive]) : []),
+    ]);
+}
