@@ -440,4 +440,9 @@ describe("nginx gateway config: against a real nginx", function () {
         assert.strictEqual(typeof entry.request_time, "number");
         assert.strictEqual(entry.status, 200);
     });
+
+    it("the error log has no alert, crit or emerg entries (e.g. an unwritable temp path)", () => {
+        const log = fs.readFileSync(gw.errorLogPath, "utf8");
+        assert.doesNotMatch(log, /\[(alert|crit|emerg)\]/, log);
+    });
 });

@@ -130,19 +130,24 @@ export function startStubUpstream(name: string): Promise<StubUpstream> {
     });
 }
 
-/** A running nginx with its rendered config, logs and ports. */
-export interface RunningGateway {
-    config: string;
-    input: GatewayConfigInput;
+/** A running nginx process started by {@link runNginx}. */
+export interface RunningNginx {
     dir: string;
     port: number;
-    statusPort: number;
     configPath: string;
-    accessLogPath: string;
     errorLogPath: string;
     /** PID of the nginx master. */
     pid: number;
+    /** Stops master and workers (TERM, then KILL after 3 s) and removes the runtime dir. */
     stop(): Promise<void>;
+}
+
+/** A running gateway: nginx with the config rendered by renderGatewayConfig. */
+export interface RunningGateway extends RunningNginx {
+    config: string;
+    input: GatewayConfigInput;
+    statusPort: number;
+    accessLogPath: string;
 }
 
 /** How nginx is launched: as UID 101 like the pod when we are root and `setpriv` exists. */
@@ -162,8 +167,9 @@ function launcher(nginx: string): { command: string; prefixArgs: string[]; uid: 
     };
 }
 
-/** Makes a private runtime dir the nginx user can write (and workers can traverse). */
-function makeRuntimeDir(uid: number | null): string {
+/** Makes a private runtime dir that the nginx user can write (and workers can traverse). */
+export function makeRuntimeDir(): string {
+    const { uid } = launcher(findNginx());
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "asky-gateway-"));
     fs.chmodSync(dir, 0o755);
     if (uid !== null) fs.chownSync(dir, uid, uid);
@@ -194,7 +200,7 @@ export function nginxTest(configPath: string, dir: string, errorLog: string): { 
     return { status: result.status, output: `${result.stdout ?? ""}${result.stderr ?? ""}` };
 }
 
-async function waitUntilServing(port: number, child: ChildProcess, errorLog: string, timeoutMs = 5000) {
+async function waitUntilServing(port: number, probePath: string, child: ChildProcess, errorLog: string, timeoutMs = 5000) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
         if (child.exitCode !== null || child.signalCode !== null) {
@@ -202,8 +208,8 @@ async function waitUntilServing(port: number, child: ChildProcess, errorLog: str
             throw new Error(`nginx exited during start-up (code ${child.exitCode}):\n${log}`);
         }
         try {
-            const res = await httpRequest({ port, path: "/healthz" });
-            if (res.status === 200) return;
+            await httpRequest({ port, path: probePath });
+            return; // any HTTP answer means nginx is serving
         } catch {
             /* not listening yet */
         }
@@ -213,48 +219,21 @@ async function waitUntilServing(port: number, child: ChildProcess, errorLog: str
 }
 
 /**
- * Renders the gateway config with `overrides` on top of test defaults, checks it with
- * `nginx -t`, and starts nginx in the foreground on a free port. Throws if nginx is missing.
+ * Writes `config` to `dir`/nginx.conf, checks it with `nginx -t`, starts nginx in the
+ * foreground in its own process group and waits until `port` answers HTTP.
  */
-export async function startGateway(
-    upstreams: GatewayConfigInput["upstreams"],
-    overrides: Partial<GatewayConfigInput> = {},
-): Promise<RunningGateway> {
-    const nginx = findNginx();
-    const { command, prefixArgs, uid } = launcher(nginx);
-    const dir = makeRuntimeDir(uid);
+export async function runNginx(opts: { config: string; dir: string; port: number; probePath?: string }): Promise<RunningNginx> {
+    const { command, prefixArgs } = launcher(findNginx());
+    const { dir, port } = opts;
     const errorLogPath = path.join(dir, "error.log");
-    const accessLogPath = path.join(dir, "access.log");
-    const port = await freePort();
-    let statusPort = await freePort();
-    while (statusPort === port) statusPort = await freePort();
-    const input: GatewayConfigInput = {
-        upstreams,
-        listenPort: port,
-        statusPort,
-        workerProcesses: 2,
-        workerConnections: 1024,
-        keepaliveConnections: 16,
-        clientMaxBodySize: "1m",
-        proxyConnectTimeoutSeconds: 2,
-        proxyReadTimeoutSeconds: 10,
-        proxySendTimeoutSeconds: 10,
-        loginRateLimitPerMinute: 60,
-        loginBurst: 5,
-        runtimeDir: dir,
-        errorLog: errorLogPath,
-        accessLog: accessLogPath,
-        ...overrides,
-    };
-    const config = renderGatewayConfig(input);
     const configPath = path.join(dir, "nginx.conf");
-    fs.writeFileSync(configPath, config, { mode: 0o644 });
+    fs.writeFileSync(configPath, opts.config, { mode: 0o644 });
 
     const check = nginxTest(configPath, dir, errorLogPath);
-    if (check.status !== 0) throw new Error(`nginx -t rejected the rendered config:\n${check.output}\n${config}`);
+    if (check.status !== 0) throw new Error(`nginx -t rejected the config:\n${check.output}\n${opts.config}`);
 
     const child = spawn(command, [...prefixArgs, "-p", dir + "/", "-e", errorLogPath, "-c", configPath, "-g", "daemon off;"], {
-        detached: true, // own process group, so stop() can reach the workers too
+        detached: true, // own process group, so stop() reaches the workers too
         stdio: ["ignore", "ignore", "pipe"],
     });
     running.add(child);
@@ -272,12 +251,56 @@ export async function startGateway(
         fs.rmSync(dir, { recursive: true, force: true });
     };
     try {
-        await waitUntilServing(port, child, errorLogPath);
+        await waitUntilServing(port, opts.probePath ?? "/", child, errorLogPath);
     } catch (err) {
         await stop();
         throw new Error(`${(err as Error).message}\n${stderr}`);
     }
-    return { config, input, dir, port, statusPort, configPath, accessLogPath, errorLogPath, pid: child.pid!, stop };
+    return { dir, port, configPath, errorLogPath, pid: child.pid!, stop };
+}
+
+/** Test defaults for the gateway on this host; ports are picked free. */
+export async function gatewayTestInput(
+    upstreams: GatewayConfigInput["upstreams"],
+    dir: string,
+    overrides: Partial<GatewayConfigInput> = {},
+): Promise<GatewayConfigInput> {
+    const listenPort = await freePort();
+    let statusPort = await freePort();
+    while (statusPort === listenPort) statusPort = await freePort();
+    return {
+        upstreams,
+        listenPort,
+        statusPort,
+        workerProcesses: 2,
+        workerConnections: 1024,
+        keepaliveConnections: 16,
+        clientMaxBodySize: "1m",
+        proxyConnectTimeoutSeconds: 2,
+        proxyReadTimeoutSeconds: 10,
+        proxySendTimeoutSeconds: 10,
+        loginRateLimitPerMinute: 60,
+        loginBurst: 5,
+        runtimeDir: dir,
+        errorLog: path.join(dir, "error.log"),
+        accessLog: path.join(dir, "access.log"),
+        ...overrides,
+    };
+}
+
+/**
+ * Renders the gateway config with `overrides` on top of test defaults, checks it with
+ * `nginx -t`, and starts nginx on a free port. Throws if nginx is missing.
+ */
+export async function startGateway(
+    upstreams: GatewayConfigInput["upstreams"],
+    overrides: Partial<GatewayConfigInput> = {},
+): Promise<RunningGateway> {
+    const dir = makeRuntimeDir();
+    const input = await gatewayTestInput(upstreams, dir, overrides);
+    const config = renderGatewayConfig(input);
+    const nginx = await runNginx({ config, dir, port: input.listenPort, probePath: "/healthz" });
+    return { ...nginx, config, input, statusPort: input.statusPort!, accessLogPath: input.accessLog };
 }
 
 /** A response read to the end. */
