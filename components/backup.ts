@@ -1,0 +1,117 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { AskyConfig } from "../config";
+import { backupScript } from "../sql/render";
+import { POSTGRES_PORT, POSTGRES_UID } from "./database";
+import {
+    JOB_RESOURCES,
+    WorkloadIdentity,
+    containerResources,
+    containerSecurity,
+    objectMeta,
+    podSecurity,
+    recommendedLabels,
+    scratchVolume,
+} from "./podHardening";
+
+export interface AskyBackupArgs {
+    /** Namespace of every object. */
+    namespace: pulumi.Input<string>;
+    /** `app.kubernetes.io/instance` of the stack. */
+    instance: string;
+    /** Schedule, retention, volume size and class (`asky:backup`). */
+    backup: AskyConfig["backup"];
+    /** The database image: pg_dump of the same major version as the server. */
+    image: string;
+    /** Database to dump. */
+    databaseName: string;
+    /** Secret with the superuser password (key `password`). */
+    superuserSecretName: pulumi.Input<string>;
+    /** Protect the backup volume from `pulumi destroy` like the data volume (DATA-1). */
+    protect: boolean;
+}
+
+/**
+ * Daily logical backups (DATA-2): a CronJob runs `sql/backup.sh` (pg_dump custom format into its
+ * own PVC, old dumps pruned after the retention) with the same hardening as every pod.
+ */
+export class AskyBackup extends pulumi.ComponentResource {
+    /** Name of the PVC that keeps the dumps. */
+    public readonly claimName: pulumi.Output<string>;
+    public readonly cronJob: k8s.batch.v1.CronJob;
+
+    constructor(name: string, args: AskyBackupArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("asky:index:Backup", name, {}, opts);
+        const id: WorkloadIdentity = { name: "postgres-backup", component: "backup", instance: args.instance };
+        const b = args.backup;
+
+        const claim = new k8s.core.v1.PersistentVolumeClaim(`${name}-pvc`, {
+            metadata: objectMeta(id, args.namespace, "postgres-backup"),
+            spec: {
+                accessModes: ["ReadWriteOnce"],
+                resources: { requests: { storage: b.storageSize } },
+                ...(b.storageClass ? { storageClassName: b.storageClass } : {}),
+            },
+        }, { parent: this, protect: args.protect, retainOnDelete: args.protect });
+
+        const script = new k8s.core.v1.ConfigMap(`${name}-script`, {
+            metadata: objectMeta(id, args.namespace, "postgres-backup-script"),
+            data: { "backup.sh": backupScript() },
+        }, { parent: this });
+
+        this.cronJob = new k8s.batch.v1.CronJob(`${name}-cronjob`, {
+            metadata: objectMeta(id, args.namespace),
+            spec: {
+                schedule: b.schedule,
+                timeZone: "Etc/UTC",
+                concurrencyPolicy: "Forbid",
+                startingDeadlineSeconds: 3600,
+                successfulJobsHistoryLimit: 3,
+                failedJobsHistoryLimit: 3,
+                jobTemplate: {
+                    metadata: { labels: recommendedLabels(id) },
+                    spec: {
+                        backoffLimit: 2,
+                        activeDeadlineSeconds: 3600,
+                        template: {
+                            metadata: { labels: recommendedLabels(id) },
+                            spec: {
+                                ...podSecurity(POSTGRES_UID, POSTGRES_UID, POSTGRES_UID),
+                                restartPolicy: "Never",
+                                containers: [{
+                                    name: "pg-dump",
+                                    image: args.image,
+                                    command: ["sh", "/scripts/backup.sh"],
+                                    env: [
+                                        { name: "PGHOST", value: "postgres" },
+                                        { name: "PGPORT", value: String(POSTGRES_PORT) },
+                                        { name: "PGDATABASE", value: args.databaseName },
+                                        { name: "PGUSER", value: "postgres" },
+                                        { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: args.superuserSecretName, key: "password" } } },
+                                        { name: "BACKUP_DIR", value: "/backups" },
+                                        { name: "BACKUP_RETENTION_DAYS", value: String(b.retentionDays) },
+                                    ],
+                                    volumeMounts: [
+                                        { name: "backups", mountPath: "/backups" },
+                                        { name: "scripts", mountPath: "/scripts", readOnly: true },
+                                        { name: "tmp", mountPath: "/tmp" },
+                                    ],
+                                    securityContext: containerSecurity(),
+                                    resources: containerResources(JOB_RESOURCES),
+                                }],
+                                volumes: [
+                                    { name: "backups", persistentVolumeClaim: { claimName: claim.metadata.name } },
+                                    { name: "scripts", configMap: { name: script.metadata.name } },
+                                    scratchVolume("tmp", "64Mi"),
+                                ],
+                            },
+                        },
+                    },
+                },
+            },
+        }, { parent: this });
+
+        this.claimName = claim.metadata.name;
+        this.registerOutputs({ claimName: this.claimName });
+    }
+}

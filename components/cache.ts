@@ -1,0 +1,54 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { AskyConfig } from "../config";
+import { probes, scratchVolume } from "./podHardening";
+import { AskyWorkload } from "./workload";
+
+/** The services reach Redis at host `redis`, port 6379: both are hard-coded in the images. */
+export const REDIS_PORT = 6379;
+/** The `redis` user of the official image. */
+export const REDIS_UID = 999;
+
+export interface AskyCacheArgs {
+    /** Namespace of every object. */
+    namespace: pulumi.Input<string>;
+    /** `app.kubernetes.io/instance` of the stack. */
+    instance: string;
+    /** Image and resources (`asky:cache`). */
+    cache: AskyConfig["cache"];
+}
+
+/**
+ * Redis as a pure cache: one replica, no persistence (nothing in it outlives a restart), reachable
+ * only from pyxis and request-management through the NetworkPolicies.
+ */
+export class AskyCache extends pulumi.ComponentResource {
+    /** In-cluster host name: always `redis`, as the images expect. */
+    public readonly host: pulumi.Output<string>;
+    public readonly workload: AskyWorkload;
+
+    constructor(name: string, args: AskyCacheArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("asky:index:Cache", name, {}, opts);
+        this.workload = new AskyWorkload(`${name}-workload`, {
+            identity: { name: "redis", component: "cache", instance: args.instance },
+            namespace: args.namespace,
+            runAsUser: REDIS_UID,
+            resources: args.cache.resources,
+            // A second cache replica would not share keys: the cache stays single (no PDB).
+            replicas: 1,
+            disruptionBudget: false,
+            spreadAcrossNodes: false,
+            container: {
+                name: "redis",
+                image: args.cache.image,
+                args: ["redis-server", "--save", "", "--appendonly", "no", "--dir", "/data"],
+                ports: [{ name: "redis", containerPort: REDIS_PORT, protocol: "TCP" }],
+                volumeMounts: [{ name: "data", mountPath: "/data" }],
+                ...probes({ command: ["redis-cli", "-p", String(REDIS_PORT), "ping"] }, { tcpPort: "redis" }),
+            },
+            volumes: [scratchVolume("data", "64Mi")],
+            service: { port: REDIS_PORT, targetPort: "redis" },
+        }, { parent: this, dependsOn: opts?.dependsOn });
+        this.host = this.workload.serviceName;
+        this.registerOutputs({ host: this.host });
+    }
+}

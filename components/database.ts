@@ -1,0 +1,258 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { AskyConfig, ServiceName } from "../config";
+import { SERVICE_DATABASE_ROLES, renderDatabaseSql, userPasswordEnv } from "../sql/render";
+import {
+    WorkloadIdentity,
+    containerResources,
+    containerSecurity,
+    contentChecksum,
+    objectMeta,
+    podSecurity,
+    probes,
+    recommendedLabels,
+    scratchVolume,
+    selectorLabels,
+    JOB_RESOURCES,
+} from "./podHardening";
+
+/** The official image's postgres user (Debian variant): the pod runs as it, never as root (POD-2). */
+export const POSTGRES_UID = 999;
+export const POSTGRES_PORT = 5432;
+/** Where the volume is mounted; PGDATA is a subdirectory so a lost+found at the root never breaks initdb (HA-5). */
+export const DATA_MOUNT = "/var/lib/postgresql/data";
+export const PGDATA = `${DATA_MOUNT}/pgdata`;
+
+export interface AskyDatabaseArgs {
+    /** Namespace of every object but the cluster-scoped dev PV. */
+    namespace: pulumi.Input<string>;
+    /** `app.kubernetes.io/instance` of the stack. */
+    instance: string;
+    /** Image, database name, resources, bcrypt cost and the users to seed (`asky:database`). */
+    database: AskyConfig["database"];
+    /** Volume size and class; a hostPath makes the dev PV `postgres-pv-volume` (`asky:storage`). */
+    storage: AskyConfig["storage"];
+    /** Protect the PVC, PV and StatefulSet from `pulumi destroy` and keep them if removed from the program (DATA-1). */
+    protect: boolean;
+}
+
+/**
+ * PostgreSQL as a one-replica StatefulSet on its own PVC, with generated credentials, one
+ * least-privilege role per service, and a bootstrap Job that (re-)applies the idempotent SQL of
+ * `sql/` whenever the SQL or a credential changes, so a schema change reaches an existing database.
+ */
+export class AskyDatabase extends pulumi.ComponentResource {
+    /** In-cluster host name of the database Service. */
+    public readonly host: pulumi.Output<string>;
+    /** Per service, the Secret holding its `DATABASE_URL` (its own role). */
+    public readonly databaseUrlSecretNames: Record<ServiceName, pulumi.Output<string>>;
+    /** Per service, the DATABASE_URL itself (secret), for the services' rollout checksums. */
+    public readonly databaseUrls: Record<ServiceName, pulumi.Output<string>>;
+    /** Secret with the superuser password (key `password`), for the bootstrap and backup Jobs. */
+    public readonly superuserSecretName: pulumi.Output<string>;
+    /** The initial password of each seeded user, by e-mail; a Pulumi secret. */
+    public readonly userPasswords: pulumi.Output<Record<string, string>>;
+    /** Name of the data PVC, so the backup never reuses it. */
+    public readonly dataClaimName: pulumi.Output<string>;
+    /** The Job that applied the current SQL: services depend on it so they roll after the schema. */
+    public readonly bootstrap: k8s.batch.v1.Job;
+    public readonly statefulSet: k8s.apps.v1.StatefulSet;
+    public readonly service: k8s.core.v1.Service;
+
+    constructor(name: string, args: AskyDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("asky:index:Database", name, {}, opts);
+        const db = args.database;
+        const id: WorkloadIdentity = { name: "postgres", component: "database", instance: args.instance };
+        const dataOpts: pulumi.CustomResourceOptions = { parent: this, protect: args.protect, retainOnDelete: args.protect };
+
+        // URL-safe generated passwords: they are embedded in DATABASE_URL.
+        const password = (role: string) =>
+            new random.RandomPassword(`${name}-${role}-password`, { length: 32, special: false }, { parent: this }).result;
+        const superuserPassword = password("superuser");
+        const rolePasswords = Object.fromEntries(
+            Object.keys(SERVICE_DATABASE_ROLES).map((svc) => [svc, password(svc)]),
+        ) as Record<ServiceName, pulumi.Output<string>>;
+        const userPasswordList = db.users.map((u) => ({ user: u, password: password(`user-${userPasswordEnv(u.email).toLowerCase().replace(/_/g, "-")}`) }));
+
+        const secret = (role: string, objName: string, stringData: Record<string, pulumi.Input<string>>) =>
+            new k8s.core.v1.Secret(`${name}-${role}`, {
+                metadata: objectMeta(id, args.namespace, objName),
+                type: "Opaque",
+                stringData,
+            }, { parent: this });
+
+        const superuserSecret = secret("superuser", "postgres-superuser", { username: "postgres", password: superuserPassword });
+        const roleSecret = secret("role-passwords", "database-role-passwords", Object.fromEntries(
+            (Object.keys(rolePasswords) as ServiceName[]).map((svc) => [SERVICE_DATABASE_ROLES[svc].passwordEnv, rolePasswords[svc]]),
+        ));
+        const userSecret = secret("user-passwords", "initial-user-passwords", Object.fromEntries(
+            userPasswordList.map(({ user, password: pw }) => [userPasswordEnv(user.email), pw]),
+        ));
+
+        const host = pulumi.interpolate`postgres.${args.namespace}.svc.cluster.local`;
+        this.databaseUrls = {} as Record<ServiceName, pulumi.Output<string>>;
+        this.databaseUrlSecretNames = {} as Record<ServiceName, pulumi.Output<string>>;
+        for (const svc of Object.keys(SERVICE_DATABASE_ROLES) as ServiceName[]) {
+            const role = SERVICE_DATABASE_ROLES[svc].role;
+            this.databaseUrls[svc] = pulumi.secret(
+                pulumi.interpolate`postgresql+asyncpg://${role}:${rolePasswords[svc]}@${host}:${POSTGRES_PORT}/${db.name}`,
+            );
+            const s = secret(`${svc}-database-url`, `${svc}-database-url`, { DATABASE_URL: this.databaseUrls[svc] });
+            this.databaseUrlSecretNames[svc] = s.metadata.name;
+        }
+
+        let volumeName: pulumi.Output<string> | undefined;
+        if (args.storage.hostPath !== undefined) {
+            // dev: the seed's hostPath volume, now bound to exactly this claim.
+            const pv = new k8s.core.v1.PersistentVolume(`${name}-pv`, {
+                metadata: { name: "postgres-pv-volume", labels: recommendedLabels(id) },
+                spec: {
+                    storageClassName: args.storage.storageClass,
+                    capacity: { storage: args.storage.size },
+                    accessModes: ["ReadWriteOnce"],
+                    persistentVolumeReclaimPolicy: "Retain",
+                    hostPath: { path: args.storage.hostPath, type: "DirectoryOrCreate" },
+                    claimRef: { namespace: args.namespace, name: "postgres-pv-claim" },
+                },
+            }, dataOpts);
+            volumeName = pv.metadata.name;
+        }
+        const claim = new k8s.core.v1.PersistentVolumeClaim(`${name}-pvc`, {
+            metadata: objectMeta(id, args.namespace, "postgres-pv-claim"),
+            spec: {
+                storageClassName: args.storage.storageClass,
+                accessModes: ["ReadWriteOnce"],
+                resources: { requests: { storage: args.storage.size } },
+                ...(volumeName ? { volumeName } : {}),
+            },
+        }, dataOpts);
+        this.dataClaimName = claim.metadata.name;
+
+        const sql = renderDatabaseSql({ databaseName: db.name, users: db.users, bcryptCost: db.bcryptCost });
+        const initdb = new k8s.core.v1.ConfigMap(`${name}-initdb`, {
+            metadata: objectMeta(id, args.namespace, "postgres-initdb-config"),
+            data: { "bootstrap.sql": sql },
+        }, { parent: this });
+
+        const readiness = { command: ["pg_isready", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", "postgres", "-d", db.name] };
+        const liveness = { command: ["pg_isready", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT)] };
+        this.statefulSet = new k8s.apps.v1.StatefulSet(`${name}-statefulset`, {
+            metadata: objectMeta(id, args.namespace),
+            spec: {
+                replicas: 1,
+                serviceName: "postgres",
+                selector: { matchLabels: selectorLabels(id) },
+                updateStrategy: { type: "RollingUpdate" },
+                template: {
+                    metadata: {
+                        labels: recommendedLabels(id),
+                        annotations: { "checksum/superuser": contentChecksum(superuserPassword) },
+                    },
+                    spec: {
+                        ...podSecurity(POSTGRES_UID, POSTGRES_UID, POSTGRES_UID),
+                        terminationGracePeriodSeconds: 60,
+                        containers: [{
+                            name: "postgres",
+                            image: db.image,
+                            args: ["postgres", "-c", "password_encryption=scram-sha-256"],
+                            ports: [{ name: "postgres", containerPort: POSTGRES_PORT, protocol: "TCP" }],
+                            env: [
+                                { name: "POSTGRES_DB", value: db.name },
+                                { name: "POSTGRES_USER", value: "postgres" },
+                                { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: superuserSecret.metadata.name, key: "password" } } },
+                                // Never trust: local socket and TCP both ask for a SCRAM password (SEC-4).
+                                { name: "POSTGRES_INITDB_ARGS", value: "--auth-local=scram-sha-256 --auth-host=scram-sha-256" },
+                                { name: "PGDATA", value: PGDATA },
+                            ],
+                            volumeMounts: [
+                                { name: "data", mountPath: DATA_MOUNT },
+                                { name: "run", mountPath: "/var/run/postgresql" },
+                                { name: "tmp", mountPath: "/tmp" },
+                                { name: "shm", mountPath: "/dev/shm" },
+                            ],
+                            ...probes(readiness, liveness),
+                            securityContext: containerSecurity(),
+                            resources: containerResources(db.resources),
+                        }],
+                        volumes: [
+                            { name: "data", persistentVolumeClaim: { claimName: claim.metadata.name } },
+                            scratchVolume("run", "16Mi"),
+                            scratchVolume("tmp", "256Mi"),
+                            scratchVolume("shm", "256Mi", "Memory"),
+                        ],
+                    },
+                },
+            },
+        }, dataOpts);
+
+        this.service = new k8s.core.v1.Service(`${name}-service`, {
+            metadata: objectMeta(id, args.namespace),
+            spec: {
+                type: "ClusterIP",
+                selector: selectorLabels(id),
+                ports: [{ name: "postgres", port: POSTGRES_PORT, targetPort: "postgres", protocol: "TCP" }],
+            },
+        }, { parent: this });
+
+        // The Job's name follows the SQL and the credentials: any change creates a new Job,
+        // which re-applies the idempotent SQL to the running database before the services roll.
+        const revision = contentChecksum(sql, superuserPassword, ...Object.values(rolePasswords), ...userPasswordList.map((u) => u.password))
+            .apply((h) => h.slice(0, 10));
+        const migrationId: WorkloadIdentity = { name: "postgres-bootstrap", component: "migration", instance: args.instance };
+        this.bootstrap = new k8s.batch.v1.Job(`${name}-bootstrap`, {
+            metadata: {
+                ...objectMeta(migrationId, args.namespace),
+                name: pulumi.interpolate`postgres-bootstrap-${revision}`,
+            },
+            spec: {
+                backoffLimit: 6,
+                activeDeadlineSeconds: 900,
+                template: {
+                    metadata: { labels: recommendedLabels(migrationId) },
+                    spec: {
+                        ...podSecurity(POSTGRES_UID),
+                        restartPolicy: "Never",
+                        containers: [{
+                            name: "apply-sql",
+                            image: db.image,
+                            command: ["sh", "-c", "until pg_isready -q; do echo waiting for postgres; sleep 2; done; exec psql -v ON_ERROR_STOP=1 --no-psqlrc -f /sql/bootstrap.sql"],
+                            env: [
+                                { name: "PGHOST", value: "postgres" },
+                                { name: "PGPORT", value: String(POSTGRES_PORT) },
+                                { name: "PGDATABASE", value: db.name },
+                                { name: "PGUSER", value: "postgres" },
+                                { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: superuserSecret.metadata.name, key: "password" } } },
+                            ],
+                            envFrom: [
+                                { secretRef: { name: roleSecret.metadata.name } },
+                                { secretRef: { name: userSecret.metadata.name } },
+                            ],
+                            volumeMounts: [
+                                { name: "sql", mountPath: "/sql", readOnly: true },
+                                { name: "tmp", mountPath: "/tmp" },
+                            ],
+                            securityContext: containerSecurity(),
+                            resources: containerResources(JOB_RESOURCES),
+                        }],
+                        volumes: [
+                            { name: "sql", configMap: { name: initdb.metadata.name } },
+                            scratchVolume("tmp", "64Mi"),
+                        ],
+                    },
+                },
+            },
+        }, { parent: this, dependsOn: [this.statefulSet, this.service] });
+
+        this.host = host;
+        this.superuserSecretName = superuserSecret.metadata.name;
+        this.userPasswords = pulumi.secret(pulumi.all(userPasswordList.map((u) => u.password)).apply((pws) =>
+            Object.fromEntries(userPasswordList.map((u, i) => [u.user.email, pws[i]]))));
+        this.registerOutputs({
+            host: this.host,
+            superuserSecretName: this.superuserSecretName,
+            userPasswords: this.userPasswords,
+            dataClaimName: this.dataClaimName,
+        });
+    }
+}

@@ -1,0 +1,73 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { WorkloadIdentity, objectMeta } from "./podHardening";
+
+/** One allowed connection inside the namespace: from pods named `from` to pods named `to` on a container port. */
+export interface Flow {
+    /** `app.kubernetes.io/name` of the client pods, or `*` for any source (in or outside the cluster). */
+    from: string;
+    /** `app.kubernetes.io/name` of the server pods. */
+    to: string;
+    /** The server's container port (policies see pod ports, after the Service's translation). */
+    port: number;
+}
+
+export interface AskyNetworkPoliciesArgs {
+    /** Namespace of the policies and of every pod they select. */
+    namespace: pulumi.Input<string>;
+    /** `app.kubernetes.io/instance` of the stack. */
+    instance: string;
+    /** Exactly the connections to allow (NET-2); everything else is denied (NET-1). DNS is always allowed. */
+    flows: readonly Flow[];
+}
+
+const byName = (name: string) => ({ podSelector: { matchLabels: { "app.kubernetes.io/name": name } } });
+
+/**
+ * Default deny for ingress and egress in the namespace, then one policy per workload that opens
+ * exactly its flows on both ends (the client's egress and the server's ingress), plus DNS.
+ */
+export class AskyNetworkPolicies extends pulumi.ComponentResource {
+    /** Names of the NetworkPolicy objects. */
+    public readonly policyNames: pulumi.Output<string>[] = [];
+
+    constructor(name: string, args: AskyNetworkPoliciesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("asky:index:NetworkPolicies", name, {}, opts);
+        const id = (policy: string): WorkloadIdentity => ({ name: policy, component: "network-policy", instance: args.instance });
+        const policy = (role: string, objName: string, spec: k8s.types.input.networking.v1.NetworkPolicySpec) => {
+            const p = new k8s.networking.v1.NetworkPolicy(`${name}-${role}`, { metadata: objectMeta(id(objName), args.namespace, objName), spec }, { parent: this });
+            this.policyNames.push(p.metadata.name);
+        };
+
+        policy("default-deny", "default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+        policy("dns", "allow-dns", {
+            podSelector: {},
+            policyTypes: ["Egress"],
+            egress: [{
+                to: [{
+                    namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+                    podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+                }],
+                ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+            }],
+        });
+
+        const workloads = [...new Set(args.flows.flatMap((f) => [f.from, f.to]))].filter((w) => w !== "*").sort();
+        for (const w of workloads) {
+            const inbound = args.flows.filter((f) => f.to === w);
+            const outbound = args.flows.filter((f) => f.from === w);
+            const ingress = inbound.map((f) => ({
+                ...(f.from === "*" ? {} : { from: [byName(f.from)] }),
+                ports: [{ protocol: "TCP", port: f.port }],
+            }));
+            const egress = outbound.map((f) => ({ to: [byName(f.to)], ports: [{ protocol: "TCP", port: f.port }] }));
+            policy(w, `allow-${w}`, {
+                podSelector: byName(w).podSelector,
+                policyTypes: [...(ingress.length ? ["Ingress"] : []), ...(egress.length ? ["Egress"] : [])],
+                ...(ingress.length ? { ingress } : {}),
+                ...(egress.length ? { egress } : {}),
+            });
+        }
+        this.registerOutputs({ policyNames: this.policyNames });
+    }
+}

@@ -1,0 +1,151 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { Resources } from "../config";
+import {
+    WorkloadIdentity,
+    containerResources,
+    containerSecurity,
+    objectMeta,
+    podSecurity,
+    recommendedLabels,
+    selectorLabels,
+    spreadAcrossNodes,
+} from "./podHardening";
+
+/** Autoscaling of a Deployment by CPU (HA-1). */
+export interface AutoscalingArgs {
+    /** Lowest replica count the HPA keeps (≥ 2 in prod). */
+    minReplicas: number;
+    /** Highest replica count; greater than minReplicas. */
+    maxReplicas: number;
+    /** Average CPU utilisation the HPA aims for, in percent of the requests. */
+    cpuUtilizationPercent: number;
+}
+
+export interface AskyWorkloadArgs {
+    /** Name, component and instance: the labels, selectors and the Kubernetes object names. */
+    identity: WorkloadIdentity;
+    /** Namespace of every object (WIRE-4). */
+    namespace: pulumi.Input<string>;
+    /** The main container without security context or resources: those are added here. */
+    container: Omit<k8s.types.input.core.v1.Container, "securityContext" | "resources">;
+    /** Requests and limits of the container (POD-9). */
+    resources: Resources;
+    /** Numeric non-root UID/GID the pod runs as (POD-2). */
+    runAsUser: number;
+    /** Volumes the container mounts; only configMap/secret/emptyDir/projected kinds (POD-5). */
+    volumes?: pulumi.Input<k8s.types.input.core.v1.Volume>[];
+    /** Fixed replica count; ignored when `autoscaling` is set (the HPA owns it). */
+    replicas: number;
+    /** When set, an autoscaling/v2 HPA scales the Deployment and `spec.replicas` is left out. */
+    autoscaling?: AutoscalingArgs;
+    /** A policy/v1 PDB (maxUnavailable 1) when the workload runs more than one pod (HA-3). */
+    disruptionBudget: boolean;
+    /** Preferred anti-affinity and topology spread across nodes (HA-4). */
+    spreadAcrossNodes: boolean;
+    /** Pod-template annotations, e.g. `checksum/config` so a config change rolls the pods (WIRE-6). */
+    podAnnotations?: Record<string, pulumi.Input<string>>;
+    /** The Service in front of the pods; its targetPort is the container port's name (WIRE-2). */
+    service: {
+        /** Port the Service listens on. */
+        port: number;
+        /** Name of the container port it forwards to. */
+        targetPort: string;
+        /** ClusterIP unless this is the one exposed workload (NET-3). */
+        type?: "ClusterIP" | "NodePort" | "LoadBalancer";
+        /** Fixed node port for type NodePort; left out, Kubernetes picks one. */
+        nodePort?: number;
+    };
+}
+
+/**
+ * A hardened Deployment with its Service, and in prod its HPA and PDB: the building block
+ * of the API services, the cache and the gateway (the pulumi/examples ServiceDeployment, hardened).
+ */
+export class AskyWorkload extends pulumi.ComponentResource {
+    public readonly deployment: k8s.apps.v1.Deployment;
+    public readonly service: k8s.core.v1.Service;
+    /** The Service's name, which is also the in-cluster host name. */
+    public readonly serviceName: pulumi.Output<string>;
+
+    constructor(name: string, args: AskyWorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("asky:index:Workload", name, {}, opts);
+        const id = args.identity;
+        const autoscaled = args.autoscaling !== undefined;
+        const multiReplica = autoscaled || args.replicas > 1;
+        // What the component waits for (e.g. the schema Job, the proxied Services), its pods wait for too.
+        const childOpts: pulumi.CustomResourceOptions = { parent: this, dependsOn: opts?.dependsOn };
+
+        this.deployment = new k8s.apps.v1.Deployment(`${name}-deployment`, {
+            metadata: objectMeta(id, args.namespace),
+            spec: {
+                // The HPA owns the replica count when it exists (HA-1).
+                ...(autoscaled ? {} : { replicas: args.replicas }),
+                revisionHistoryLimit: 5,
+                selector: { matchLabels: selectorLabels(id) },
+                strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+                template: {
+                    metadata: { labels: recommendedLabels(id), ...(args.podAnnotations ? { annotations: args.podAnnotations } : {}) },
+                    spec: {
+                        // fsGroup lets the non-root UID read the 0440 Secret files it mounts.
+                        ...podSecurity(args.runAsUser, args.runAsUser, args.runAsUser),
+                        ...(args.spreadAcrossNodes ? spreadAcrossNodes(id) : {}),
+                        terminationGracePeriodSeconds: 30,
+                        containers: [
+                            {
+                                ...args.container,
+                                securityContext: containerSecurity(),
+                                resources: containerResources(args.resources),
+                            },
+                        ],
+                        volumes: args.volumes,
+                    },
+                },
+            },
+        }, childOpts);
+
+        this.service = new k8s.core.v1.Service(`${name}-service`, {
+            metadata: objectMeta(id, args.namespace),
+            spec: {
+                type: args.service.type ?? "ClusterIP",
+                selector: selectorLabels(id),
+                ports: [{
+                    name: args.service.targetPort,
+                    port: args.service.port,
+                    targetPort: args.service.targetPort,
+                    protocol: "TCP",
+                    ...(args.service.nodePort !== undefined ? { nodePort: args.service.nodePort } : {}),
+                }],
+            },
+        }, { parent: this });
+
+        if (args.autoscaling) {
+            new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-hpa`, {
+                metadata: objectMeta(id, args.namespace),
+                spec: {
+                    scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: id.name },
+                    minReplicas: args.autoscaling.minReplicas,
+                    maxReplicas: args.autoscaling.maxReplicas,
+                    metrics: [{
+                        type: "Resource",
+                        resource: { name: "cpu", target: { type: "Utilization", averageUtilization: args.autoscaling.cpuUtilizationPercent } },
+                    }],
+                },
+            }, { parent: this, dependsOn: [this.deployment] });
+        }
+
+        if (args.disruptionBudget && multiReplica) {
+            new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {
+                metadata: objectMeta(id, args.namespace),
+                spec: {
+                    maxUnavailable: 1,
+                    unhealthyPodEvictionPolicy: "AlwaysAllow",
+                    selector: { matchLabels: selectorLabels(id) },
+                },
+            }, { parent: this });
+        }
+
+        this.serviceName = this.service.metadata.name;
+        this.registerOutputs({ serviceName: this.serviceName });
+    }
+}

@@ -1,0 +1,110 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import {
+    AskyBackup,
+    AskyCache,
+    AskyDatabase,
+    AskyGateway,
+    AskyNamespace,
+    AskyNetworkPolicies,
+    AskyService,
+    AskyServiceSecrets,
+    Flow,
+    GATEWAY_CONTAINER_PORT,
+    POSTGRES_PORT,
+    REDIS_PORT,
+    gatewayClusterUrl,
+} from "./components";
+import { AskyConfig, ServiceName, loadConfig } from "./config";
+
+/** Composes the Asky platform from the validated config; the deploy order replaces run.sh. */
+function deployAsky(config: AskyConfig) {
+    const instance = `asky-${config.environment}`;
+    // An explicit provider per stack: a dev run can only ever talk to the dev context.
+    const provider = new k8s.Provider("kubernetes", {
+        context: config.kubeContext,
+        ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
+        enableServerSideApply: true,
+    });
+    const opts: pulumi.ComponentResourceOptions = { providers: { kubernetes: provider } };
+    const { availability } = config;
+    const autoscalingFor = (autoscale: boolean) => (autoscale ? availability.autoscaling : undefined);
+
+    const ns = new AskyNamespace("asky", { name: config.namespace, instance, protect: config.protectData }, opts);
+    const namespace = ns.name;
+
+    if (config.networkPolicies) {
+        const services = config.services;
+        const flows: Flow[] = [
+            { from: "*", to: "gateway", port: GATEWAY_CONTAINER_PORT },
+            { from: "gateway", to: "auth", port: services.auth.port },
+            { from: "gateway", to: "pyxis", port: services.pyxis.port },
+            { from: "gateway", to: "request-management", port: services["request-management"].port },
+            { from: "request-management", to: "gateway", port: GATEWAY_CONTAINER_PORT },
+            ...(["auth", "pyxis", "request-management", "postgres-bootstrap"].map((from) => ({ from, to: "postgres", port: POSTGRES_PORT }))),
+            ...(config.backup.enabled ? [{ from: "postgres-backup", to: "postgres", port: POSTGRES_PORT }] : []),
+            { from: "pyxis", to: "redis", port: REDIS_PORT },
+            { from: "request-management", to: "redis", port: REDIS_PORT },
+        ];
+        // Policies first: no pod ever runs without them.
+        new AskyNetworkPolicies("asky", { namespace, instance, flows }, opts);
+    }
+
+    // 1. The database, ready and with the current schema applied.
+    const database = new AskyDatabase("asky", {
+        namespace, instance, database: config.database, storage: config.storage, protect: config.protectData,
+    }, opts);
+    if (config.backup.enabled) {
+        new AskyBackup("asky", {
+            namespace, instance, backup: config.backup, image: config.database.image, databaseName: config.database.name,
+            superuserSecretName: database.superuserSecretName, protect: config.protectData,
+        }, opts);
+    }
+
+    // 2. The cache and the services, once the schema Job has finished.
+    const secrets = new AskyServiceSecrets("asky", { namespace, instance, firebaseServiceAccount: config.firebaseServiceAccount }, opts);
+    const cache = new AskyCache("asky", { namespace, instance, cache: config.cache }, opts);
+        const services = (Object.keys(config.services) as ServiceName[]).map((name) => new AskyService(name, {
+        serviceName: name,
+        namespace,
+        instance,
+        settings: config.services[name],
+        databaseUrlSecretName: database.databaseUrlSecretNames[name],
+        databaseUrl: database.databaseUrls[name],
+        gatewayUrl: gatewayClusterUrl(config.namespace, config.gateway.port),
+        jwtKey: name === "auth"
+            ? { secretName: secrets.privateKeySecretName, pem: secrets.privateKeyPem }
+            : { secretName: secrets.publicKeySecretName, pem: secrets.publicKeyPem },
+        firebase: name === "auth" ? undefined : secrets.firebase,
+        autoscaling: autoscalingFor(config.services[name].autoscale),
+        disruptionBudget: availability.disruptionBudgets,
+        spreadAcrossNodes: availability.spreadAcrossNodes,
+    }, { ...opts, dependsOn: [database.bootstrap] }));
+
+    // 3. The gateway, after the Services it proxies: NGINX resolves their names at start (GW-9).
+    const gateway = new AskyGateway("asky", {
+        namespace,
+        namespaceName: config.namespace,
+        instance,
+        gateway: config.gateway,
+        upstreamPorts: {
+            auth: config.services.auth.port,
+            pyxis: config.services.pyxis.port,
+            requestManagement: config.services["request-management"].port,
+        },
+        autoscaling: autoscalingFor(config.gateway.autoscale),
+        disruptionBudget: availability.disruptionBudgets,
+        spreadAcrossNodes: availability.spreadAcrossNodes,
+    }, { ...opts, dependsOn: [...services, cache] });
+
+    return {
+        namespace,
+        gatewayUrl: gateway.externalUrl,
+        gatewayClusterUrl: gateway.clusterUrl,
+        databaseHost: database.host,
+        /** Initial passwords of the seeded users, by e-mail: `pulumi stack output --show-secrets initialUserPasswords`. */
+        initialUserPasswords: database.userPasswords,
+    };
+}
+
+export = async () => deployAsky(loadConfig());

@@ -1,0 +1,230 @@
+/**
+ * Offline render: runs the real program under Pulumi's mocks with a stack's config and writes
+ * every Kubernetes object it would create as a complete manifest, in creation order, with
+ * Secret values redacted. No cluster and no Pulumi CLI needed.
+ *
+ *   npm run render -- --stack dev [--out rendered]
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
+
+/** What replaces every Secret value (and any secret that leaked elsewhere) in the render. */
+export const REDACTED = "<redacted>";
+/** The render marks objects Pulumi protects from `pulumi destroy` with this annotation. */
+export const RENDER_PROTECTED_ANNOTATION = "render.asky.io/pulumi-protect";
+/** Pulumi's marker of a serialized secret value, as the mocks receive it. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const PROJECT = "asky";
+const ROOT = path.resolve(__dirname, "..");
+
+export interface K8sManifest {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+    [field: string]: unknown;
+}
+
+/** One resource the program registered, Kubernetes or not. */
+export interface RegisteredResource {
+    type: string;
+    name: string;
+    inputs: Record<string, unknown>;
+    provider: string;
+    protect: boolean;
+    retainOnDelete: boolean;
+}
+
+export interface Render {
+    stack: string;
+    /** Kubernetes objects, in creation order, Secret values redacted. */
+    objects: K8sManifest[];
+    /** Every registered resource with raw inputs (secrets still wrapped): for tests. */
+    resources: RegisteredResource[];
+    /** Stack outputs, resolved; secret outputs keep Pulumi's wrapper as `{ secret: true, value }`. */
+    outputs: Record<string, { secret: boolean; value: unknown }>;
+    /** Paths (`Kind/name:field`) where a secret value appeared outside a Secret object: must be empty. */
+    secretLeaks: string[];
+}
+
+/** Reads `Pulumi.yaml` defaults and `Pulumi.<stack>.yaml` values as the CLI would pass them to the program. */
+export function stackConfig(stack: string, overrides: Record<string, unknown> = {}): { config: Record<string, string>; secretKeys: string[] } {
+    const project = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) ?? {};
+    const file = path.join(ROOT, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) throw new Error(`no stack file ${path.relative(process.cwd(), file)}: known stacks are ${knownStacks().join(", ")}`);
+    const stackFile = YAML.parse(fs.readFileSync(file, "utf8")) ?? {};
+    const values: Record<string, unknown> = {};
+    for (const [key, decl] of Object.entries<Record<string, unknown>>(project.config ?? {})) {
+        if (decl && typeof decl === "object" && "default" in decl) values[key] = decl.default;
+    }
+    Object.assign(values, stackFile.config ?? {}, overrides);
+    const config: Record<string, string> = {};
+    const secretKeys: string[] = [];
+    for (const [key, value] of Object.entries(values)) {
+        if (value === undefined) continue;
+        if (value && typeof value === "object" && "secure" in (value as object)) {
+            // Encrypted with the stack's passphrase, which the render does not have.
+            config[key] = `${REDACTED} (secure value of ${key})`;
+            secretKeys.push(key);
+        } else {
+            config[key] = typeof value === "string" ? value : JSON.stringify(value);
+        }
+    }
+    return { config, secretKeys };
+}
+
+export function knownStacks(): string[] {
+    return fs.readdirSync(ROOT).map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1]).filter((s): s is string => !!s).sort();
+}
+
+function isSecretEnvelope(v: unknown): v is { value: unknown } {
+    return !!v && typeof v === "object" && (v as Record<string, unknown>)[SECRET_SIG] !== undefined;
+}
+
+/** Unwraps secret envelopes; `onSecret` decides what a secret becomes (and records where it was). */
+function unwrap(value: unknown, where: string, onSecret: (where: string, v: unknown) => unknown): unknown {
+    if (isSecretEnvelope(value)) return onSecret(where, value.value);
+    if (Array.isArray(value)) return value.map((v, i) => unwrap(v, `${where}[${i}]`, onSecret));
+    if (value && typeof value === "object") {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrap(v, where ? `${where}.${k}` : k, onSecret)]));
+    }
+    return value;
+}
+
+/** Plausible values for the outputs of the non-Kubernetes resources the program reads. */
+function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    switch (type) {
+        case "random:index/randomPassword:RandomPassword":
+            return { ...inputs, result: pulumi.secret(`mock-password-${name}`) };
+        case "tls:index/privateKey:PrivateKey":
+            return {
+                ...inputs,
+                privateKeyPem: `-----BEGIN RSA PRIVATE KEY-----\nmock-${name}\n-----END RSA PRIVATE KEY-----\n`,
+                publicKeyPem: `-----BEGIN PUBLIC KEY-----\nmock-${name}\n-----END PUBLIC KEY-----\n`,
+            };
+        default:
+            return inputs;
+    }
+}
+
+let rendering = false;
+
+/**
+ * Runs the program for one stack under mocks. Throws the program's error (a ConfigError on bad
+ * config) before any resource is registered. Renders run one after another in a process.
+ */
+export async function renderStack(stack: string, overrides: Record<string, unknown> = {}): Promise<Render> {
+    if (rendering) throw new Error("renderStack: one render at a time");
+    rendering = true;
+    try {
+        const { config, secretKeys } = stackConfig(stack, overrides);
+        pulumi.runtime.setAllConfig(config, secretKeys);
+        const resources: RegisteredResource[] = [];
+        const options = new Map<string, { protect: boolean; retainOnDelete: boolean }>();
+        await pulumi.runtime.setMocks({
+            newResource: (args) => {
+                const opts = options.get(`${args.type}::${args.name}`) ?? { protect: false, retainOnDelete: false };
+                resources.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider ?? "", ...opts });
+                return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
+            },
+            call: (args) => args.inputs,
+        }, PROJECT, stack, false);
+        // The program module exports one function; it is re-run for each stack, inside a root
+        // Stack resource as the CLI's language host does.
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const program: () => Promise<Record<string, unknown>> = require(path.join(ROOT, "index.ts"));
+        let outputs: Record<string, unknown> = {};
+        await pulumi.runtime.runInPulumiStack(async () => {
+            // Pulumi's own hook sees each resource's options: how the render learns `protect`.
+            pulumi.runtime.registerStackTransformation(({ type, name, opts }) => {
+                options.set(`${type}::${name}`, { protect: !!opts.protect, retainOnDelete: !!opts.retainOnDelete });
+                return undefined;
+            });
+            outputs = await program();
+            return outputs;
+        });
+        const resolved: Render["outputs"] = {};
+        for (const [key, out] of Object.entries(outputs)) {
+            const o = pulumi.output(out);
+            const [value, secret] = await Promise.all([promiseOf(o), (o as unknown as { isSecret: Promise<boolean> }).isSecret]);
+            resolved[key] = { secret, value };
+        }
+        await (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs?.();
+
+        const secretLeaks: string[] = [];
+        const objects: K8sManifest[] = [];
+        for (const r of resources) {
+            if (!r.type.startsWith("kubernetes:") || r.type.startsWith("pulumi:providers:")) continue;
+            const manifest = unwrap(r.inputs, "", (where, v) => {
+                const inSecretData = r.inputs.kind === "Secret" && /^(data|stringData)(\.|$)/.test(where);
+                if (!inSecretData) secretLeaks.push(`${String(r.inputs.kind)}/${r.name}:${where}`);
+                return REDACTED;
+            }) as K8sManifest;
+            if (manifest.kind === "Secret") {
+                for (const field of ["data", "stringData"] as const) {
+                    const data = manifest[field] as Record<string, unknown> | undefined;
+                    if (data) manifest[field] = Object.fromEntries(Object.keys(data).map((k) => [k, REDACTED]));
+                }
+            }
+            if (r.protect) {
+                manifest.metadata.annotations = { ...manifest.metadata.annotations, [RENDER_PROTECTED_ANNOTATION]: "true" };
+            }
+            objects.push(orderKeys(manifest));
+        }
+        return { stack, objects, resources, outputs: resolved, secretLeaks };
+    } finally {
+        rendering = false;
+    }
+}
+
+/** apiVersion, kind, metadata first, as kubectl prints them. */
+function orderKeys(m: K8sManifest): K8sManifest {
+    const { apiVersion, kind, metadata, ...rest } = m;
+    return { apiVersion, kind, metadata, ...rest };
+}
+
+/** Resolves an Output's value (undefined while unknown), like pulumi/examples' promiseOf. */
+export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => output.apply((v) => { resolve(v); return v; }));
+}
+
+/** The render as a multi-document YAML stream. */
+export function toYaml(objects: readonly K8sManifest[]): string {
+    return objects.map((o) => YAML.stringify(o, { lineWidth: 0 })).join("---\n");
+}
+
+function parseArgs(argv: string[]): { stack: string; out: string } {
+    let stack: string | undefined;
+    let out = "rendered";
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        if (a === "--stack") stack = argv[++i];
+        else if (a === "--out") out = argv[++i];
+        else throw new Error(`unknown argument ${a}; usage: npm run render -- --stack <${knownStacks().join("|")}> [--out <dir>]`);
+    }
+    if (!stack) throw new Error(`--stack is required; known stacks: ${knownStacks().join(", ")}`);
+    return { stack, out };
+}
+
+async function main() {
+    const { stack, out } = parseArgs(process.argv.slice(2));
+    const render = await renderStack(stack);
+    if (render.secretLeaks.length > 0) {
+        throw new Error(`secret values outside Secret objects: ${render.secretLeaks.join(", ")}`);
+    }
+    fs.mkdirSync(out, { recursive: true });
+    const file = path.join(out, `${stack}.yaml`);
+    fs.writeFileSync(file, `# Rendered offline from Pulumi.${stack}.yaml by scripts/render.ts; Secret values are ${REDACTED}.\n` + toYaml(render.objects));
+    console.log(`${file}: ${render.objects.length} objects`);
+}
+
+if (require.main === module) {
+    main().then(
+        () => process.exit(0),
+        (err: Error) => {
+            console.error(err.message);
+            process.exit(1);
+        },
+    );
+}
