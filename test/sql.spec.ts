@@ -1,0 +1,481 @@
+/**
+ * sql/render.ts against a real PostgreSQL: the script the bootstrap Job applies.
+ * The cluster runs with password_encryption = md5, so SCRAM verifiers prove the script's own settings.
+ */
+import { strict as assert } from "assert";
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { renderDatabaseSql, SeedUser, SERVICE_DATABASE_ROLES, userPasswordEnv } from "../sql/render";
+import { Credentials, quoteIdent, quoteLiteral, TestPostgres } from "./support/postgres";
+
+const SCHEMAS = ["pyxis", "requests", "auth"] as const;
+const SCHEMA_LIST = SCHEMAS.map(quoteLiteral).join(", ");
+const BCRYPT_COST = 11;
+
+const USERS: SeedUser[] = [
+    { name: "Administrador", email: "admin@asky.local", role: "admin" },
+    // Quotes, a backslash, a psql variable reference and non-ASCII must all arrive verbatim.
+    { name: "Conceição O'Brien \\ :asky_database :'x' $$", email: "enfermeira.conceicao@asky.local", role: "nurse", phoneNumber: "+55 (11) 91234-5678" },
+    { name: "Agente", email: "agent+1@asky.local", role: "agent" },
+];
+
+const secret = (): string => `${randomBytes(12).toString("base64url")}'"\\$x`;
+const rolePasswords: Record<string, string> = Object.fromEntries(
+    Object.values(SERVICE_DATABASE_ROLES).map(({ passwordEnv }) => [passwordEnv, secret()]),
+);
+const userPasswords: Record<string, string> = Object.fromEntries(USERS.map((u) => [userPasswordEnv(u.email), secret()]));
+const secretEnv = (): Record<string, string> => ({ ...rolePasswords, ...userPasswords });
+
+function roleCredentials(service: keyof typeof SERVICE_DATABASE_ROLES): Credentials {
+    const { role, passwordEnv } = SERVICE_DATABASE_ROLES[service];
+    return { user: role, password: rolePasswords[passwordEnv] };
+}
+
+/** One table per schema that each role exercises with DML. */
+const PROBES: Record<(typeof SCHEMAS)[number], { table: string; insert: string; update: string }> = {
+    pyxis: { table: "pyxis.material", insert: "INSERT INTO pyxis.material (name) VALUES ('probe') RETURNING id", update: "name = 'probe 2'" },
+    requests: {
+        table: "requests.material_requests",
+        insert: "INSERT INTO requests.material_requests (dispenser_id, requested_by, material_id) VALUES (1, 1, 1) RETURNING id",
+        update: "status = 'accepted'",
+    },
+    auth: {
+        table: "auth.users",
+        insert: "INSERT INTO auth.users (name, email, password_hash, role) VALUES ('p', 'probe@asky.local', 'x', 'nurse') RETURNING id",
+        update: "name = 'probe 2'",
+    },
+};
+
+describe("database bootstrap SQL (sql/render.ts) on a real PostgreSQL", () => {
+    let pg: TestPostgres;
+    const DB = "asky_sql_test";
+    let rendered: string;
+
+    async function apply(sql: string, database: string, env: Record<string, string> = secretEnv()): Promise<{ code: number; stderr: string; stdout: string }> {
+        const file = path.join(pg.workDir, `${database}-${randomBytes(4).toString("hex")}.sql`);
+        fs.writeFileSync(file, sql);
+        return pg.psqlFile(file, { database, env });
+    }
+
+    async function applyOk(sql: string, database: string, env?: Record<string, string>): Promise<void> {
+        const result = await apply(sql, database, env);
+        assert.equal(result.code, 0, `bootstrap failed:\n${result.stderr}\n${pg.serverLog()}`);
+        assert.equal(result.stderr, "", "bootstrap printed warnings or errors");
+    }
+
+    /** Row count + checksum of every table, sequence positions, and a digest of structure and privileges. */
+    async function snapshot(database: string): Promise<Map<string, string>> {
+        const tables = await pg.query(
+            `SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN (${SCHEMA_LIST}) AND table_type = 'BASE TABLE' ORDER BY 1, 2`,
+            { database },
+        );
+        assert.ok(tables.length >= 11, `expected the tables of ARCHITECTURE.md, got ${tables.length}`);
+        const parts = tables.map(
+            ([schema, table]) =>
+                `SELECT ${quoteLiteral(`${schema}.${table}`)}, count(*) || ' rows ' || coalesce(md5(string_agg(x::text, E'\\n' ORDER BY x::text)), '-') FROM ${quoteIdent(schema)}.${quoteIdent(table)} x`,
+        );
+        parts.push(
+            `SELECT 'sequence ' || schemaname || '.' || sequencename, coalesce(last_value::text, 'unused') FROM pg_sequences WHERE schemaname IN (${SCHEMA_LIST})`,
+            `SELECT 'columns', md5(string_agg(concat_ws(' ', table_schema, table_name, column_name, data_type, character_maximum_length, is_nullable, column_default), ',' ORDER BY table_schema, table_name, ordinal_position)) FROM information_schema.columns WHERE table_schema IN (${SCHEMA_LIST})`,
+            `SELECT 'constraints', md5(string_agg(conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid), ',' ORDER BY conrelid::regclass::text, conname)) FROM pg_constraint WHERE connamespace::regnamespace::text IN (${SCHEMA_LIST})`,
+            `SELECT 'indexes', md5(string_agg(indexdef, ',' ORDER BY indexdef)) FROM pg_indexes WHERE schemaname IN (${SCHEMA_LIST})`,
+            `SELECT 'privileges', md5(string_agg(c.oid::regclass || coalesce(c.relacl::text, '-'), ',' ORDER BY c.oid::regclass::text)) FROM pg_class c WHERE c.relnamespace::regnamespace::text IN (${SCHEMA_LIST})`,
+            `SELECT 'schema privileges', string_agg(nspname || coalesce(nspacl::text, '-'), ',' ORDER BY nspname) FROM pg_namespace WHERE nspname IN (${SCHEMA_LIST}, 'public')`,
+            `SELECT 'database privileges', datacl::text FROM pg_database WHERE datname = current_database()`,
+        );
+        const rows = await pg.query(parts.join("\nUNION ALL\n"), { database });
+        return new Map(rows.map(([k, v]) => [k, v] as [string, string]));
+    }
+
+    before(async () => {
+        pg = await TestPostgres.start({ database: DB, serverSettings: { password_encryption: "md5" } });
+        rendered = renderDatabaseSql({ databaseName: DB, users: USERS, bcryptCost: BCRYPT_COST });
+        await applyOk(rendered, DB);
+    });
+
+    after(async () => {
+        await pg?.stop();
+    });
+
+    describe("schema and seed data", () => {
+        it("DATA-3 applies cleanly to an empty database: schemas pyxis/requests/auth and every table of ARCHITECTURE.md", async () => {
+            const tables = await pg.query(
+                `SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_schema IN (${SCHEMA_LIST}) ORDER BY 1`,
+                { database: DB },
+            );
+            assert.deepEqual(
+                tables.map((r) => r[0]),
+                [
+                    "auth.users",
+                    "pyxis.assistance",
+                    "pyxis.dispenser",
+                    "pyxis.dispenser_assistance",
+                    "pyxis.dispenser_material",
+                    "pyxis.dispenser_medicine",
+                    "pyxis.material",
+                    "pyxis.medicine",
+                    "requests.assistance_requests",
+                    "requests.assistance_status_change",
+                    "requests.material_requests",
+                    "requests.material_status_change",
+                    "requests.medicine_requests",
+                    "requests.medicine_status_changes",
+                ],
+            );
+        });
+
+        it("DATA-3 columns have the types the services' ORM expects", async () => {
+            const columns = new Map(
+                (
+                    await pg.query(
+                        `SELECT table_schema || '.' || table_name || '.' || column_name, data_type || CASE WHEN is_nullable = 'NO' THEN ' not null' ELSE '' END || coalesce(' default ' || column_default, '') FROM information_schema.columns WHERE table_schema IN (${SCHEMA_LIST})`,
+                        { database: DB },
+                    )
+                ).map(([k, v]) => [k, v] as [string, string]),
+            );
+            const expect = (column: string, pattern: RegExp): void => {
+                const actual = columns.get(column);
+                assert.ok(actual !== undefined, `${column} is missing`);
+                assert.match(actual, pattern, column);
+            };
+            expect("pyxis.dispenser.id", /^integer not null default nextval/);
+            expect("pyxis.dispenser.code", /^character varying not null$/);
+            expect("pyxis.dispenser.floor", /^integer not null$/);
+            expect("pyxis.medicine.dosage", /^character varying/);
+            expect("pyxis.dispenser_assistance.assistance_id", /^integer not null$/);
+            expect("auth.users.email", /^character varying not null$/);
+            expect("auth.users.password_hash", /^character varying not null$/);
+            expect("auth.users.role", /^character varying not null$/);
+            expect("auth.users.phone_number", /^character varying$/);
+            expect("auth.users.created_at", /^timestamp with time zone not null default now\(\)$/);
+            expect("auth.users.updated_at", /^timestamp with time zone$/);
+            expect("auth.users.mobile_token", /^text$/);
+            expect("requests.medicine_requests.emergency", /^boolean not null default false$/);
+            expect("requests.medicine_requests.batch_number", /^character varying$/);
+            expect("requests.medicine_requests.feedback", /^text default 'Nenhum feedback disponível\.'/);
+            expect("requests.medicine_requests.status", /^character varying not null default 'pending'/);
+            expect("requests.medicine_requests.assign_to", /^integer$/);
+            expect("requests.material_requests.material_id", /^integer$/);
+            expect("requests.assistance_requests.assistance_type", /^character varying$/);
+            expect("requests.assistance_requests.details", /^text$/);
+            expect("requests.material_status_change.request_id", /^integer$/);
+            expect("requests.assistance_status_change.created_at", /^timestamp with time zone not null default now\(\)$/);
+            assert.ok(!columns.has("requests.material_requests.emergency"), "material requests have no emergency flag");
+        });
+
+        it("DATA-3 foreign keys exist and are indexed on their referencing columns", async () => {
+            const unindexed = await pg.query(
+                `SELECT c.conrelid::regclass || ' ' || c.conname FROM pg_constraint c
+                 WHERE c.contype = 'f' AND c.connamespace::regnamespace::text IN (${SCHEMA_LIST})
+                   AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1])`,
+                { database: DB },
+            );
+            assert.deepEqual(unindexed, []);
+            const fks = await pg.scalar(`SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace::regnamespace::text IN (${SCHEMA_LIST})`, { database: DB });
+            assert.equal(fks, "9");
+        });
+
+        it("DATA-3 seeds the pyxis reference data and its links", async () => {
+            const rows = async (sql: string): Promise<string[]> => (await pg.query(sql, { database: DB })).map((r) => r.join(" "));
+            assert.deepEqual(await rows("SELECT code, floor FROM pyxis.dispenser ORDER BY code"), ["A1B2C 5", "D3E4F 11", "G5H6I 19", "J7K8L 1", "M9N0O 8"]);
+            assert.deepEqual(await rows("SELECT name, dosage FROM pyxis.medicine ORDER BY id"), [
+                "Paracetamol 500 mg",
+                "Ibuprofeno 200 mg",
+                "Amoxicilina 500 mg",
+                "Dipirona 500 mg",
+                "Captopril 25 mg",
+                "Losartana 50 mg",
+                "Metformina 500 mg",
+                "Atorvastatina 20 mg",
+                "Sertralina 50 mg",
+                "Omeprazol 20 mg",
+            ]);
+            assert.equal((await rows("SELECT name FROM pyxis.material")).length, 5);
+            assert.deepEqual(await rows("SELECT description FROM pyxis.assistance ORDER BY id"), ["Manutenção", "Dúvidas", "Divergência"]);
+            assert.deepEqual(
+                await rows(
+                    "SELECT (SELECT count(*) FROM pyxis.dispenser_medicine) || '/' || (SELECT count(*) FROM pyxis.dispenser_material) || '/' || (SELECT count(*) FROM pyxis.dispenser_assistance)",
+                ),
+                ["12/7/9"],
+            );
+            assert.deepEqual(await rows("SELECT m.name FROM pyxis.dispenser_medicine l JOIN pyxis.dispenser d ON d.id = l.dispenser_id JOIN pyxis.medicine m ON m.id = l.medicine_id WHERE d.code = 'M9N0O'"), ["Paracetamol"]);
+        });
+
+        it("DATA-3 seeds auth.users from the configured users, names and emails verbatim", async () => {
+            const rows = await pg.query("SELECT name, email, role, coalesce(phone_number, '-') FROM auth.users ORDER BY id", { database: DB });
+            assert.deepEqual(
+                rows,
+                USERS.map((u) => [u.name, u.email, u.role, u.phoneNumber ?? "-"]),
+            );
+        });
+
+        it("foreign keys reject orphan rows", async () => {
+            const orphans = [
+                "INSERT INTO pyxis.dispenser_medicine (dispenser_id, medicine_id) VALUES (9999, 1)",
+                "INSERT INTO pyxis.dispenser_material (dispenser_id, material_id) VALUES (1, 9999)",
+                "INSERT INTO pyxis.dispenser_assistance (dispenser_id, assistance_id) VALUES (9999, 1)",
+                "INSERT INTO requests.medicine_status_changes (status, request_id) VALUES ('pending', 9999)",
+                "INSERT INTO requests.material_status_change (status, request_id) VALUES ('pending', 9999)",
+                "INSERT INTO requests.assistance_status_change (status, request_id) VALUES ('pending', 9999)",
+            ];
+            for (const sql of orphans) {
+                const result = await pg.psql(sql, { database: DB });
+                assert.notEqual(result.code, 0, `accepted an orphan: ${sql}`);
+                assert.match(result.stderr, /violates foreign key constraint/, sql);
+            }
+        });
+    });
+
+    describe("idempotence and upgrades", () => {
+        it("DATA-3 a second application is a no-op: same row counts, data checksums (password_hash included), sequences, structure and grants", async () => {
+            const before = await snapshot(DB);
+            assert.match(before.get("auth.users") ?? "", /^3 rows /);
+            await applyOk(rendered, DB);
+            const after = await snapshot(DB);
+            assert.deepEqual([...after.entries()], [...before.entries()]);
+        });
+
+        it("DATA-3 a failed run changes nothing: the whole script is one transaction", async () => {
+            await pg.createDatabase("asky_failed_run");
+            const env = secretEnv();
+            delete env[userPasswordEnv("agent+1@asky.local")];
+            const result = await apply(renderDatabaseSql({ databaseName: "asky_failed_run", users: USERS, bcryptCost: 10 }), "asky_failed_run", env);
+            assert.notEqual(result.code, 0);
+            assert.match(result.stderr, /ASKY_USER_PASSWORD_AGENT_1_ASKY_LOCAL is not set or empty/);
+            assert.ok(!result.stderr.includes(userPasswords[userPasswordEnv("admin@asky.local")]), "error output leaks a secret");
+            const schemas = await pg.scalar(`SELECT count(*) FROM pg_namespace WHERE nspname IN (${SCHEMA_LIST})`, { database: "asky_failed_run" });
+            assert.equal(schemas, "0");
+        });
+
+        it("DATA-3 the script refuses a database it was not rendered for", async () => {
+            const result = await apply(renderDatabaseSql({ databaseName: "some_other_db", users: USERS, bcryptCost: 10 }), DB);
+            assert.notEqual(result.code, 0);
+            assert.match(result.stderr, /rendered for database some_other_db but connected to asky_sql_test/);
+        });
+
+        it("DATA-4 a changed SQL (new column, new table, new seed row, new user) reaches an existing database without losing service rows", async () => {
+            const db = "asky_upgrade";
+            await pg.createDatabase(db);
+            await applyOk(renderDatabaseSql({ databaseName: db, users: USERS, bcryptCost: 10 }), db);
+
+            // What the services write between two deploys.
+            const pyxis = roleCredentials("pyxis");
+            const requests = roleCredentials("request-management");
+            await pg.query("INSERT INTO pyxis.medicine (name, dosage) VALUES ('Insulina', '100 UI/ml')", { database: db, as: pyxis });
+            const requestId = await pg.scalar("INSERT INTO requests.medicine_requests (dispenser_id, requested_by, medicine_id, emergency) VALUES (1, 2, 3, true) RETURNING id", { database: db, as: requests });
+            await pg.query(`INSERT INTO requests.medicine_status_changes (status, request_id) VALUES ('accepted', ${requestId})`, { database: db, as: requests });
+            await pg.query("UPDATE auth.users SET password_hash = 'changed-by-the-user', updated_at = now() WHERE email = 'admin@asky.local'", { database: db, as: roleCredentials("auth") });
+            const before = await snapshot(db);
+
+            const newUser: SeedUser = { name: "Nova Enfermeira", email: "nova@asky.local", role: "nurse" };
+            const v2 = renderDatabaseSql({ databaseName: db, users: [...USERS, newUser], bcryptCost: 10 })
+                .replace(
+                    "-- ---- 03-requests.sql ----",
+                    "ALTER TABLE pyxis.medicine ADD COLUMN IF NOT EXISTS controlled boolean NOT NULL DEFAULT false;\n" +
+                        "CREATE TABLE IF NOT EXISTS pyxis.stock (id serial PRIMARY KEY, medicine_id integer NOT NULL REFERENCES pyxis.medicine (id));\n" +
+                        "-- ---- 03-requests.sql ----",
+                )
+                .replace("    ('Omeprazol', '20 mg')\n", "    ('Omeprazol', '20 mg'),\n    ('Dexametasona', '4 mg')\n");
+            assert.ok(v2.includes("Dexametasona") && v2.includes("pyxis.stock"), "test could not modify the SQL");
+            await applyOk(v2, db, { ...secretEnv(), [userPasswordEnv(newUser.email)]: "nova-senha" });
+
+            const after = await snapshot(db);
+            assert.match(after.get("pyxis.medicine") ?? "", /^12 rows /, "10 seeds + Insulina + Dexametasona");
+            assert.equal(await pg.scalar("SELECT string_agg(name || ':' || controlled, ',' ORDER BY id) FROM pyxis.medicine WHERE name IN ('Insulina', 'Dexametasona')", { database: db }), "Insulina:false,Dexametasona:false");
+            for (const table of ["requests.medicine_requests", "requests.medicine_status_changes", "pyxis.dispenser", "pyxis.dispenser_medicine"]) {
+                assert.equal(after.get(table), before.get(table), `${table} changed`);
+            }
+            assert.equal(await pg.scalar("SELECT password_hash FROM auth.users WHERE email = 'admin@asky.local'", { database: db }), "changed-by-the-user");
+            assert.equal(await pg.scalar("SELECT count(*) FROM auth.users", { database: db }), "4");
+            assert.equal(await pg.scalar("SELECT public.crypt('nova-senha', password_hash) = password_hash FROM auth.users WHERE email = 'nova@asky.local'", { database: db }), "t");
+            // The new column and the new table are usable by the owning service, and only by it.
+            await pg.query("INSERT INTO pyxis.stock (medicine_id) SELECT id FROM pyxis.medicine WHERE controlled = false LIMIT 1", { database: db, as: pyxis });
+            const denied = await pg.psql("SELECT count(*) FROM pyxis.stock", { database: db, as: requests });
+            assert.match(denied.stderr, /permission denied for schema pyxis/);
+        });
+    });
+
+    describe("service roles and privileges", () => {
+        for (const [service, { role, schema }] of Object.entries(SERVICE_DATABASE_ROLES)) {
+            it(`SEC-3 ${role} (${service}) logs in over TCP and can SELECT/INSERT/UPDATE/DELETE in ${schema}, and is refused on the other schemas`, async () => {
+                const as = roleCredentials(service as keyof typeof SERVICE_DATABASE_ROLES);
+                const own = PROBES[schema as (typeof SCHEMAS)[number]];
+                const id = await pg.scalar(own.insert, { database: DB, as });
+                await pg.query(`UPDATE ${own.table} SET ${own.update} WHERE id = ${id}`, { database: DB, as });
+                assert.equal(await pg.scalar(`SELECT count(*) FROM ${own.table} WHERE id = ${id}`, { database: DB, as }), "1");
+                await pg.query(`DELETE FROM ${own.table} WHERE id = ${id}`, { database: DB, as });
+                assert.equal(await pg.scalar(`SELECT count(*) FROM ${own.table} WHERE id = ${id}`, { database: DB }), "0");
+
+                for (const other of SCHEMAS.filter((s) => s !== schema)) {
+                    for (const sql of [`SELECT count(*) FROM ${PROBES[other].table}`, PROBES[other].insert]) {
+                        const result = await pg.psql(sql, { database: DB, as });
+                        assert.notEqual(result.code, 0, `${role} ran: ${sql}`);
+                        assert.match(result.stderr, new RegExp(`permission denied for schema ${other}`), sql);
+                    }
+                }
+                // No DDL anywhere and no temporary tables: the schema belongs to the bootstrap.
+                for (const sql of [`CREATE TABLE ${schema}.evil (id int)`, "CREATE TABLE public.evil (id int)", "CREATE TEMP TABLE evil (id int)"]) {
+                    const result = await pg.psql(sql, { database: DB, as });
+                    assert.notEqual(result.code, 0, `${role} ran: ${sql}`);
+                    assert.match(result.stderr, /permission denied/, sql);
+                }
+            });
+        }
+
+        it("SEC-3 tables created later in a schema by the bootstrap user get the same grants (default privileges)", async () => {
+            await pg.query("CREATE TABLE pyxis.later_table (id serial PRIMARY KEY, note text)", { database: DB });
+            try {
+                const as = roleCredentials("pyxis");
+                await pg.query("INSERT INTO pyxis.later_table (note) VALUES ('x'); UPDATE pyxis.later_table SET note = 'y'; DELETE FROM pyxis.later_table", { database: DB, as });
+                const denied = await pg.psql("SELECT * FROM pyxis.later_table", { database: DB, as: roleCredentials("auth") });
+                assert.match(denied.stderr, /permission denied for schema pyxis/);
+            } finally {
+                await pg.query("DROP TABLE pyxis.later_table", { database: DB });
+            }
+        });
+
+        it("SEC-3 no service role is superuser, createdb, createrole, replication or bypassrls; none owns a schema or table", async () => {
+            const roles = Object.values(SERVICE_DATABASE_ROLES).map((r) => r.role);
+            const list = roles.map(quoteLiteral).join(", ");
+            const attrs = await pg.query(`SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolinherit, rolreplication, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname IN (${list}) ORDER BY rolname`, { database: DB });
+            assert.deepEqual(attrs, [...roles].sort().map((r) => [r, "f", "f", "f", "f", "f", "f", "t"]));
+            const owned = await pg.scalar(
+                `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE pg_get_userbyid(c.relowner) IN (${list}) OR pg_get_userbyid(n.nspowner) IN (${list})`,
+                { database: DB },
+            );
+            assert.equal(owned, "0");
+        });
+
+        it("SEC-3 PUBLIC cannot connect to the database nor create in schema public", async () => {
+            const outsider: Credentials = { user: "asky_outsider", password: "outsider-password" };
+            await pg.query(`CREATE ROLE asky_outsider LOGIN PASSWORD ${quoteLiteral(outsider.password)}`, { database: DB });
+            try {
+                const connect = await pg.psql("SELECT 1", { database: DB, as: outsider });
+                assert.notEqual(connect.code, 0);
+                assert.match(connect.stderr, /permission denied for database|does not have CONNECT privilege/);
+
+                await pg.query(`GRANT CONNECT ON DATABASE ${DB} TO asky_outsider`, { database: DB });
+                for (const sql of ["CREATE TABLE public.evil (id int)", "SELECT count(*) FROM pyxis.dispenser", "SELECT count(*) FROM auth.users", "SELECT count(*) FROM requests.medicine_requests"]) {
+                    const result = await pg.psql(sql, { database: DB, as: outsider });
+                    assert.notEqual(result.code, 0, `a role with only CONNECT ran: ${sql}`);
+                    assert.match(result.stderr, /permission denied/, sql);
+                }
+            } finally {
+                await pg.query(`REVOKE ALL ON DATABASE ${DB} FROM asky_outsider; DROP ROLE asky_outsider`, { database: DB });
+            }
+        });
+
+        it("SEC-4 sessions in the database use password_encryption = scram-sha-256 and role passwords are SCRAM verifiers (server default here is md5)", async () => {
+            assert.equal(await pg.scalar("SHOW password_encryption", { database: "postgres" }), "md5", "test premise: the server default is md5");
+            assert.equal(await pg.scalar("SHOW password_encryption", { database: DB }), "scram-sha-256");
+            const roles = Object.values(SERVICE_DATABASE_ROLES).map((r) => quoteLiteral(r.role)).join(", ");
+            const hashes = await pg.query(`SELECT rolname, rolpassword FROM pg_authid WHERE rolname IN (${roles})`, { database: DB });
+            assert.equal(hashes.length, 3);
+            for (const [role, hash] of hashes) {
+                assert.match(hash, /^SCRAM-SHA-256\$/, role);
+            }
+            const weakRules = await pg.query("SELECT line_number, auth_method FROM pg_hba_file_rules WHERE auth_method IN ('trust', 'password', 'md5')", { database: DB });
+            assert.deepEqual(weakRules, [], "the test cluster itself must not use trust");
+        });
+
+        it("SEC-4 role passwords are (re)set from the environment on every run, so rotating the secret rotates the password", async () => {
+            const env = SERVICE_DATABASE_ROLES.pyxis.passwordEnv;
+            const old = roleCredentials("pyxis");
+            rolePasswords[env] = secret();
+            await applyOk(rendered, DB);
+            assert.equal(await pg.scalar("SELECT current_user", { database: DB, as: roleCredentials("pyxis") }), "asky_pyxis");
+            const stale = await pg.psql("SELECT 1", { database: DB, as: old });
+            assert.notEqual(stale.code, 0);
+            assert.match(stale.stderr, /password authentication failed/);
+        });
+    });
+
+    describe("user password hashes", () => {
+        it(`SEC-5 every seeded user's hash is bcrypt ($2a$, cost ${BCRYPT_COST} >= 10) computed by pgcrypto and verifies against its password`, async () => {
+            for (const user of USERS) {
+                const password = userPasswords[userPasswordEnv(user.email)];
+                const [[hash, verifies, wrong]] = await pg.query(
+                    `SELECT password_hash, public.crypt(${quoteLiteral(password)}, password_hash) = password_hash, public.crypt('wrong', password_hash) = password_hash FROM auth.users WHERE email = ${quoteLiteral(user.email)}`,
+                    { database: DB },
+                );
+                const match = /^\$2a\$(\d\d)\$[./A-Za-z0-9]{53}$/.exec(hash);
+                assert.ok(match, `${user.email}: not a bcrypt hash passlib reads: ${hash}`);
+                assert.ok(Number(match[1]) >= 10, `${user.email}: cost ${match[1]} < 10`);
+                assert.equal(Number(match[1]), BCRYPT_COST);
+                assert.equal(verifies, "t", `${user.email}: hash does not verify`);
+                assert.equal(wrong, "f");
+            }
+            const distinct = await pg.scalar("SELECT count(DISTINCT substr(password_hash, 8, 22)) FROM auth.users", { database: DB });
+            assert.equal(distinct, String(USERS.length), "salts must differ");
+        });
+    });
+
+    describe("rendered script (no server needed)", () => {
+        it("SEC-1 contains no password, no bcrypt hash and none of the secret values; secrets only arrive through \\getenv", () => {
+            for (const [name, value] of Object.entries(secretEnv())) {
+                assert.ok(!rendered.includes(value), `the value of ${name} is in the script`);
+                assert.ok(rendered.includes(`\\getenv `) && rendered.includes(name), `${name} is not read from the environment`);
+            }
+            assert.doesNotMatch(rendered, /\$2[aby]?\$/, "a bcrypt hash");
+            assert.doesNotMatch(rendered, /PASSWORD\s+'[^']/i, "a literal password");
+            assert.doesNotMatch(rendered, /SCRAM-SHA-256\$|md5[0-9a-f]{32}/, "a password verifier");
+            for (const file of fs.readdirSync(path.join(__dirname, "..", "sql"))) {
+                const text = fs.readFileSync(path.join(__dirname, "..", "sql", file), "utf8");
+                assert.doesNotMatch(text, /\$2[aby]?\$\d\d\$|PASSWORD\s+'[^']/i, `sql/${file}`);
+            }
+        });
+
+        it("DATA-3 is one transaction, and neither creates the database nor names it literally in DDL", () => {
+            assert.match(rendered, /^BEGIN;$/m);
+            assert.match(rendered.trimEnd(), /COMMIT;\n\\echo 'asky bootstrap: done'$/);
+            assert.equal(rendered.match(/^(BEGIN|COMMIT);$/gm)?.length, 2);
+            assert.doesNotMatch(rendered, /CREATE DATABASE|ALTER SYSTEM/i);
+            assert.doesNotMatch(renderDatabaseSql({ databaseName: "asky", users: [], bcryptCost: 10 }), /DATABASE asky\b/);
+        });
+
+        it("renders each service's role, schema and password variable from SERVICE_DATABASE_ROLES", () => {
+            assert.deepEqual(JSON.parse(JSON.stringify(SERVICE_DATABASE_ROLES)), {
+                auth: { role: "asky_auth", schema: "auth", passwordEnv: "ASKY_AUTH_DB_PASSWORD" },
+                pyxis: { role: "asky_pyxis", schema: "pyxis", passwordEnv: "ASKY_PYXIS_DB_PASSWORD" },
+                "request-management": { role: "asky_requests", schema: "requests", passwordEnv: "ASKY_REQUESTS_DB_PASSWORD" },
+            });
+            assert.ok(Object.isFrozen(SERVICE_DATABASE_ROLES) && Object.isFrozen(SERVICE_DATABASE_ROLES.auth));
+            for (const { role, schema, passwordEnv } of Object.values(SERVICE_DATABASE_ROLES)) {
+                assert.ok(rendered.includes(`\\set asky_role ${role}\n\\set asky_schema ${schema}\n\\set asky_password_env ${passwordEnv}\n`), role);
+            }
+        });
+
+        it("maps user emails to password variable names", () => {
+            assert.equal(userPasswordEnv("admin@asky.local"), "ASKY_USER_PASSWORD_ADMIN_ASKY_LOCAL");
+            assert.equal(userPasswordEnv("Ana.Souza+plantao@hospital-x.com.br"), "ASKY_USER_PASSWORD_ANA_SOUZA_PLANTAO_HOSPITAL_X_COM_BR");
+        });
+
+        it("rejects bad input: bcrypt cost out of range, duplicate users or variable names, weird emails, names, roles and database names", () => {
+            const ok = { databaseName: "asky", users: [] as SeedUser[], bcryptCost: 10 };
+            const user = (email: string, extra: Partial<SeedUser> = {}): SeedUser => ({ name: "X", email, role: "nurse", ...extra });
+            const bad: Array<[string, () => unknown, RegExp]> = [
+                ["cost 9", () => renderDatabaseSql({ ...ok, bcryptCost: 9 }), /bcryptCost/],
+                ["cost 17", () => renderDatabaseSql({ ...ok, bcryptCost: 17 }), /bcryptCost/],
+                ["cost 10.5", () => renderDatabaseSql({ ...ok, bcryptCost: 10.5 }), /bcryptCost/],
+                ["cost NaN", () => renderDatabaseSql({ ...ok, bcryptCost: NaN }), /bcryptCost/],
+                ["same env name", () => renderDatabaseSql({ ...ok, users: [user("ana.souza@asky.local"), user("ana-souza@asky.local")] }), /both map to the password variable ASKY_USER_PASSWORD_ANA_SOUZA_ASKY_LOCAL/],
+                ["same email, other case", () => renderDatabaseSql({ ...ok, users: [user("ana@asky.local"), user("ANA@asky.local")] }), /both map/],
+                ["bad role", () => renderDatabaseSql({ ...ok, users: [user("a@asky.local", { role: "root" as SeedUser["role"] })] }), /role "root"/],
+                ["newline in name", () => renderDatabaseSql({ ...ok, users: [user("a@asky.local", { name: "x\n\\! rm -rf /" })] }), /name/],
+                ["empty name", () => renderDatabaseSql({ ...ok, users: [user("a@asky.local", { name: "  " })] }), /name/],
+                ["bad phone", () => renderDatabaseSql({ ...ok, users: [user("a@asky.local", { phoneNumber: "call me'" })] }), /phoneNumber/],
+                ["database name", () => renderDatabaseSql({ ...ok, databaseName: "asky; DROP" }), /databaseName/],
+                ["database name case", () => renderDatabaseSql({ ...ok, databaseName: "Asky" }), /databaseName/],
+            ];
+            for (const email of ["not-an-email", "a@b", "a@asky.local\n", "x'; DROP TABLE auth.users; --@asky.local", "a b@asky.local", ":x@asky.local", "ação@asky.local", "@asky.local", "a@.local", ""]) {
+                bad.push([`email ${JSON.stringify(email)}`, () => userPasswordEnv(email), /email/]);
+                bad.push([`user email ${JSON.stringify(email)}`, () => renderDatabaseSql({ ...ok, users: [user(email)] }), /email/]);
+            }
+            for (const [label, fn, message] of bad) {
+                assert.throws(fn, message, label);
+            }
+            assert.doesNotThrow(() => renderDatabaseSql({ ...ok, users: USERS }));
+        });
+    });
+});
