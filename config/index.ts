@@ -186,6 +186,13 @@ function decode(value: string): unknown {
 
 /** Reads `pulumi.Config` once (the only place that does), validates it, logs warnings, returns it frozen. */
 export function loadConfig(): AskyConfig {
+    const { config, warnings } = readConfig();
+    warnings.forEach((w) => pulumi.log.warn(w));
+    return config;
+}
+
+/** {@link loadConfig} without logging: throws a {@link ConfigError} on bad config. */
+export function readConfig(): { config: AskyConfig; warnings: readonly string[] } {
     const prefix = CONFIG_NAMESPACE + ":";
     const raw: Record<string, unknown> = {};
     const unknown: string[] = [];
@@ -198,7 +205,6 @@ export function loadConfig(): AskyConfig {
     }
     if (unknown.length > 0) throw new ConfigError(unknown);
     const { config, warnings } = parseAskyConfig(raw);
-    warnings.forEach((w) => pulumi.log.warn(w));
     const firebase = new pulumi.Config(CONFIG_NAMESPACE).getSecret(FIREBASE_KEY);
-    return Object.freeze({ ...config, firebaseServiceAccount: firebase });
+    return { config: Object.freeze({ ...config, firebaseServiceAccount: firebase }), warnings };
 }

@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
+import { readConfig } from "../config";
 
 /** What replaces every Secret value (and any secret that leaked elsewhere) in the render. */
 export const REDACTED = "<redacted>";
@@ -115,11 +116,24 @@ let rendering = false;
  * config) before any resource is registered. Renders run one after another in a process.
  */
 export async function renderStack(stack: string, overrides: Record<string, unknown> = {}): Promise<Render> {
-    if (rendering) throw new Error("renderStack: one render at a time");
+    const { config, secretKeys } = stackConfig(stack, overrides);
+    pulumi.runtime.setAllConfig(config, secretKeys);
+    // Bad config fails here, exactly as the program would, before any resource exists.
+    readConfig();
+    // The program module exports one function; it is re-run for each stack.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const program: () => Promise<Record<string, unknown>> = require(path.join(ROOT, "index.ts"));
+    return renderProgram(stack, program);
+}
+
+/**
+ * Runs any Pulumi program function (the whole stack, or one component in a test) under mocks,
+ * inside a root Stack resource as the CLI's language host does, and collects what it registers.
+ */
+export async function renderProgram(stack: string, program: () => Promise<Record<string, unknown>> | Record<string, unknown>): Promise<Render> {
+    if (rendering) throw new Error("renderProgram: one render at a time");
     rendering = true;
     try {
-        const { config, secretKeys } = stackConfig(stack, overrides);
-        pulumi.runtime.setAllConfig(config, secretKeys);
         const resources: RegisteredResource[] = [];
         const options = new Map<string, { protect: boolean; retainOnDelete: boolean }>();
         await pulumi.runtime.setMocks({
@@ -130,13 +144,10 @@ export async function renderStack(stack: string, overrides: Record<string, unkno
             },
             call: (args) => args.inputs,
         }, PROJECT, stack, false);
-        // The program module exports one function; it is re-run for each stack, inside a root
-        // Stack resource as the CLI's language host does.
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        const program: () => Promise<Record<string, unknown>> = require(path.join(ROOT, "index.ts"));
         let outputs: Record<string, unknown> = {};
         await pulumi.runtime.runInPulumiStack(async () => {
-            // Pulumi's own hook sees each resource's options: how the render learns `protect`.
+            // Pulumi's own hook sees each resource's options: how the render learns `protect`
+            // (the SDK-side transformation: the mock monitor runs no engine-side transforms).
             pulumi.runtime.registerStackTransformation(({ type, name, opts }) => {
                 options.set(`${type}::${name}`, { protect: !!opts.protect, retainOnDelete: !!opts.retainOnDelete });
                 return undefined;
@@ -155,7 +166,7 @@ export async function renderStack(stack: string, overrides: Record<string, unkno
         const secretLeaks: string[] = [];
         const objects: K8sManifest[] = [];
         for (const r of resources) {
-            if (!r.type.startsWith("kubernetes:") || r.type.startsWith("pulumi:providers:")) continue;
+            if (!r.type.startsWith("kubernetes:")) continue;
             const manifest = unwrap(r.inputs, "", (where, v) => {
                 const inSecretData = r.inputs.kind === "Secret" && /^(data|stringData)(\.|$)/.test(where);
                 if (!inSecretData) secretLeaks.push(`${String(r.inputs.kind)}/${r.name}:${where}`);

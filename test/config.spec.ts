@@ -1,0 +1,113 @@
+import * as assert from "assert";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, parseAskyConfig, parseImage } from "../config";
+import { renderStack, stackConfig } from "../scripts/render";
+
+/** A stack's `asky:` keys decoded as the program sees them. */
+function rawConfig(stack: "dev" | "prod"): Record<string, any> {
+    const { config } = stackConfig(stack);
+    return Object.fromEntries(
+        Object.entries(config)
+            .filter(([k]) => k.startsWith("asky:") && k !== "asky:firebaseServiceAccount")
+            .map(([k, v]) => {
+                let value: unknown = v;
+                try { value = JSON.parse(v); } catch { /* a plain string */ }
+                return [k.slice("asky:".length), value];
+            }),
+    );
+}
+
+function problemsOf(raw: Record<string, unknown>): string[] {
+    try {
+        parseAskyConfig(raw);
+    } catch (err) {
+        assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+        return [...err.problems];
+    }
+    return [];
+}
+
+type Mutation = (c: Record<string, any>) => void;
+
+/** Bad inputs: each must fail with a message naming the key path, the value and what is allowed. */
+const badInputs: [title: string, stack: "dev" | "prod", mutate: Mutation, expected: RegExp[]][] = [
+    ["negative replicas", "dev", (c) => { c.services.auth.replicas = -1; }, [/asky:services\.auth\.replicas = -1/, /≥ 0/]],
+    ["an unknown service", "dev", (c) => { c.services.billing = c.services.auth; }, [/asky:services\.billing: unknown key/, /allowed here: auth, pyxis, request-management/]],
+    ["an image without tag in prod", "prod", (c) => { c.services.pyxis.image = "elisaflemer/asky-pyxis"; }, [/asky:services\.pyxis\.image = "elisaflemer\/asky-pyxis"/, /pinned tag/]],
+    ["'latest' in prod", "prod", (c) => { c.gateway.image = "nginxinc/nginx-unprivileged:latest"; }, [/asky:gateway\.image = "nginxinc\/nginx-unprivileged:latest"/, /other than 'latest'/]],
+    ["an invalid namespace name", "dev", (c) => { c.namespace = "Asky_Prod"; }, [/asky:namespace = "Asky_Prod"/, /DNS label/]],
+    ["a malformed storage size", "dev", (c) => { c.storage.size = "5GB"; }, [/asky:storage\.size = "5GB"/, /quantity such as/]],
+    ["a port out of range", "dev", (c) => { c.services["request-management"].port = 70000; }, [/asky:services\.request-management\.port = 70000/, /1 to 65535/]],
+    ["an unknown nested key", "dev", (c) => { c.gateway.replica = 2; }, [/asky:gateway\.replica: unknown key/, /replicas/]],
+    ["an unknown exposure", "dev", (c) => { c.gateway.exposure = "Ingress"; }, [/asky:gateway\.exposure = "Ingress"/, /NodePort.*LoadBalancer/]],
+    ["a node port with a LoadBalancer", "prod", (c) => { c.gateway.nodePort = 30000; }, [/asky:gateway\.nodePort = 30000/, /asky:gateway\.exposure "NodePort"/]],
+    ["a node port out of the node-port range", "dev", (c) => { c.gateway.nodePort = 8080; }, [/asky:gateway\.nodePort = 8080/, /30000 to 32767/]],
+    ["a hostPath in prod", "prod", (c) => { c.storage.hostPath = "/mnt/data"; }, [/asky:storage\.hostPath = "\/mnt\/data"/, /asky:environment is "prod"/]],
+    ["maxReplicas not above minReplicas", "prod", (c) => { c.availability.autoscaling.maxReplicas = 2; }, [/maxReplicas = 2/, /asky:availability\.autoscaling\.minReplicas/]],
+    ["one replica without autoscaling in prod (HA-1)", "prod", (c) => { c.services.auth.replicas = 1; }, [/asky:services\.auth\.replicas = 1/, /asky:services\.auth\.autoscale/]],
+    ["a bcrypt cost below 10 (SEC-5)", "dev", (c) => { c.database.bcryptCost = 8; }, [/asky:database\.bcryptCost = 8/, /≥ 10/]],
+    ["a user seeded twice", "dev", (c) => { c.database.users.push({ ...c.database.users[0] }); }, [/asky:database\.users\[3\]\.email/, /seeded twice/]],
+    ["an unknown user role", "dev", (c) => { c.database.users[0].role = "doctor"; }, [/asky:database\.users\[0\]\.role = "doctor"/, /admin.*nurse.*agent/]],
+    ["an unknown environment", "dev", (c) => { c.environment = "staging"; }, [/asky:environment = "staging"/, /dev.*prod/]],
+    ["a missing section", "dev", (c) => { delete c.cache; }, [/asky:cache = \(missing\)/]],
+    ["a string where a number belongs", "dev", (c) => { c.services.pyxis.replicas = "two"; }, [/asky:services\.pyxis\.replicas = "two"/, /number/]],
+];
+
+describe("config (config/index.ts)", () => {
+    for (const stack of ["dev", "prod"] as const) {
+        it(`accepts the committed ${stack} stack file`, () => {
+            const { config } = parseAskyConfig(rawConfig(stack));
+            assert.strictEqual(config.environment, stack);
+            assert.ok(Object.isFrozen(config.services.auth), "the config is frozen");
+        });
+    }
+
+    for (const [title, stack, mutate, expected] of badInputs) {
+        it(`rejects ${title}, naming the key, the value and what is allowed`, () => {
+            const raw = rawConfig(stack);
+            mutate(raw);
+            const problems = problemsOf(raw);
+            assert.ok(problems.length > 0, "no error reported");
+            const text = problems.join("\n");
+            for (const re of expected) assert.match(text, re);
+        });
+    }
+
+    it("POD-11 allows a moving tag in dev, with a warning", () => {
+        const { warnings } = parseAskyConfig(rawConfig("dev"));
+        assert.ok(warnings.some((w) => /asky:services\.auth\.image = "elisaflemer\/asky-auth:latest"/.test(w)), warnings.join("\n"));
+    });
+
+    it("reports every problem at once", () => {
+        const raw = rawConfig("dev");
+        raw.namespace = "BAD";
+        raw.services.auth.replicas = -3;
+        assert.strictEqual(problemsOf(raw).length, 2);
+    });
+
+    it("parses image references (registry ports are not tags)", () => {
+        assert.deepStrictEqual(parseImage("registry:5000/asky/auth"), { repository: "registry:5000/asky/auth", digest: undefined });
+        assert.deepStrictEqual(parseImage("redis:7.4.1-alpine"), { repository: "redis", tag: "7.4.1-alpine", digest: undefined });
+        const digest = "sha256:" + "a".repeat(64);
+        assert.strictEqual(parseImage(`repo@${digest}`).digest, digest);
+    });
+
+    it("rejects an unknown top-level key and creates no resource", async () => {
+        await assert.rejects(renderStack("dev", { "asky:replicaCount": 3 }), (err: Error) => {
+            assert.match(err.message, /asky:replicaCount: unknown key; allowed: environment, namespace/);
+            return true;
+        });
+    });
+
+    it("the program itself fails before registering any resource", async () => {
+        const { config, secretKeys } = stackConfig("prod", { "asky:services": { ...rawConfig("prod").services, auth: { ...rawConfig("prod").services.auth, image: "x:latest" } } });
+        pulumi.runtime.setAllConfig(config, secretKeys);
+        let registered = 0;
+        await pulumi.runtime.setMocks({ newResource: (a) => { registered++; return { id: a.name, state: a.inputs }; }, call: (a) => a.inputs }, "asky", "prod", false);
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const program: () => Promise<unknown> = require(path.join(__dirname, "..", "index.ts"));
+        await assert.rejects(program(), /asky:services\.auth\.image = "x:latest"/);
+        assert.strictEqual(registered, 0);
+    });
+});

@@ -1,0 +1,38 @@
+import { K8sManifest, Render, renderStack } from "../../scripts/render";
+
+const cache = new Map<string, Promise<Render>>();
+
+/** The stack's render, computed once per test run (renders are sequential by design). */
+export function renderedStack(stack: "dev" | "prod"): Promise<Render> {
+    let render = cache.get(stack);
+    if (!render) {
+        const previous = [...cache.values()];
+        render = Promise.allSettled(previous).then(() => renderStack(stack));
+        cache.set(stack, render);
+    }
+    return render;
+}
+
+/** The one object of a kind and name; throws when it is missing, so a test fails with its name. */
+export function find(objects: readonly K8sManifest[], kind: string, name: string): K8sManifest & Record<string, any> {
+    const found = objects.filter((o) => o.kind === kind && o.metadata.name === name);
+    if (found.length !== 1) throw new Error(`expected one ${kind}/${name}, found ${found.length}`);
+    return found[0] as K8sManifest & Record<string, any>;
+}
+
+/** Kubernetes object names by kind, for the name tables of ARCHITECTURE.md. */
+export function namesOf(objects: readonly K8sManifest[], kind: string): string[] {
+    return objects.filter((o) => o.kind === kind).map((o) => o.metadata.name).sort();
+}
+
+/** Unwraps Pulumi's secret envelope the mocks receive, to read a raw input in a test. */
+export function reveal(value: unknown): unknown {
+    if (value && typeof value === "object" && "4dabf18193072939515e22adb298388d" in value) return reveal((value as { value: unknown }).value);
+    if (Array.isArray(value)) return value.map(reveal);
+    if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
+    return value;
+}
+
+export function isSecretEnvelope(value: unknown): boolean {
+    return !!value && typeof value === "object" && "4dabf18193072939515e22adb298388d" in value;
+}
