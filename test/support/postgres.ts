@@ -98,6 +98,14 @@ function baseEnv(binDir: string): NodeJS.ProcessEnv {
     };
 }
 
+/** Clusters not yet stopped: killed if the test process exits without running after(). */
+const live = new Set<TestPostgres>();
+process.once("exit", () => {
+    for (const pg of live) {
+        pg.stopSync();
+    }
+});
+
 export class TestPostgres {
     readonly binDir: string;
     readonly host = "127.0.0.1";
@@ -205,6 +213,7 @@ export class TestPostgres {
             throw new Error(`pg_ctl start failed (${start.code}):\n${start.stderr}${start.stdout}\n${this.serverLog()}`);
         }
         this.started = true;
+        live.add(this);
         await this.createDatabase(this.database);
     }
 
@@ -274,12 +283,26 @@ export class TestPostgres {
 
     /** Stops the server and deletes every file of the cluster. Safe to call twice or after a failed start. */
     async stop(): Promise<void> {
+        live.delete(this);
         if (this.started) {
             this.started = false;
             const result = await this.server("pg_ctl", ["stop", "--wait", "--mode", "immediate", "--pgdata", path.join(this.dir, "data")]);
             if (result.code !== 0) {
                 throw new Error(`pg_ctl stop failed: ${result.stderr}`);
             }
+        }
+        if (this.dir) {
+            fs.rmSync(this.dir, { recursive: true, force: true });
+            this.dir = "";
+        }
+    }
+
+    /** Last-resort synchronous cleanup for process exit. */
+    stopSync(): void {
+        if (this.started) {
+            this.started = false;
+            const [command, argv] = this.asServerUser("pg_ctl", ["stop", "--wait", "--mode", "immediate", "--pgdata", path.join(this.dir, "data")]);
+            spawnSync(command, argv, { env: baseEnv(this.binDir), cwd: this.dir, stdio: "ignore" });
         }
         if (this.dir) {
             fs.rmSync(this.dir, { recursive: true, force: true });
