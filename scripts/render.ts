@@ -79,7 +79,8 @@ export function knownStacks(): string[] {
     return fs.readdirSync(ROOT).map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1]).filter((s): s is string => !!s).sort();
 }
 
-function isSecretEnvelope(v: unknown): v is { value: unknown } {
+/** True for a value Pulumi passes as secret (its serialized envelope). */
+export function isSecretEnvelope(v: unknown): v is { value: unknown } {
     return !!v && typeof v === "object" && (v as Record<string, unknown>)[SECRET_SIG] !== undefined;
 }
 
@@ -91,6 +92,11 @@ function unwrap(value: unknown, where: string, onSecret: (where: string, v: unkn
         return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrap(v, where ? `${where}.${k}` : k, onSecret)]));
     }
     return value;
+}
+
+/** A raw input with every secret envelope opened: for tests that check a secret's content. */
+export function reveal(value: unknown): unknown {
+    return unwrap(value, "", (_where, v) => reveal(v));
 }
 
 /** Plausible values for the outputs of the non-Kubernetes resources the program reads. */

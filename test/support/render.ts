@@ -1,4 +1,5 @@
 import { K8sManifest, Render, renderStack } from "../../scripts/render";
+export { isSecretEnvelope, reveal } from "../../scripts/render";
 
 const cache = new Map<string, Promise<Render>>();
 
@@ -23,16 +24,4 @@ export function find(objects: readonly K8sManifest[], kind: string, name: string
 /** Kubernetes object names by kind, for the name tables of ARCHITECTURE.md. */
 export function namesOf(objects: readonly K8sManifest[], kind: string): string[] {
     return objects.filter((o) => o.kind === kind).map((o) => o.metadata.name).sort();
-}
-
-/** Unwraps Pulumi's secret envelope the mocks receive, to read a raw input in a test. */
-export function reveal(value: unknown): unknown {
-    if (value && typeof value === "object" && "4dabf18193072939515e22adb298388d" in value) return reveal((value as { value: unknown }).value);
-    if (Array.isArray(value)) return value.map(reveal);
-    if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
-    return value;
-}
-
-export function isSecretEnvelope(value: unknown): boolean {
-    return !!value && typeof value === "object" && "4dabf18193072939515e22adb298388d" in value;
 }
