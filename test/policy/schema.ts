@@ -49,6 +49,42 @@ export async function modelClassFor(apiVersion: unknown, kind: unknown): Promise
   return cls;
 }
 
+/**
+ * API versions Kubernetes no longer serves that kubernetes-models still ships (it keeps old
+ * schemas): validating against them would pass objects a current cluster rejects.
+ * From the Kubernetes deprecated API migration guide; `kinds` limits an entry where the
+ * same version was later reused for other kinds.
+ */
+const REMOVED_API_VERSIONS: { apiVersion: string; kinds?: string[]; removedIn: string }[] = [
+  { apiVersion: "extensions/v1beta1", removedIn: "1.22" },
+  { apiVersion: "apps/v1beta1", removedIn: "1.16" },
+  { apiVersion: "apps/v1beta2", removedIn: "1.16" },
+  { apiVersion: "batch/v1beta1", removedIn: "1.25" },
+  { apiVersion: "policy/v1beta1", removedIn: "1.25" },
+  { apiVersion: "autoscaling/v2beta1", removedIn: "1.25" },
+  { apiVersion: "autoscaling/v2beta2", removedIn: "1.26" },
+  { apiVersion: "networking.k8s.io/v1beta1", kinds: ["Ingress", "IngressClass"], removedIn: "1.22" },
+  { apiVersion: "rbac.authorization.k8s.io/v1beta1", removedIn: "1.22" },
+  { apiVersion: "scheduling.k8s.io/v1beta1", removedIn: "1.22" },
+  { apiVersion: "apiextensions.k8s.io/v1beta1", removedIn: "1.22" },
+  { apiVersion: "apiregistration.k8s.io/v1beta1", removedIn: "1.22" },
+  { apiVersion: "admissionregistration.k8s.io/v1beta1", kinds: ["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"], removedIn: "1.22" },
+  { apiVersion: "storage.k8s.io/v1beta1", kinds: ["StorageClass", "CSIDriver", "CSINode", "VolumeAttachment"], removedIn: "1.22" },
+  { apiVersion: "storage.k8s.io/v1beta1", kinds: ["CSIStorageCapacity"], removedIn: "1.27" },
+  { apiVersion: "discovery.k8s.io/v1beta1", removedIn: "1.25" },
+  { apiVersion: "events.k8s.io/v1beta1", removedIn: "1.25" },
+  { apiVersion: "node.k8s.io/v1beta1", removedIn: "1.25" },
+  { apiVersion: "flowcontrol.apiserver.k8s.io/v1beta1", removedIn: "1.26" },
+  { apiVersion: "flowcontrol.apiserver.k8s.io/v1beta2", removedIn: "1.29" },
+  { apiVersion: "flowcontrol.apiserver.k8s.io/v1beta3", removedIn: "1.32" },
+];
+
+/** "removed in Kubernetes 1.NN" when Kubernetes no longer serves apiVersion/kind. */
+export function removedApi(apiVersion: string, kind: string): string | undefined {
+  const r = REMOVED_API_VERSIONS.find((x) => x.apiVersion === apiVersion && (!x.kinds || x.kinds.includes(kind)));
+  return r && `removed in Kubernetes ${r.removedIn}`;
+}
+
 interface NodeInfo {
   read: Set<string>;
   enumerated: boolean;
@@ -168,6 +204,8 @@ function unredact(o: K8sObject): K8sObject {
 export async function validateObject(o: K8sObject): Promise<string[]> {
   const cls = await modelClassFor(o?.apiVersion, o?.kind);
   if (!cls) return [`unknown apiVersion/kind ${JSON.stringify(o?.apiVersion)} ${JSON.stringify(o?.kind)}`];
+  const removed = removedApi(o.apiVersion, o.kind);
+  if (removed) return [`unknown apiVersion/kind ${JSON.stringify(o.apiVersion)} ${JSON.stringify(o.kind)}: ${removed}`];
   const errors: string[] = [];
   if (typeof o.metadata?.name !== "string" || o.metadata.name === "") errors.push("metadata.name is required");
   const model = new cls(unredact(o));
