@@ -1,0 +1,625 @@
+// Tests of the policy module (test/policy): a handcrafted good miniature stack passes
+// every check in dev and prod; each check rejects a targeted mutation of it.
+
+import assert from "node:assert/strict";
+import { CHECK_IDS, K8sObject, PolicyContext, checkPolicy, formatViolations, runCheck, validateSchemas } from "./policy";
+import { NAMESPACE, goodObjects } from "./fixtures/policy-good";
+
+type Stack = "dev" | "prod";
+const ctx = (stack: Stack): PolicyContext => ({ stack, namespace: NAMESPACE });
+
+/** A deep copy of the good set, changed by `fn`. */
+function mutated(stack: Stack, fn: (objs: K8sObject[]) => void): K8sObject[] {
+  // JSON, not structuredClone: the latter keeps objects the fixture shares shared.
+  const objs = JSON.parse(JSON.stringify(goodObjects(stack))) as K8sObject[];
+  fn(objs);
+  return objs;
+}
+
+function get(objs: K8sObject[], kind: string, name: string): any {
+  const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
+  if (!o) throw new Error(`fixture has no ${kind}/${name}`);
+  return o;
+}
+
+function podSpec(o: any): any {
+  return o.kind === "CronJob" ? o.spec.jobTemplate.spec.template.spec : o.spec.template.spec;
+}
+
+function container(o: any, i = 0): any {
+  return podSpec(o).containers[i];
+}
+
+function remove(objs: K8sObject[], kind: string, name: string): void {
+  const i = objs.findIndex((x) => x.kind === kind && x.metadata.name === name);
+  if (i < 0) throw new Error(`fixture has no ${kind}/${name}`);
+  objs.splice(i, 1);
+}
+
+const hit = new Set<string>();
+
+/** Asserts that check `id` reports `object` (reason matching `reason`), alone and through checkPolicy. */
+function expectViolation(id: string, stack: Stack, objs: K8sObject[], object: string, reason?: RegExp): void {
+  const alone = runCheck(id, objs, ctx(stack));
+  const match = (v: { id: string; object: string; reason: string }) => v.id === id && v.object === object && (!reason || reason.test(v.reason));
+  assert.ok(alone.some(match), `expected ${id} on ${object}${reason ? ` matching ${reason}` : ""}; ${id} reported:\n${formatViolations(alone) || "(nothing)"}`);
+  assert.ok(checkPolicy(objs, ctx(stack)).some(match), `checkPolicy lost the ${id} violation`);
+  hit.add(id);
+}
+
+function expectClean(id: string, stack: Stack, objs: K8sObject[]): void {
+  const v = runCheck(id, objs, ctx(stack));
+  assert.deepEqual(v, [], formatViolations(v));
+}
+
+describe("policy checks (test/policy)", () => {
+  describe("the good miniature stack", () => {
+    for (const stack of ["dev", "prod"] as const) {
+      it(`passes every check in ${stack}`, () => {
+        const v = checkPolicy(goodObjects(stack), ctx(stack));
+        assert.deepEqual(v, [], formatViolations(v));
+      });
+      it(`validates against the Kubernetes schema in ${stack}`, async () => {
+        assert.deepEqual(await validateSchemas(goodObjects(stack)), []);
+      });
+    }
+    it("formats violations one per line as 'ID Kind/name: reason'", () => {
+      const objs = mutated("prod", (o) => {
+        container(get(o, "Deployment", "gateway")).securityContext.allowPrivilegeEscalation = true;
+        container(get(o, "Deployment", "redis")).securityContext.allowPrivilegeEscalation = true;
+      });
+      const text = formatViolations(runCheck("POD-1", objs, ctx("prod")));
+      assert.equal(
+        text,
+        'POD-1 Deployment/redis: container "redis": securityContext.allowPrivilegeEscalation must be false\n' +
+          'POD-1 Deployment/gateway: container "nginx": securityContext.allowPrivilegeEscalation must be false',
+      );
+    });
+    it("runCheck refuses an unknown ID", () => {
+      assert.throws(() => runCheck("POD-99", [], ctx("dev")), /unknown check POD-99/);
+    });
+  });
+
+  describe("POD", () => {
+    it("POD-1 rejects allowPrivilegeEscalation true", () => {
+      const objs = mutated("dev", (o) => (container(get(o, "Deployment", "gateway")).securityContext.allowPrivilegeEscalation = true));
+      expectViolation("POD-1", "dev", objs, "Deployment/gateway", /allowPrivilegeEscalation/);
+    });
+    it("POD-1 rejects an init container without allowPrivilegeEscalation false", () => {
+      const objs = mutated("dev", (o) => {
+        const c = container(get(o, "StatefulSet", "postgres"));
+        podSpec(get(o, "StatefulSet", "postgres")).initContainers = [{ ...structuredClone(c), name: "init", securityContext: { ...c.securityContext, allowPrivilegeEscalation: undefined } }];
+      });
+      expectViolation("POD-1", "dev", objs, "StatefulSet/postgres", /initContainer "init"/);
+    });
+    it("POD-2 rejects a container that overrides runAsUser with 0", () => {
+      const objs = mutated("dev", (o) => (container(get(o, "Deployment", "pyxis")).securityContext.runAsUser = 0));
+      expectViolation("POD-2", "dev", objs, "Deployment/pyxis", /runAsUser/);
+    });
+    it("POD-2 rejects a pod without runAsNonRoot and runAsGroup", () => {
+      const objs = mutated("dev", (o) => {
+        const sc = podSpec(get(o, "CronJob", "postgres-backup")).securityContext;
+        delete sc.runAsNonRoot;
+        delete sc.runAsGroup;
+      });
+      expectViolation("POD-2", "dev", objs, "CronJob/postgres-backup", /runAsNonRoot/);
+      expectViolation("POD-2", "dev", objs, "CronJob/postgres-backup", /runAsGroup/);
+    });
+    it("POD-3 rejects a container that keeps capabilities", () => {
+      const objs = mutated("dev", (o) => (container(get(o, "Deployment", "redis")).securityContext.capabilities = { drop: ["NET_RAW"] }));
+      expectViolation("POD-3", "dev", objs, "Deployment/redis", /drop must contain "ALL"/);
+    });
+    it("POD-3 rejects a container that adds a capability", () => {
+      const objs = mutated("dev", (o) => (container(get(o, "Deployment", "redis")).securityContext.capabilities.add = ["NET_BIND_SERVICE"]));
+      expectViolation("POD-3", "dev", objs, "Deployment/redis", /add must be empty/);
+    });
+    it("POD-4 rejects a container that overrides seccomp with Unconfined", () => {
+      const objs = mutated("dev", (o) => (container(get(o, "Job", "postgres-bootstrap-3f9a2c1e")).securityContext.seccompProfile = { type: "Unconfined" }));
+      expectViolation("POD-4", "dev", objs, "Job/postgres-bootstrap-3f9a2c1e", /Unconfined/);
+    });
+    it("POD-4 rejects a pod without a seccomp profile", () => {
+      const objs = mutated("dev", (o) => delete podSpec(get(o, "Deployment", "redis")).securityContext.seccompProfile);
+      expectViolation("POD-4", "dev", objs, "Deployment/redis", /unset/);
+    });
+    it("POD-5 rejects a hostPath volume", () => {
+      const objs = mutated("dev", (o) => podSpec(get(o, "Deployment", "pyxis")).volumes.push({ name: "host", hostPath: { path: "/var/run" } }));
+      expectViolation("POD-5", "dev", objs, "Deployment/pyxis", /hostPath/);
+    });
+    it("POD-6 rejects hostNetwork, hostPort and privileged", () => {
+      const objs = mutated("dev", (o) => {
+        const d = get(o, "Deployment", "gateway");
+        podSpec(d).hostNetwork = true;
+        container(d).ports[0].hostPort = 80;
+        container(get(o, "Deployment", "redis")).securityContext.privileged = true;
+      });
+      expectViolation("POD-6", "dev", objs, "Deployment/gateway", /hostNetwork/);
+      expectViolation("POD-6", "dev", objs, "Deployment/gateway", /hostPort 80/);
+      expectViolation("POD-6", "dev", objs, "Deployment/redis", /privileged/);
+    });
+    it("POD-7 rejects a writable root filesystem", () => {
+      const objs = mutated("dev", (o) => (container(get(o, "Deployment", "pyxis")).securityContext.readOnlyRootFilesystem = false));
+      expectViolation("POD-7", "dev", objs, "Deployment/pyxis", /readOnlyRootFilesystem/);
+    });
+    it("POD-7 rejects postgres without a Memory emptyDir on /dev/shm", () => {
+      const objs = mutated("dev", (o) => delete podSpec(get(o, "StatefulSet", "postgres")).volumes.find((v: any) => v.name === "shm").emptyDir.medium);
+      expectViolation("POD-7", "dev", objs, "StatefulSet/postgres", /\/dev\/shm/);
+    });
+    it("POD-7 rejects nginx without an emptyDir on /tmp", () => {
+      const objs = mutated("dev", (o) => {
+        const c = container(get(o, "Deployment", "gateway"));
+        c.volumeMounts = c.volumeMounts.filter((m: any) => m.mountPath !== "/tmp");
+      });
+      expectViolation("POD-7", "dev", objs, "Deployment/gateway", /nginx writes to \/tmp/);
+    });
+    it("POD-8 rejects a pod that mounts the service account token", () => {
+      const objs = mutated("dev", (o) => delete podSpec(get(o, "Deployment", "redis")).automountServiceAccountToken);
+      expectViolation("POD-8", "dev", objs, "Deployment/redis", /automountServiceAccountToken/);
+    });
+    it("POD-8 accepts a pod whose ServiceAccount disables the token", () => {
+      const objs = mutated("dev", (o) => {
+        const spec = podSpec(get(o, "Deployment", "redis"));
+        delete spec.automountServiceAccountToken;
+        spec.serviceAccountName = "redis";
+        o.push({ apiVersion: "v1", kind: "ServiceAccount", metadata: { ...structuredClone(get(o, "Deployment", "redis").metadata) }, automountServiceAccountToken: false });
+      });
+      expectClean("POD-8", "dev", objs);
+    });
+    it("POD-9 rejects an init container without an ephemeral-storage limit", () => {
+      const objs = mutated("dev", (o) => {
+        const c = structuredClone(container(get(o, "Deployment", "pyxis")));
+        delete c.resources.limits["ephemeral-storage"];
+        podSpec(get(o, "Deployment", "pyxis")).initContainers = [{ name: "wait", image: c.image, securityContext: c.securityContext, resources: c.resources }];
+      });
+      expectViolation("POD-9", "dev", objs, "Deployment/pyxis", /initContainer "wait".*limits lacks ephemeral-storage/);
+    });
+    it("POD-9 rejects a container without cpu requests and with requests above limits", () => {
+      const objs = mutated("dev", (o) => {
+        const r = container(get(o, "Deployment", "redis")).resources;
+        delete r.requests.cpu;
+        r.requests.memory = "1Gi";
+      });
+      expectViolation("POD-9", "dev", objs, "Deployment/redis", /requests lacks cpu/);
+      expectViolation("POD-9", "dev", objs, "Deployment/redis", /memory request 1Gi exceeds its limit 256Mi/);
+    });
+    it("POD-10 rejects a long-running container without a liveness probe", () => {
+      const objs = mutated("dev", (o) => delete container(get(o, "Deployment", "redis")).livenessProbe);
+      expectViolation("POD-10", "dev", objs, "Deployment/redis", /livenessProbe is missing/);
+    });
+    it("POD-10 rejects identical readiness and liveness probes", () => {
+      const objs = mutated("dev", (o) => {
+        const c = container(get(o, "Deployment", "pyxis"));
+        c.livenessProbe = structuredClone(c.readinessProbe);
+      });
+      expectViolation("POD-10", "dev", objs, "Deployment/pyxis", /identical/);
+    });
+    it("POD-10 rejects a probe on a port the container does not declare", () => {
+      const objs = mutated("dev", (o) => (container(get(o, "StatefulSet", "postgres")).livenessProbe.tcpSocket.port = "pg"));
+      expectViolation("POD-10", "dev", objs, "StatefulSet/postgres", /livenessProbe tcpSocket port "pg"/);
+      const numeric = mutated("dev", (o) => (container(get(o, "Deployment", "gateway")).readinessProbe.httpGet.port = 80));
+      expectViolation("POD-10", "dev", numeric, "Deployment/gateway", /readinessProbe httpGet port 80/);
+    });
+    it("POD-11 rejects :latest and untagged images in prod", () => {
+      const objs = mutated("prod", (o) => {
+        container(get(o, "Deployment", "pyxis")).image = "elisaflemer/asky-pyxis:latest";
+        container(get(o, "Deployment", "redis")).image = "registry.local:5000/redis";
+      });
+      expectViolation("POD-11", "prod", objs, "Deployment/pyxis", /latest/);
+      expectViolation("POD-11", "prod", objs, "Deployment/redis", /no tag/);
+    });
+    it("POD-11 allows a moving tag in dev", () => {
+      const objs = mutated("dev", (o) => (container(get(o, "Deployment", "redis")).image = "redis"));
+      assert.equal(container(get(objs, "Deployment", "pyxis")).image, "elisaflemer/asky-pyxis:latest");
+      expectClean("POD-11", "dev", objs);
+    });
+    it("POD-12 rejects a password as a literal env value", () => {
+      const objs = mutated("dev", (o) => container(get(o, "Deployment", "pyxis")).env.push({ name: "DB_PASSWORD", value: "postgres" }));
+      expectViolation("POD-12", "dev", objs, "Deployment/pyxis", /DB_PASSWORD/);
+    });
+    it("POD-12 rejects a DATABASE_URL with its password as a literal env value", () => {
+      const objs = mutated("dev", (o) => {
+        container(get(o, "Deployment", "pyxis")).env[0] = { name: "DATABASE_URL", value: "postgresql+asyncpg://pyxis:s3cret@postgres:5432/asky" };
+      });
+      expectViolation("POD-12", "dev", objs, "Deployment/pyxis", /URL with an embedded password/);
+    });
+    it("POD-13 rejects a namespace without restricted pod security labels", () => {
+      const objs = mutated("dev", (o) => {
+        const l = get(o, "Namespace", NAMESPACE).metadata.labels;
+        l["pod-security.kubernetes.io/enforce"] = "baseline";
+        delete l["pod-security.kubernetes.io/audit"];
+      });
+      expectViolation("POD-13", "dev", objs, `Namespace/${NAMESPACE}`, /enforce must be "restricted" \(is baseline\)/);
+      expectViolation("POD-13", "dev", objs, `Namespace/${NAMESPACE}`, /audit/);
+    });
+    it("POD-13 rejects a stack without its Namespace", () => {
+      const objs = mutated("dev", (o) => remove(o, "Namespace", NAMESPACE));
+      expectViolation("POD-13", "dev", objs, `Namespace/${NAMESPACE}`, /not among the objects/);
+    });
+  });
+
+  describe("WIRE", () => {
+    it("WIRE-1 rejects a Service selecting `app: py` (the seed's typo)", () => {
+      const objs = mutated("dev", (o) => (get(o, "Service", "pyxis").spec.selector = { app: "py" }));
+      expectViolation("WIRE-1", "dev", objs, "Service/pyxis", /matches no workload/);
+    });
+    it("WIRE-1 rejects a Service selecting two workloads", () => {
+      const objs = mutated("dev", (o) => (get(o, "Service", "pyxis").spec.selector = { "app.kubernetes.io/part-of": "asky" }));
+      expectViolation("WIRE-1", "dev", objs, "Service/pyxis", /matches \d+ workloads/);
+    });
+    it("WIRE-1 rejects a Deployment whose selector misses its pod labels", () => {
+      const objs = mutated("dev", (o) => (get(o, "Deployment", "redis").spec.selector.matchLabels["app.kubernetes.io/name"] = "cache"));
+      expectViolation("WIRE-1", "dev", objs, "Deployment/redis", /spec.selector/);
+    });
+    it("WIRE-2 rejects a Service on the wrong target port", () => {
+      const objs = mutated("dev", (o) => (get(o, "Service", "pyxis").spec.ports[0].targetPort = 8000));
+      expectViolation("WIRE-2", "dev", objs, "Service/pyxis", /TCP 8000/);
+    });
+    it("WIRE-2 rejects a named target port no container declares", () => {
+      const objs = mutated("dev", (o) => (get(o, "Service", "redis").spec.ports[0].targetPort = "http"));
+      expectViolation("WIRE-2", "dev", objs, "Service/redis", /"http"/);
+    });
+    it("WIRE-3 rejects a reference to a missing ConfigMap and a missing Secret key", () => {
+      const objs = mutated("dev", (o) => {
+        remove(o, "ConfigMap", "gateway-config");
+        container(get(o, "Deployment", "pyxis")).env[0].valueFrom.secretKeyRef.key = "DB_URL";
+      });
+      expectViolation("WIRE-3", "dev", objs, "Deployment/gateway", /ConfigMap "gateway-config", which does not exist/);
+      expectViolation("WIRE-3", "dev", objs, "Deployment/pyxis", /reads key "DB_URL"/);
+    });
+    it("WIRE-3 rejects a PVC in another namespace, and exempts optional references", () => {
+      const objs = mutated("dev", (o) => {
+        get(o, "PersistentVolumeClaim", "postgres-backup").metadata.namespace = "default";
+        container(get(o, "Deployment", "pyxis")).env.push({ name: "FIREBASE", valueFrom: { secretKeyRef: { name: "firebase", key: "x", optional: true } } });
+      });
+      const v = runCheck("WIRE-3", objs, ctx("dev"));
+      assert.ok(!v.some((x) => x.reason.includes("firebase")), formatViolations(v));
+      expectViolation("WIRE-3", "dev", objs, "CronJob/postgres-backup", /PersistentVolumeClaim "postgres-backup", which does not exist in namespace asky/);
+    });
+    it("WIRE-4 rejects a PVC without a namespace (the seed's defect)", () => {
+      const objs = mutated("dev", (o) => delete get(o, "PersistentVolumeClaim", "postgres-pv-claim").metadata.namespace);
+      expectViolation("WIRE-4", "dev", objs, "PersistentVolumeClaim/postgres-pv-claim", /namespace/);
+    });
+    it("WIRE-5 rejects objects and pod templates without the recommended labels", () => {
+      const objs = mutated("dev", (o) => {
+        delete get(o, "ConfigMap", "gateway-config").metadata.labels["app.kubernetes.io/managed-by"];
+        delete get(o, "Job", "postgres-bootstrap-3f9a2c1e").spec.template.metadata.labels["app.kubernetes.io/component"];
+        get(o, "NetworkPolicy", "allow-dns").metadata.labels["app.kubernetes.io/instance"] = "asky-prod";
+      });
+      expectViolation("WIRE-5", "dev", objs, "ConfigMap/gateway-config", /managed-by/);
+      expectViolation("WIRE-5", "dev", objs, "Job/postgres-bootstrap-3f9a2c1e", /pod template labels lack app.kubernetes.io\/component/);
+      expectViolation("WIRE-5", "dev", objs, "NetworkPolicy/allow-dns", /instance is "asky-prod"/);
+    });
+    it("WIRE-6 rejects a pod that mounts a ConfigMap without a checksum annotation", () => {
+      const objs = mutated("dev", (o) => delete get(o, "Deployment", "gateway").spec.template.metadata.annotations);
+      expectViolation("WIRE-6", "dev", objs, "Deployment/gateway", /ConfigMap\/gateway-config/);
+    });
+    it("WIRE-6 rejects per-object checksums that miss one Secret", () => {
+      const objs = mutated("dev", (o) => delete get(o, "Deployment", "pyxis").spec.template.metadata.annotations["checksum/jwt-public-key"]);
+      expectViolation("WIRE-6", "dev", objs, "Deployment/pyxis", /checksum\/jwt-public-key/);
+    });
+    it("WIRE-6 rejects an empty checksum, accepts hashed names, and exempts Jobs", () => {
+      const empty = mutated("dev", (o) => (get(o, "Deployment", "gateway").spec.template.metadata.annotations["checksum/config"] = ""));
+      expectViolation("WIRE-6", "dev", empty, "Deployment/gateway", /not a hash/);
+      const hashed = mutated("dev", (o) => {
+        delete get(o, "Deployment", "gateway").spec.template.metadata.annotations;
+        get(o, "ConfigMap", "gateway-config").metadata.name = "gateway-config-5f2b9c1d";
+        podSpec(get(o, "Deployment", "gateway")).volumes[0].configMap.name = "gateway-config-5f2b9c1d";
+      });
+      expectClean("WIRE-6", "dev", hashed);
+      assert.equal(get(goodObjects("dev"), "Job", "postgres-bootstrap-3f9a2c1e").spec.template.metadata.annotations, undefined);
+    });
+  });
+
+  describe("HA (prod)", () => {
+    it("HA-1 rejects an HPA with minReplicas 1 and a Deployment that also sets replicas", () => {
+      const objs = mutated("prod", (o) => {
+        get(o, "HorizontalPodAutoscaler", "pyxis").spec.minReplicas = 1;
+        get(o, "Deployment", "gateway").spec.replicas = 2;
+      });
+      expectViolation("HA-1", "prod", objs, "HorizontalPodAutoscaler/pyxis", /minReplicas must be ≥ 2/);
+      expectViolation("HA-1", "prod", objs, "Deployment/gateway", /sets spec.replicas/);
+    });
+    it("HA-1 rejects a single-replica service without HPA, an autoscaling/v1 HPA and max ≤ min", () => {
+      const objs = mutated("prod", (o) => {
+        remove(o, "HorizontalPodAutoscaler", "pyxis");
+        const h = get(o, "HorizontalPodAutoscaler", "gateway");
+        h.apiVersion = "autoscaling/v1";
+        h.spec.maxReplicas = 2;
+      });
+      expectViolation("HA-1", "prod", objs, "Deployment/pyxis", /1 replica/);
+      expectViolation("HA-1", "prod", objs, "HorizontalPodAutoscaler/gateway", /autoscaling\/v2/);
+      expectViolation("HA-1", "prod", objs, "HorizontalPodAutoscaler/gateway", /maxReplicas must exceed/);
+    });
+    it("HA-1..4 do not apply in dev", () => {
+      const objs = goodObjects("dev");
+      assert.equal(get(objs, "Deployment", "pyxis").spec.replicas, 1);
+      for (const id of ["HA-1", "HA-2", "HA-3", "HA-4"]) expectClean(id, "dev", objs);
+    });
+    it("HA-2 rejects a rolling update that may take pods down", () => {
+      const objs = mutated("prod", (o) => (get(o, "Deployment", "pyxis").spec.strategy.rollingUpdate.maxUnavailable = 1));
+      expectViolation("HA-2", "prod", objs, "Deployment/pyxis", /maxUnavailable must be 0/);
+      const recreate = mutated("prod", (o) => (get(o, "Deployment", "gateway").spec.strategy = { type: "Recreate" }));
+      expectViolation("HA-2", "prod", recreate, "Deployment/gateway", /RollingUpdate/);
+    });
+    it("HA-3 rejects a PDB with maxUnavailable 0", () => {
+      const objs = mutated("prod", (o) => (get(o, "PodDisruptionBudget", "pyxis").spec.maxUnavailable = 0));
+      expectViolation("HA-3", "prod", objs, "PodDisruptionBudget/pyxis", /maxUnavailable must be 1 \(is 0\)/);
+    });
+    it("HA-3 rejects a multi-replica workload without a PDB, and a PDB without AlwaysAllow", () => {
+      const objs = mutated("prod", (o) => {
+        remove(o, "PodDisruptionBudget", "gateway");
+        delete get(o, "PodDisruptionBudget", "pyxis").spec.unhealthyPodEvictionPolicy;
+      });
+      expectViolation("HA-3", "prod", objs, "Deployment/gateway", /no PodDisruptionBudget/);
+      expectViolation("HA-3", "prod", objs, "PodDisruptionBudget/pyxis", /AlwaysAllow/);
+    });
+    it("HA-3 rejects a PDB whose selector is not the workload's", () => {
+      const objs = mutated("prod", (o) => (get(o, "PodDisruptionBudget", "pyxis").spec.selector = { matchLabels: { "app.kubernetes.io/name": "pyxis" } }));
+      expectViolation("HA-3", "prod", objs, "PodDisruptionBudget/pyxis", /selector differs/);
+    });
+    it("HA-4 rejects a workload without topology spread or with a hard spread", () => {
+      const objs = mutated("prod", (o) => {
+        delete podSpec(get(o, "Deployment", "pyxis")).topologySpreadConstraints;
+        podSpec(get(o, "Deployment", "gateway")).topologySpreadConstraints[0].whenUnsatisfiable = "DoNotSchedule";
+      });
+      expectViolation("HA-4", "prod", objs, "Deployment/pyxis", /no topologySpreadConstraints/);
+      expectViolation("HA-4", "prod", objs, "Deployment/gateway", /ScheduleAnyway/);
+    });
+    it("HA-4 rejects anti-affinity on the wrong topology key", () => {
+      const objs = mutated("prod", (o) => {
+        podSpec(get(o, "Deployment", "pyxis")).affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey = "topology.kubernetes.io/zone";
+      });
+      expectViolation("HA-4", "prod", objs, "Deployment/pyxis", /kubernetes.io\/hostname/);
+    });
+    it("HA-5 rejects a database with 2 replicas", () => {
+      const objs = mutated("dev", (o) => (get(o, "StatefulSet", "postgres").spec.replicas = 2));
+      expectViolation("HA-5", "dev", objs, "StatefulSet/postgres", /exactly 1 replica/);
+    });
+    it("HA-5 rejects PGDATA at the mount point itself and PGDATA off the volume", () => {
+      const at = mutated("dev", (o) => (container(get(o, "StatefulSet", "postgres")).env[0].value = "/var/lib/postgresql/data"));
+      expectViolation("HA-5", "dev", at, "StatefulSet/postgres", /mount point/);
+      const off = mutated("prod", (o) => (container(get(o, "StatefulSet", "postgres")).env[0].value = "/pgdata"));
+      expectViolation("HA-5", "prod", off, "StatefulSet/postgres", /not under any volumeMount/);
+    });
+    it("HA-5 rejects a ReadWriteMany database PVC and a dev PVC bound to a missing PV", () => {
+      const objs = mutated("prod", (o) => (get(o, "PersistentVolumeClaim", "postgres-pv-claim").spec.accessModes = ["ReadWriteMany"]));
+      expectViolation("HA-5", "prod", objs, "PersistentVolumeClaim/postgres-pv-claim", /ReadWriteOnce/);
+      const nopv = mutated("dev", (o) => remove(o, "PersistentVolume", "postgres-pv-volume"));
+      expectViolation("HA-5", "dev", nopv, "PersistentVolumeClaim/postgres-pv-claim", /postgres-pv-volume/);
+    });
+    it("HA-5 rejects a database run as a Deployment", () => {
+      const objs = mutated("dev", (o) => {
+        const s = get(o, "StatefulSet", "postgres");
+        s.kind = "Deployment";
+        delete s.spec.serviceName;
+      });
+      expectViolation("HA-5", "dev", objs, "Deployment/postgres", /StatefulSet/);
+    });
+  });
+
+  describe("NET", () => {
+    it("NET-1 rejects a namespace without default deny", () => {
+      const objs = mutated("dev", (o) => remove(o, "NetworkPolicy", "default-deny"));
+      expectViolation("NET-1", "dev", objs, `Namespace/${NAMESPACE}`, /ingress/);
+      expectViolation("NET-1", "dev", objs, `Namespace/${NAMESPACE}`, /egress/);
+    });
+    it("NET-1 rejects a 'default deny' that allows something", () => {
+      const objs = mutated("dev", (o) => (get(o, "NetworkPolicy", "default-deny").spec.egress = [{}]));
+      expectViolation("NET-1", "dev", objs, `Namespace/${NAMESPACE}`, /egress/);
+    });
+    it("NET-2 rejects an extra flow (pyxis → gateway)", () => {
+      const objs = mutated("dev", (o) => get(o, "NetworkPolicy", "allow-pyxis").spec.egress.push({ to: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "gateway" } } }], ports: [{ protocol: "TCP", port: 8080 }] }));
+      expectViolation("NET-2", "dev", objs, "NetworkPolicy/allow-pyxis", /extra flow pyxis → gateway TCP\/8080/);
+    });
+    it("NET-2 rejects a missing DNS egress", () => {
+      const objs = mutated("dev", (o) => remove(o, "NetworkPolicy", "allow-dns"));
+      expectViolation("NET-2", "dev", objs, "Deployment/pyxis", /missing flow pyxis → kube-dns TCP\/53, UDP\/53/);
+      expectViolation("NET-2", "dev", objs, "CronJob/postgres-backup", /missing flow postgres-backup → kube-dns/);
+    });
+    it("NET-2 rejects a missing flow (gateway → pyxis blocked at pyxis' ingress)", () => {
+      const objs = mutated("dev", (o) => (get(o, "NetworkPolicy", "allow-pyxis").spec.ingress[0].ports[0].port = 8000));
+      expectViolation("NET-2", "dev", objs, "Deployment/pyxis", /missing flow gateway → pyxis TCP\/8001 \(blocked by ingress of pyxis\)/);
+    });
+    it("NET-2 rejects egress to anywhere (a rule with no `to`, or 0.0.0.0/0)", () => {
+      const objs = mutated("dev", (o) => get(o, "NetworkPolicy", "allow-pyxis").spec.egress.push({ ports: [{ protocol: "TCP", port: 443 }] }));
+      expectViolation("NET-2", "dev", objs, "NetworkPolicy/allow-pyxis", /extra flow pyxis → outside TCP\/443/);
+      const cidr = mutated("dev", (o) => get(o, "NetworkPolicy", "allow-gateway").spec.egress.push({ to: [{ ipBlock: { cidr: "0.0.0.0/0" } }] }));
+      expectViolation("NET-2", "dev", cidr, "NetworkPolicy/allow-gateway", /extra flow gateway → outside any port/);
+    });
+    it("NET-2 rejects ingress to the database from other namespaces", () => {
+      const objs = mutated("dev", (o) => get(o, "NetworkPolicy", "allow-postgres").spec.ingress[0].from.push({ namespaceSelector: {} }));
+      expectViolation("NET-2", "dev", objs, "NetworkPolicy/allow-postgres", /extra flow outside → postgres TCP\/5432/);
+    });
+    it("NET-2 rejects everything open when no policy isolates the pods", () => {
+      const objs = mutated("dev", (o) => {
+        for (const p of o.filter((x) => x.kind === "NetworkPolicy")) remove(o, "NetworkPolicy", p.metadata.name);
+      });
+      expectViolation("NET-2", "dev", objs, "Deployment/redis", /extra flow redis → postgres any port/);
+    });
+    it("NET-2 drops the flows of a pod the stack does not run (backup disabled in dev)", () => {
+      const objs = mutated("dev", (o) => {
+        remove(o, "CronJob", "postgres-backup");
+        remove(o, "NetworkPolicy", "allow-postgres-backup");
+      });
+      expectClean("NET-2", "dev", objs);
+    });
+    it("NET-3 rejects a NodePort Service other than the gateway", () => {
+      const objs = mutated("dev", (o) => (get(o, "Service", "redis").spec.type = "NodePort"));
+      expectViolation("NET-3", "dev", objs, "Service/redis", /NodePort/);
+    });
+    it("NET-3 rejects a ClusterIP gateway in prod and an Ingress to an API service", () => {
+      const objs = mutated("prod", (o) => {
+        get(o, "Service", "gateway").spec.type = "ClusterIP";
+        o.push({
+          apiVersion: "networking.k8s.io/v1",
+          kind: "Ingress",
+          metadata: structuredClone(get(o, "Service", "pyxis").metadata),
+          spec: { rules: [{ http: { paths: [{ path: "/pyxis", pathType: "Prefix", backend: { service: { name: "pyxis", port: { number: 8001 } } } }] } }] },
+        });
+      });
+      expectViolation("NET-3", "prod", objs, "Service/gateway", /LoadBalancer/);
+      expectViolation("NET-3", "prod", objs, "Ingress/pyxis", /routes to Service pyxis/);
+    });
+  });
+
+  describe("DATA", () => {
+    it("DATA-1 rejects an unprotected database PVC in prod", () => {
+      const objs = mutated("prod", (o) => delete get(o, "PersistentVolumeClaim", "postgres-pv-claim").metadata.annotations);
+      expectViolation("DATA-1", "prod", objs, "PersistentVolumeClaim/postgres-pv-claim", /protected/);
+    });
+    it("DATA-1 rejects an unprotected database StatefulSet and a Delete StorageClass in prod", () => {
+      const objs = mutated("prod", (o) => {
+        get(o, "StatefulSet", "postgres").metadata.annotations["asky.io/protected"] = "false";
+        o.push({ apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name: "standard-rwo", labels: structuredClone(get(o, "StatefulSet", "postgres").metadata.labels) }, provisioner: "pd.csi.storage.gke.io" });
+      });
+      expectViolation("DATA-1", "prod", objs, "StatefulSet/postgres", /protected/);
+      expectViolation("DATA-1", "prod", objs, "StorageClass/standard-rwo", /Retain/);
+    });
+    it("DATA-1 rejects a PersistentVolume that deletes its data", () => {
+      const objs = mutated("dev", (o) => (get(o, "PersistentVolume", "postgres-pv-volume").spec.persistentVolumeReclaimPolicy = "Delete"));
+      expectViolation("DATA-1", "dev", objs, "PersistentVolume/postgres-pv-volume", /Retain/);
+    });
+    it("DATA-1 asks for no protection in dev", () => {
+      const objs = goodObjects("dev");
+      assert.equal(get(objs, "StatefulSet", "postgres").metadata.annotations, undefined);
+      expectClean("DATA-1", "dev", objs);
+    });
+    it("DATA-2 rejects a backup CronJob that may overlap and keeps no history", () => {
+      const objs = mutated("dev", (o) => {
+        const cj = get(o, "CronJob", "postgres-backup");
+        cj.spec.concurrencyPolicy = "Allow";
+        delete cj.spec.failedJobsHistoryLimit;
+        delete cj.spec.startingDeadlineSeconds;
+      });
+      expectViolation("DATA-2", "dev", objs, "CronJob/postgres-backup", /Forbid/);
+      expectViolation("DATA-2", "dev", objs, "CronJob/postgres-backup", /failedJobsHistoryLimit/);
+      expectViolation("DATA-2", "dev", objs, "CronJob/postgres-backup", /startingDeadlineSeconds/);
+    });
+    it("DATA-2 rejects a backup written to the database's own PVC", () => {
+      const objs = mutated("dev", (o) => (podSpec(get(o, "CronJob", "postgres-backup")).volumes[0].persistentVolumeClaim.claimName = "postgres-pv-claim"));
+      expectViolation("DATA-2", "dev", objs, "CronJob/postgres-backup", /database's own PVC/);
+    });
+    it("DATA-2 rejects a backup job that does not run pg_dump", () => {
+      const objs = mutated("dev", (o) => (container(get(o, "CronJob", "postgres-backup")).command = ["/bin/sh", "-c", "true"]));
+      expectViolation("DATA-2", "dev", objs, "CronJob/postgres-backup", /pg_dump/);
+    });
+    it("DATA-2 requires the backup in prod only", () => {
+      const prod = mutated("prod", (o) => remove(o, "CronJob", "postgres-backup"));
+      expectViolation("DATA-2", "prod", prod, "CronJob/postgres-backup", /prod needs/);
+      expectClean("DATA-2", "dev", mutated("dev", (o) => remove(o, "CronJob", "postgres-backup")));
+    });
+  });
+
+  describe("SEC", () => {
+    it("SEC-1 rejects a password in a ConfigMap (SQL literal)", () => {
+      const objs = mutated("dev", (o) => (get(o, "ConfigMap", "postgres-initdb-config").data["05-roles.sql"] = "ALTER ROLE pyxis WITH LOGIN PASSWORD 'postgres';\n"));
+      expectViolation("SEC-1", "dev", objs, "ConfigMap/postgres-initdb-config", /literal SQL password/);
+    });
+    it("SEC-1 rejects a bcrypt hash, a private key and a secret-named key in ConfigMaps", () => {
+      const objs = mutated("dev", (o) => {
+        get(o, "ConfigMap", "postgres-initdb-config").data["06-seed.sql"] =
+          "INSERT INTO auth.users (email, password_hash) VALUES ('a@b.c', '$2b$12$KIXQJ1l9l4u8x0o3b5Yd7eJ4m9a0p2q3r4s5t6u7v8w9x0y1z2A3B');";
+        get(o, "ConfigMap", "gateway-config").data["key.pem"] = "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n";
+        get(o, "ConfigMap", "gateway-config").data["JWT_SECRET"] = "changeme";
+      });
+      expectViolation("SEC-1", "dev", objs, "ConfigMap/postgres-initdb-config", /bcrypt/);
+      expectViolation("SEC-1", "dev", objs, "ConfigMap/gateway-config", /"key.pem" contains a PEM private key/);
+      expectViolation("SEC-1", "dev", objs, "ConfigMap/gateway-config", /"JWT_SECRET" names a secret/);
+    });
+    it("SEC-1 rejects a literal env secret and a password on a command line", () => {
+      const objs = mutated("dev", (o) => {
+        container(get(o, "Deployment", "pyxis")).env.push({ name: "JWT_SECRET_KEY", value: "hunter2" });
+        container(get(o, "Job", "postgres-bootstrap-3f9a2c1e")).command = ["psql", "postgresql://postgres:postgres@postgres:5432/asky"];
+      });
+      expectViolation("SEC-1", "dev", objs, "Deployment/pyxis", /JWT_SECRET_KEY/);
+      expectViolation("SEC-1", "dev", objs, "Job/postgres-bootstrap-3f9a2c1e", /command line contains a URL with an embedded password/);
+    });
+    it("SEC-1 rejects a Secret the render failed to redact", () => {
+      const objs = mutated("dev", (o) => (get(o, "Secret", "pyxis-db").data.DATABASE_URL = Buffer.from("postgresql://pyxis:pw@postgres/asky").toString("base64")));
+      expectViolation("SEC-1", "dev", objs, "Secret/pyxis-db", /not redacted/);
+    });
+    it("SEC-1 keeps settings and file names that merely mention secrets", () => {
+      const objs = mutated("dev", (o) => {
+        container(get(o, "Deployment", "pyxis")).env.push(
+          { name: "PRIVATE_KEY_PATH", value: "/app/private_key.pem" },
+          { name: "DATABASE_URL_TEMPLATE", value: "postgresql://$(DB_USER):$(DB_PASSWORD)@postgres:5432/asky" },
+        );
+      });
+      expectClean("SEC-1", "dev", objs);
+      expectClean("POD-12", "dev", objs);
+    });
+    it("SEC-4 rejects a database in trust mode", () => {
+      const objs = mutated("dev", (o) => container(get(o, "StatefulSet", "postgres")).env.push({ name: "POSTGRES_HOST_AUTH_METHOD", value: "trust" }));
+      expectViolation("SEC-4", "dev", objs, "StatefulSet/postgres", /trust/);
+    });
+  });
+
+  describe("GW (object parts)", () => {
+    it("GW-7 rejects gateway probes that do not use /healthz", () => {
+      const objs = mutated("dev", (o) => (container(get(o, "Deployment", "gateway")).livenessProbe = { tcpSocket: { port: "http" } }));
+      expectViolation("GW-7", "dev", objs, "Deployment/gateway", /livenessProbe must be an httpGet on \/healthz/);
+    });
+    it("GW-8 rejects a gateway on port 80", () => {
+      const objs = mutated("dev", (o) => (container(get(o, "Deployment", "gateway")).ports[0].containerPort = 80));
+      expectViolation("GW-8", "dev", objs, "Deployment/gateway", /8080/);
+    });
+  });
+
+  after(() => {
+    // No check may pass everything silently: every ID has at least one test that makes it fire.
+    const silent = CHECK_IDS.filter((id) => !hit.has(id));
+    if (silent.length) throw new Error(`checks never shown to fire: ${silent.join(", ")}`);
+  });
+});
+
+describe("schema validation (validateSchemas)", () => {
+  it("reports a wrong type (replicas: \"two\")", async () => {
+    const objs = mutated("dev", (o) => (get(o, "Deployment", "pyxis").spec.replicas = "two"));
+    const errors = await validateSchemas(objs);
+    assert.deepEqual(errors, ["Deployment/pyxis: spec.replicas must be integer"]);
+  });
+  it("reports a missing required field (container without name)", async () => {
+    const objs = mutated("dev", (o) => delete container(get(o, "Deployment", "redis")).name);
+    const errors = await validateSchemas(objs);
+    assert.deepEqual(errors, ["Deployment/redis: spec.template.spec.containers[0] must have required property name"]);
+  });
+  it("reports a misspelt field (imagePullPolcy) with a suggestion", async () => {
+    const objs = mutated("dev", (o) => (container(get(o, "Deployment", "gateway")).imagePullPolcy = "Always"));
+    const errors = await validateSchemas(objs);
+    assert.deepEqual(errors, ["Deployment/gateway: unknown field spec.template.spec.containers[0].imagePullPolcy (did you mean imagePullPolicy?)"]);
+  });
+  it("reports unknown fields at any depth, but not in free-form maps", async () => {
+    const objs = mutated("prod", (o) => {
+      const n = get(o, "NetworkPolicy", "allow-pyxis");
+      n.spec.ingress[0].form = n.spec.ingress[0].from;
+      get(o, "CronJob", "postgres-backup").spec.jobTemplate.spec.template.spec.restartPolicyy = "Never";
+      const cm = get(o, "ConfigMap", "gateway-config");
+      cm.metdata = {};
+      cm.data["anything.goes"] = "x";
+      get(o, "Deployment", "pyxis").metadata.annotations = { "any/key": "v" };
+    });
+    const errors = await validateSchemas(objs);
+    assert.deepEqual(errors.sort(), [
+      "ConfigMap/gateway-config: unknown field metdata (did you mean metadata?)",
+      "CronJob/postgres-backup: unknown field spec.jobTemplate.spec.template.spec.restartPolicyy (did you mean restartPolicy?)",
+      "NetworkPolicy/allow-pyxis: unknown field spec.ingress[0].form (did you mean from?)",
+    ]);
+  });
+  it("reports unknown apiVersion/kind combinations", async () => {
+    const objs: K8sObject[] = [
+      { apiVersion: "apps/v1", kind: "Deploymnt", metadata: { name: "a" } },
+      { apiVersion: "extensions/v1beta1", kind: "Deployment", metadata: { name: "b" } },
+      { apiVersion: "policy/v1beta1", kind: "PodDisruptionBudget", metadata: { name: "c" } },
+      { apiVersion: "asky.io/v1", kind: "Thing", metadata: { name: "d" } },
+      { apiVersion: "../../etc", kind: "X", metadata: { name: "e" } },
+    ];
+    const errors = await validateSchemas(objs);
+    assert.equal(errors.length, 5, errors.join("\n"));
+    for (const e of errors) assert.match(e, /unknown apiVersion\/kind/);
+    assert.match(errors[2], /policy\/v1beta1.*removed in Kubernetes 1\.25/);
+  });
+  it("accepts the render's redacted Secret data, rejects other non-base64 data", async () => {
+    const objs = mutated("dev", (o) => (get(o, "Secret", "pyxis-db").data.OTHER = "not base64!"));
+    const errors = await validateSchemas(objs);
+    assert.deepEqual(errors, ['Secret/pyxis-db: data.OTHER must match format "byte"']);
+  });
+});
