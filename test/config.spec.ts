@@ -3,19 +3,11 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseAskyConfig, parseImage } from "../config";
 import { renderStack, stackConfig } from "../scripts/render";
+import { stackSettings } from "./support/render";
 
-/** A stack's `asky:` keys decoded as the program sees them. */
+/** A stack's `asky:` keys decoded as the program sees them (a mutable copy). */
 function rawConfig(stack: "dev" | "prod"): Record<string, any> {
-    const { config } = stackConfig(stack);
-    return Object.fromEntries(
-        Object.entries(config)
-            .filter(([k]) => k.startsWith("asky:") && k !== "asky:firebaseServiceAccount")
-            .map(([k, v]) => {
-                let value: unknown = v;
-                try { value = JSON.parse(v); } catch { /* a plain string */ }
-                return [k.slice("asky:".length), value];
-            }),
-    );
+    return JSON.parse(JSON.stringify(stackSettings(stack)));
 }
 
 function problemsOf(raw: Record<string, unknown>): string[] {

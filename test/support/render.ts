@@ -1,4 +1,5 @@
-import { K8sManifest, Render, renderStack } from "../../scripts/render";
+import { AskyConfigShape, parseAskyConfig } from "../../config";
+import { K8sManifest, Render, renderProgram, renderStack, stackConfig } from "../../scripts/render";
 export { isSecretEnvelope, reveal } from "../../scripts/render";
 
 const cache = new Map<string, Promise<Render>>();
@@ -24,4 +25,24 @@ export function find(objects: readonly K8sManifest[], kind: string, name: string
 /** Kubernetes object names by kind, for the name tables of ARCHITECTURE.md. */
 export function namesOf(objects: readonly K8sManifest[], kind: string): string[] {
     return objects.filter((o) => o.kind === kind).map((o) => o.metadata.name).sort();
+}
+
+/** A stack file's validated config, for tests that build one component with real values. */
+export function stackSettings(stack: "dev" | "prod"): AskyConfigShape {
+    const { config } = stackConfig(stack);
+    const raw = Object.fromEntries(
+        Object.entries(config)
+            .filter(([k]) => k.startsWith("asky:") && k !== "asky:firebaseServiceAccount")
+            .map(([k, v]) => {
+                let value: unknown = v;
+                try { value = JSON.parse(v); } catch { /* a plain string */ }
+                return [k.slice("asky:".length), value];
+            }),
+    );
+    return parseAskyConfig(raw).config;
+}
+
+/** Renders one component on its own (a program of a single `new AskyX(...)`). */
+export function renderComponent(build: () => Record<string, unknown> | void, stack = "component"): Promise<Render> {
+    return renderProgram(stack, async () => build() ?? {});
 }

@@ -1,0 +1,19 @@
+import * as assert from "assert";
+import { AskyCache } from "../components";
+import { find, renderComponent, stackSettings } from "./support/render";
+
+/** components/cache.ts on its own. */
+describe("AskyCache (components/cache.ts)", () => {
+    it("serves Redis as host `redis` on 6379, the name and port hard-coded in the images", async () => {
+        const { objects } = await renderComponent(() => { new AskyCache("cache", { namespace: "asky", instance: "asky-test", cache: stackSettings("dev").cache }); });
+        const svc = find(objects, "Service", "redis");
+        assert.deepStrictEqual([svc.spec.type, svc.spec.ports[0].port, svc.spec.ports[0].targetPort], ["ClusterIP", 6379, "redis"]);
+        const pod = find(objects, "Deployment", "redis").spec.template.spec;
+        const c = pod.containers[0];
+        assert.strictEqual(pod.securityContext.runAsUser, 999);
+        assert.deepStrictEqual(c.args, ["redis-server", "--save", "", "--appendonly", "no", "--dir", "/data"], "a cache: nothing persisted");
+        assert.ok(pod.volumes.find((v: any) => v.name === "data").emptyDir);
+        assert.deepStrictEqual(c.readinessProbe.exec.command, ["redis-cli", "-p", "6379", "ping"]);
+        assert.deepStrictEqual(c.livenessProbe.tcpSocket, { port: "redis" });
+    });
+});

@@ -1,0 +1,73 @@
+import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { AskyService } from "../components";
+import type { ServiceName } from "../config";
+import { find, namesOf, renderComponent, stackSettings } from "./support/render";
+
+/** components/service.ts (with components/workload.ts) on its own: one Asky API service. */
+describe("AskyService (components/service.ts)", () => {
+    const build = (name: ServiceName, stack: "dev" | "prod" = "dev", firebase = false) => renderComponent(() => {
+        const s = stackSettings(stack);
+        new AskyService(name, {
+            serviceName: name, namespace: "asky", instance: "asky-test", settings: s.services[name],
+            databaseUrlSecretName: `${name}-database-url`, databaseUrl: pulumi.secret("postgresql+asyncpg://u:p@h:5432/asky"),
+            gatewayUrl: "http://gateway.asky.svc.cluster.local:80",
+            jwtKey: { secretName: "jwt-public-key", pem: "PEM" },
+            firebase: firebase ? { secretName: "firebase-service-account", json: pulumi.secret("{}") } : undefined,
+            autoscaling: s.services[name].autoscale ? s.availability.autoscaling : undefined,
+            disruptionBudget: s.availability.disruptionBudgets, spreadAcrossNodes: s.availability.spreadAcrossNodes,
+        });
+    });
+
+    it("POD-2 runs the root-by-default image as a numeric non-root UID that can read its Secret files", async () => {
+        const pod = find((await build("pyxis")).objects, "Deployment", "pyxis").spec.template.spec;
+        assert.deepStrictEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } });
+        assert.strictEqual(pod.automountServiceAccountToken, false);
+    });
+
+    it("POD-10 uses the open heartbeat of request-management for readiness, TCP elsewhere", async () => {
+        const rm = find((await build("request-management")).objects, "Deployment", "request-management").spec.template.spec.containers[0];
+        assert.deepStrictEqual(rm.readinessProbe.httpGet, { port: "http", path: "/requests/heartbeat" });
+        assert.deepStrictEqual(rm.livenessProbe.tcpSocket, { port: "http" });
+        const auth = find((await build("auth")).objects, "Deployment", "auth").spec.template.spec.containers[0];
+        assert.deepStrictEqual(auth.readinessProbe.tcpSocket, { port: "http" });
+        assert.notDeepStrictEqual(auth.readinessProbe, auth.livenessProbe);
+    });
+
+    it("WIRE-1/WIRE-2 its Service selects exactly its pods and targets the named container port", async () => {
+        const { objects } = await build("auth");
+        const svc = find(objects, "Service", "auth");
+        const deploy = find(objects, "Deployment", "auth");
+        for (const [k, v] of Object.entries(svc.spec.selector)) assert.strictEqual(deploy.spec.template.metadata.labels[k], v);
+        assert.deepStrictEqual(deploy.spec.selector.matchLabels, svc.spec.selector);
+        assert.deepStrictEqual(svc.spec.ports[0], { name: "http", port: 8003, targetPort: "http", protocol: "TCP" });
+        assert.deepStrictEqual(deploy.spec.template.spec.containers[0].ports, [{ name: "http", containerPort: 8003, protocol: "TCP" }]);
+        assert.strictEqual(svc.spec.type, "ClusterIP");
+    });
+
+    it("mounts the Firebase service account only when configured", async () => {
+        const without = find((await build("request-management")).objects, "Deployment", "request-management").spec.template.spec;
+        assert.ok(!without.volumes.some((v: any) => v.name === "firebase"));
+        const withIt = find((await build("request-management", "dev", true)).objects, "Deployment", "request-management").spec.template.spec;
+        assert.deepStrictEqual(withIt.containers[0].volumeMounts.find((m: any) => m.name === "firebase"),
+            { name: "firebase", mountPath: "/app/serviceAccountKey.json", subPath: "serviceAccountKey.json", readOnly: true });
+    });
+
+    it("HA-1/HA-3 prod: autoscaled services get an HPA and a PDB and no fixed replicas; fixed ones keep replicas", async () => {
+        const pyxis = await build("pyxis", "prod");
+        assert.strictEqual(find(pyxis.objects, "Deployment", "pyxis").spec.replicas, undefined);
+        assert.deepStrictEqual(namesOf(pyxis.objects, "HorizontalPodAutoscaler"), ["pyxis"]);
+        const pdb = find(pyxis.objects, "PodDisruptionBudget", "pyxis");
+        assert.deepStrictEqual(pdb.spec, { maxUnavailable: 1, unhealthyPodEvictionPolicy: "AlwaysAllow", selector: { matchLabels: { "app.kubernetes.io/name": "pyxis", "app.kubernetes.io/instance": "asky-test" } } });
+        const auth = await build("auth", "prod");
+        assert.strictEqual(find(auth.objects, "Deployment", "auth").spec.replicas, 2);
+        assert.deepStrictEqual(namesOf(auth.objects, "HorizontalPodAutoscaler"), []);
+        assert.deepStrictEqual(find(auth.objects, "Deployment", "auth").spec.strategy.rollingUpdate, { maxUnavailable: 0, maxSurge: 1 });
+    });
+
+    it("dev: one replica, no HPA, no PDB", async () => {
+        const { objects } = await build("pyxis");
+        assert.strictEqual(find(objects, "Deployment", "pyxis").spec.replicas, 1);
+        assert.deepStrictEqual([...namesOf(objects, "HorizontalPodAutoscaler"), ...namesOf(objects, "PodDisruptionBudget")], []);
+    });
+});
