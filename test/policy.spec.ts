@@ -415,19 +415,34 @@ describe("policy checks (test/policy)", () => {
       expectViolation("NET-2", "dev", objs, "Deployment/pyxis", /missing flow pyxis → kube-dns TCP\/53, UDP\/53/);
       expectViolation("NET-2", "dev", objs, "CronJob/postgres-backup", /missing flow postgres-backup → kube-dns/);
     });
+    it("NET-2 resolves named ports (pod ports, CoreDNS's dns/dns-tcp)", () => {
+      const objs = mutated("dev", (o) => {
+        get(o, "NetworkPolicy", "allow-dns").spec.egress[0].ports = [{ protocol: "UDP", port: "dns" }, { protocol: "TCP", port: "dns-tcp" }];
+        get(o, "NetworkPolicy", "allow-pyxis").spec.ingress[0].ports = [{ protocol: "TCP", port: "http" }];
+      });
+      expectClean("NET-2", "dev", objs);
+      const wrong = mutated("dev", (o) => (get(o, "NetworkPolicy", "allow-pyxis").spec.ingress[0].ports = [{ protocol: "TCP", port: "web" }]));
+      expectViolation("NET-2", "dev", wrong, "Deployment/pyxis", /missing flow gateway → pyxis TCP\/8001/);
+    });
     it("NET-2 rejects a missing flow (gateway → pyxis blocked at pyxis' ingress)", () => {
       const objs = mutated("dev", (o) => (get(o, "NetworkPolicy", "allow-pyxis").spec.ingress[0].ports[0].port = 8000));
       expectViolation("NET-2", "dev", objs, "Deployment/pyxis", /missing flow gateway → pyxis TCP\/8001 \(blocked by ingress of pyxis\)/);
     });
     it("NET-2 rejects egress to anywhere (a rule with no `to`, or 0.0.0.0/0)", () => {
       const objs = mutated("dev", (o) => get(o, "NetworkPolicy", "allow-pyxis").spec.egress.push({ ports: [{ protocol: "TCP", port: 443 }] }));
-      expectViolation("NET-2", "dev", objs, "NetworkPolicy/allow-pyxis", /extra flow pyxis → outside TCP\/443/);
+      expectViolation("NET-2", "dev", objs, "NetworkPolicy/allow-pyxis", /extra flow pyxis → external TCP\/443/);
       const cidr = mutated("dev", (o) => get(o, "NetworkPolicy", "allow-gateway").spec.egress.push({ to: [{ ipBlock: { cidr: "0.0.0.0/0" } }] }));
-      expectViolation("NET-2", "dev", cidr, "NetworkPolicy/allow-gateway", /extra flow gateway → outside any port/);
+      expectViolation("NET-2", "dev", cidr, "NetworkPolicy/allow-gateway", /extra flow gateway → external any port/);
+    });
+    it("NET-2 rejects a gateway open to other namespaces only, or to external clients only", () => {
+      const ns = mutated("dev", (o) => (get(o, "NetworkPolicy", "allow-gateway").spec.ingress[0].from = [{ namespaceSelector: {} }]));
+      expectViolation("NET-2", "dev", ns, "Deployment/gateway", /missing flow external → gateway TCP\/8080 \(blocked by ingress of gateway\)/);
+      const cidr = mutated("dev", (o) => (get(o, "NetworkPolicy", "allow-gateway").spec.ingress[0].from = [{ ipBlock: { cidr: "0.0.0.0/0" } }]));
+      expectViolation("NET-2", "dev", cidr, "Deployment/gateway", /missing flow other-namespaces → gateway TCP\/8080/);
     });
     it("NET-2 rejects ingress to the database from other namespaces", () => {
       const objs = mutated("dev", (o) => get(o, "NetworkPolicy", "allow-postgres").spec.ingress[0].from.push({ namespaceSelector: {} }));
-      expectViolation("NET-2", "dev", objs, "NetworkPolicy/allow-postgres", /extra flow outside → postgres TCP\/5432/);
+      expectViolation("NET-2", "dev", objs, "NetworkPolicy/allow-postgres", /extra flow other-namespaces → postgres TCP\/5432/);
     });
     it("NET-2 rejects everything open when no policy isolates the pods", () => {
       const objs = mutated("dev", (o) => {

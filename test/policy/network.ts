@@ -85,22 +85,27 @@ const port = (proto: Proto, p: number): Interval => ({ proto, lo: p, hi: p });
 
 export const ANYONE = "*";
 export const DNS = "kube-dns";
-export const OTHER = "outside";
+/** Clients and servers outside the cluster (the internet, node IPs of NodePort/LoadBalancer traffic). */
+export const EXTERNAL = "external";
+/** Pods of other namespaces (kube-dns aside). */
+export const FOREIGN = "other-namespaces";
 const KUBE_SYSTEM = "kube-system";
 const DNS_POD_LABELS = { "k8s-app": "kube-dns" };
 
 interface Endpoint {
   id: string;
-  kind: "pod" | "dns" | "other";
+  kind: "pod" | "dns" | "external" | "foreign";
   labels: Record<string, string>;
   ports: any[];
   owner?: K8sObject;
 }
 
 /**
- * The allowed flows, by app.kubernetes.io/name. `from: "*"` means any source, inside or
- * outside the namespace (the gateway's ingress must be open to all); every pod also
- * reaches DNS on 53/UDP and 53/TCP. Pods absent from the objects drop their flows.
+ * The allowed flows, by app.kubernetes.io/name. `from: "*"` means any source: external
+ * clients (only an ingress rule without `from`, or an ipBlock, admits them) and pods of
+ * other namespaces; pods of the namespace still need their own egress and are listed
+ * one by one. Every pod also reaches DNS (kube-system/k8s-app=kube-dns) on 53/UDP and
+ * 53/TCP. Pods absent from the objects drop their flows.
  */
 export const EXPECTED_FLOWS: { from: string; to: string; port: number; protocol: Proto }[] = [
   { from: ANYONE, to: "gateway", port: 8080, protocol: "TCP" },
@@ -123,8 +128,7 @@ function expectedPorts(src: Endpoint, dst: Endpoint): PortSet {
   const out: PortSet = [];
   for (const f of EXPECTED_FLOWS) {
     if (f.to !== dst.id) continue;
-    // "anyone" sources: the outside world, and any pod that is itself expected to call it
-    if (f.from === ANYONE ? src.kind === "other" : f.from === src.id) out.push(port(f.protocol, f.port));
+    if (f.from === ANYONE ? src.kind === "external" || src.kind === "foreign" : f.from === src.id) out.push(port(f.protocol, f.port));
   }
   return normalize(out);
 }
@@ -155,7 +159,9 @@ function onlyDnsPods(sel: LabelSelector | undefined): boolean {
 
 function peerMatches(peer: any, ep: Endpoint, env: Env): boolean {
   if (!isObject(peer)) return false;
-  if (peer.ipBlock) return ep.kind === "other"; // pod IPs are not knowable; an ipBlock is "outside"
+  // Pod IPs are not knowable and CNIs differ on ipBlock for pods: an ipBlock means "external".
+  if (peer.ipBlock) return ep.kind === "external";
+  if (ep.kind === "external") return false; // selectors only ever select pods
   const nsSel: LabelSelector | undefined = peer.namespaceSelector;
   const podSel: LabelSelector | undefined = peer.podSelector;
   if (nsSel === undefined && podSel === undefined) return false;
@@ -164,7 +170,7 @@ function peerMatches(peer: any, ep: Endpoint, env: Env): boolean {
       return (nsSel === undefined || selectorMatches(nsSel, env.nsLabels)) && (podSel === undefined || selectorMatches(podSel, ep.labels));
     case "dns":
       return nsSel !== undefined && selectorMatches(nsSel, { "kubernetes.io/metadata.name": KUBE_SYSTEM }) && (podSel === undefined || selectorMatches(podSel, DNS_POD_LABELS));
-    case "other": {
+    case "foreign": {
       if (nsSel === undefined) return false; // a bare podSelector stays in the namespace
       const pinned = pinnedNamespaces(nsSel);
       if (!pinned) return true;
@@ -250,11 +256,17 @@ function analyse(objects: readonly K8sObject[], ctx: PolicyContext) {
   const env: Env = { ns: ctx.namespace, nsLabels: namespaceLabels(objects, ctx.namespace) };
   const policies = ofKind(objects, "NetworkPolicy").filter((p) => p.metadata.namespace === ctx.namespace);
   const pods = endpointsOf(objects, ctx);
-  const dns: Endpoint = { id: DNS, kind: "dns", labels: DNS_POD_LABELS, ports: [] };
-  const other: Endpoint = { id: OTHER, kind: "other", labels: {}, ports: [] };
+  // CoreDNS's container port names, so an egress rule may name them
+  const dnsPorts = [
+    { name: "dns", containerPort: 53, protocol: "UDP" },
+    { name: "dns-tcp", containerPort: 53, protocol: "TCP" },
+  ];
+  const dns: Endpoint = { id: DNS, kind: "dns", labels: DNS_POD_LABELS, ports: dnsPorts };
+  const external: Endpoint = { id: EXTERNAL, kind: "external", labels: {}, ports: [] };
+  const foreign: Endpoint = { id: FOREIGN, kind: "foreign", labels: {}, ports: [] };
   const pairs = [];
-  for (const src of [...pods, other])
-    for (const dst of [...pods, dns, other]) {
+  for (const src of [...pods, external, foreign])
+    for (const dst of [...pods, dns, external, foreign]) {
       if (src.kind !== "pod" && dst.kind !== "pod") continue;
       const eg = sideGrants("egress", src, dst, policies, env);
       const ing = sideGrants("ingress", dst, src, policies, env);
