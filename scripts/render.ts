@@ -176,7 +176,8 @@ export async function renderProgram(stack: string, program: () => Promise<Record
             const manifest = unwrap(r.inputs, "", (where, v) => {
                 const inSecretData = r.inputs.kind === "Secret" && /^(data|stringData)(\.|$)/.test(where);
                 if (!inSecretData) secretLeaks.push(`${String(r.inputs.kind)}/${r.name}:${where}`);
-                return REDACTED;
+                // A whole secret data map keeps its keys: the render shows what a Secret holds, never a value.
+                return inSecretData && v && typeof v === "object" ? Object.fromEntries(Object.keys(v).map((k) => [k, REDACTED])) : REDACTED;
             }) as K8sManifest;
             if (manifest.kind === "Secret") {
                 for (const field of ["data", "stringData"] as const) {
