@@ -548,6 +548,11 @@ describe("policy checks (test/policy)", () => {
       expectViolation("SEC-1", "dev", objs, "Deployment/pyxis", /JWT_SECRET_KEY/);
       expectViolation("SEC-1", "dev", objs, "Job/postgres-bootstrap-3f9a2c1e", /command line contains a URL with an embedded password/);
     });
+    it("SEC-1 and POD-12 reject a secret that leaked into an env value (redacted by the render)", () => {
+      const objs = mutated("dev", (o) => container(get(o, "Deployment", "pyxis")).env.push({ name: "DB_PASSWORD", value: "<redacted>" }));
+      expectViolation("SEC-1", "dev", objs, "Deployment/pyxis", /DB_PASSWORD holds a secret value \(redacted by the render\)/);
+      expectViolation("POD-12", "dev", objs, "Deployment/pyxis", /DB_PASSWORD/);
+    });
     it("SEC-1 rejects a Secret the render failed to redact", () => {
       const objs = mutated("dev", (o) => (get(o, "Secret", "pyxis-db").data.DATABASE_URL = Buffer.from("postgresql://pyxis:pw@postgres/asky").toString("base64")));
       expectViolation("SEC-1", "dev", objs, "Secret/pyxis-db", /not redacted/);

@@ -28,10 +28,20 @@ function isVariableRef(s: string): boolean {
 
 const URL_WITH_PASSWORD = /\b[a-z][a-z0-9+.-]*:\/\/([^\s:@/'"]*):([^\s@/'"]+)@/gi;
 
-/** Reasons why this text contains a secret; empty when it looks clean. */
-export function secretFindings(text: string): string[] {
+/**
+ * The render's redaction marker (scripts/render.ts): it replaces Secret values, and any
+ * secret value that reached another place, so outside a Secret it marks a leak.
+ */
+export const REDACTION_MARKER = "<redacted>";
+
+/**
+ * Reasons why this text contains a secret; empty when it looks clean. `inSecret`: the
+ * text is a Secret's value, where the redaction marker is expected.
+ */
+export function secretFindings(text: string, inSecret = false): string[] {
   if (typeof text !== "string" || text.length === 0) return [];
   const found: string[] = [];
+  if (!inSecret && text.includes(REDACTION_MARKER)) found.push("a secret value (redacted by the render)");
   for (const { re, what } of SECRET_PATTERNS) if (re.test(text)) found.push(what);
   for (const m of text.matchAll(URL_WITH_PASSWORD)) {
     if (!isVariableRef(m[2])) {
@@ -122,7 +132,7 @@ export const sec1: Check = (objects) => {
       ...Object.entries<any>(s.stringData ?? {}).map(([k, v]): [string, string] => [k, String(v)]),
     ];
     for (const [k, v] of vals) {
-      const f = secretFindings(v);
+      const f = secretFindings(v, true);
       if (f.length) out.push(violation("SEC-1", s, `key "${k}" is not redacted in the render: it contains ${f.join(", ")}`));
     }
   }
