@@ -118,7 +118,7 @@ export const sec1: Check = (objects) => {
   for (const t of podTemplates(objects)) {
     for (const { c, label } of containersOf(t.spec)) {
       const words = [...asArray<string>(c?.command), ...asArray<string>(c?.args)].filter((s) => typeof s === "string");
-      const f = [...new Set(words.flatMap(secretFindings))];
+      const f = [...new Set(words.flatMap((w) => secretFindings(w)))];
       if (f.length) out.push(violation("SEC-1", t.owner, `${label} command line contains ${f.join(", ")}`));
       for (const w of words) {
         const m = /\b([A-Z_]*(?:PASSWORD|SECRET|TOKEN))=([^\s"';]+)/.exec(w);
