@@ -483,7 +483,7 @@ describe("policy checks (test/policy)", () => {
     });
     it("DATA-1 rejects an unprotected database StatefulSet and a Delete StorageClass in prod", () => {
       const objs = mutated("prod", (o) => {
-        get(o, "StatefulSet", "postgres").metadata.annotations["asky.io/protected"] = "false";
+        get(o, "StatefulSet", "postgres").metadata.annotations["render.asky.io/pulumi-protect"] = "false";
         o.push({ apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name: "standard-rwo", labels: structuredClone(get(o, "StatefulSet", "postgres").metadata.labels) }, provisioner: "pd.csi.storage.gke.io" });
       });
       expectViolation("DATA-1", "prod", objs, "StatefulSet/postgres", /protected/);

@@ -5,11 +5,10 @@ import { Check, K8sObject, Violation, asArray, containersOf, findObject, ofKind,
 import { DATABASE_WORKLOAD } from "./availability";
 
 /**
- * Annotations the render may put on objects created with Pulumi's `protect: true` (value
- * "true"): the agreed `asky.io/protected`, and `render.asky.io/pulumi-protect`, the key
- * scripts/render.ts used when this was written. Either counts.
+ * The annotation scripts/render.ts puts on objects Pulumi registered with `protect: true` (it
+ * reads the resource options through a stack transformation): the only trace of `protect` on an object.
  */
-export const PROTECTED_ANNOTATIONS = ["asky.io/protected", "render.asky.io/pulumi-protect"];
+export const PROTECTED_ANNOTATION = "render.asky.io/pulumi-protect";
 export const DATABASE_PVC = "postgres-pv-claim";
 export const BACKUP_CRONJOB = "postgres-backup";
 
@@ -25,7 +24,7 @@ export function databaseClaims(objects: readonly K8sObject[], ns: string): strin
 /**
  * DATA-1 prod: the database StatefulSet and its PVC are protected from `pulumi destroy`
  * (Pulumi's protect option is invisible on the object; the render marks it with the
- * annotation asky.io/protected: "true"); a StorageClass the stack defines reclaims with
+ * annotation render.asky.io/pulumi-protect: "true"); a StorageClass the stack defines reclaims with
  * Retain. PersistentVolumes reclaim with Retain in every stack: the architecture gives
  * the dev hostPath PV Retain too, and a Delete PV loses the data with its claim.
  */
@@ -44,8 +43,8 @@ export const data1: Check = (objects, ctx) => {
       if (kind === "StatefulSet" || name === DATABASE_PVC) out.push(violation("DATA-1", `${kind}/${name}`, "the database object is missing"));
       continue;
     }
-    if (!PROTECTED_ANNOTATIONS.some((a) => o.metadata.annotations?.[a] === "true"))
-      out.push(violation("DATA-1", o, `is not protected from destroy (annotation ${PROTECTED_ANNOTATIONS[0]}: "true" missing)`));
+    if (o.metadata.annotations?.[PROTECTED_ANNOTATION] !== "true")
+      out.push(violation("DATA-1", o, `is not protected from destroy (annotation ${PROTECTED_ANNOTATION}: "true" missing)`));
   }
   return out;
 };
