@@ -49,17 +49,12 @@ export interface Render {
     secretLeaks: string[];
 }
 
-/** Reads `Pulumi.yaml` defaults and `Pulumi.<stack>.yaml` values as the CLI would pass them to the program. */
+/** Reads `Pulumi.<stack>.yaml` as the CLI passes it to the program (structured values as JSON). */
 export function stackConfig(stack: string, overrides: Record<string, unknown> = {}): { config: Record<string, string>; secretKeys: string[] } {
-    const project = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) ?? {};
     const file = path.join(ROOT, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(file)) throw new Error(`no stack file ${path.relative(process.cwd(), file)}: known stacks are ${knownStacks().join(", ")}`);
     const stackFile = YAML.parse(fs.readFileSync(file, "utf8")) ?? {};
-    const values: Record<string, unknown> = {};
-    for (const [key, decl] of Object.entries<Record<string, unknown>>(project.config ?? {})) {
-        if (decl && typeof decl === "object" && "default" in decl) values[key] = decl.default;
-    }
-    Object.assign(values, stackFile.config ?? {}, overrides);
+    const values: Record<string, unknown> = { ...(stackFile.config ?? {}), ...overrides };
     const config: Record<string, string> = {};
     const secretKeys: string[] = [];
     for (const [key, value] of Object.entries(values)) {

@@ -1,5 +1,7 @@
 import * as assert from "assert";
+import * as fs from "fs";
 import * as path from "path";
+import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseAskyConfig, parseImage } from "../config";
 import { renderStack, stackConfig } from "../scripts/render";
@@ -65,6 +67,11 @@ describe("config (config/index.ts)", () => {
             for (const re of expected) assert.match(text, re);
         });
     }
+
+    it("Pulumi.yaml declares no config block: the CLI would then reject every undeclared (structured) stack key", () => {
+        const project = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8"));
+        assert.deepStrictEqual([project.name, project.runtime.name, project.config], ["asky", "nodejs", undefined]);
+    });
 
     it("POD-11 allows a moving tag in dev, with a warning", () => {
         const { warnings } = parseAskyConfig(rawConfig("dev"));
