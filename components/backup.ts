@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { AskyConfig } from "../config";
 import { backupScript } from "../sql/render";
-import { POSTGRES_PORT, POSTGRES_UID } from "./database";
+import { POSTGRES_UID, postgresClientEnv } from "./database";
 import {
     JOB_RESOURCES,
     WorkloadIdentity,
@@ -83,11 +83,7 @@ export class AskyBackup extends pulumi.ComponentResource {
                                     image: args.image,
                                     command: ["sh", "/scripts/backup.sh"],
                                     env: [
-                                        { name: "PGHOST", value: "postgres" },
-                                        { name: "PGPORT", value: String(POSTGRES_PORT) },
-                                        { name: "PGDATABASE", value: args.databaseName },
-                                        { name: "PGUSER", value: "postgres" },
-                                        { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: args.superuserSecretName, key: "password" } } },
+                                        ...postgresClientEnv(args.databaseName, args.superuserSecretName),
                                         { name: "BACKUP_DIR", value: "/backups" },
                                         { name: "BACKUP_RETENTION_DAYS", value: String(b.retentionDays) },
                                     ],

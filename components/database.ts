@@ -24,6 +24,17 @@ export const POSTGRES_PORT = 5432;
 export const DATA_MOUNT = "/var/lib/postgresql/data";
 export const PGDATA = `${DATA_MOUNT}/pgdata`;
 
+/** libpq's env for a Job that connects to the database as the superuser (password by reference, POD-12). */
+export function postgresClientEnv(databaseName: string, superuserSecretName: pulumi.Input<string>): k8s.types.input.core.v1.EnvVar[] {
+    return [
+        { name: "PGHOST", value: "postgres" },
+        { name: "PGPORT", value: String(POSTGRES_PORT) },
+        { name: "PGDATABASE", value: databaseName },
+        { name: "PGUSER", value: "postgres" },
+        { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: superuserSecretName, key: "password" } } },
+    ];
+}
+
 export interface AskyDatabaseArgs {
     /** Namespace of every object but the cluster-scoped dev PV. */
     namespace: pulumi.Input<string>;
@@ -217,13 +228,7 @@ export class AskyDatabase extends pulumi.ComponentResource {
                             name: "apply-sql",
                             image: db.image,
                             command: ["sh", "-c", "until pg_isready -q; do echo waiting for postgres; sleep 2; done; exec psql -v ON_ERROR_STOP=1 --no-psqlrc -f /sql/bootstrap.sql"],
-                            env: [
-                                { name: "PGHOST", value: "postgres" },
-                                { name: "PGPORT", value: String(POSTGRES_PORT) },
-                                { name: "PGDATABASE", value: db.name },
-                                { name: "PGUSER", value: "postgres" },
-                                { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: superuserSecret.metadata.name, key: "password" } } },
-                            ],
+                            env: postgresClientEnv(db.name, superuserSecret.metadata.name),
                             envFrom: [
                                 { secretRef: { name: roleSecret.metadata.name } },
                                 { secretRef: { name: userSecret.metadata.name } },
