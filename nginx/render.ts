@@ -151,6 +151,7 @@ function toView(input: GatewayConfigInput) {
         loginBurst: integer("loginBurst", input.loginBurst, 0),
         runtimeDir: matching("runtimeDir", input.runtimeDir, SAFE_ABSOLUTE_PATH, "an absolute path of [A-Za-z0-9._/-]").replace(/(.)\/+$/, "$1"),
         errorLog: matching("errorLog", input.errorLog, SAFE_ABSOLUTE_PATH, "an absolute path of [A-Za-z0-9._/-]"),
+        accessLogEnabled: input.accessLog !== "off",
         accessLog: input.accessLog === "off"
             ? "off"
             : matching("accessLog", input.accessLog, SAFE_ABSOLUTE_PATH, "`off` or an absolute path of [A-Za-z0-9._/-]"),

@@ -18,11 +18,17 @@ const USAGE = `usage: npm run bench:gateway -- [options]
   --duration <s>         measured seconds per target (default 10, max 120)
   --connections <n>      concurrent client connections (default 50, max 1000)
   --warmup <s>           unmeasured seconds before each target (default 2)
+  --rounds <n>           repeat the whole sequence n times, interleaved; ratios use medians (default 1, max 5)
   --tool <t>             autocannon | wrk | both (default autocannon)
   --stub-workers <n>     Node processes serving the stub upstream (default 2)
   --gateway-workers <n>  worker_processes of the project gateway (default 1 = the prod CPU limit of 1)
   --keepalive <n>        keepaliveConnections of the project gateway (default 64, as Pulumi.prod.yaml)
-  --path <p>             request path (default /pyxis/dispensers: the seed's best-configured route)`;
+  --path <p>             request path (default /pyxis/dispensers: the seed's best-configured route)
+  --upstream-host <ip>   address the stub listens on and the gateways proxy to (default 127.0.0.1).
+                         Must be an address of this host, so traffic never leaves it. A non-loopback
+                         one (e.g. the eth0 address) behaves like a pod talking to a ClusterIP: Linux
+                         reuses TIME_WAIT ports only for loopback addresses (tcp_tw_reuse=2), so the
+                         seed's connection-per-request pattern then runs out of ephemeral ports.`;
 
 function options() {
     const { values } = parseArgs({
@@ -30,11 +36,13 @@ function options() {
             duration: { type: "string", default: "10" },
             connections: { type: "string", default: "50" },
             warmup: { type: "string", default: "2" },
+            rounds: { type: "string", default: "1" },
             tool: { type: "string", default: "autocannon" },
             "stub-workers": { type: "string", default: "2" },
             "gateway-workers": { type: "string", default: "1" },
             keepalive: { type: "string", default: "64" },
             path: { type: "string", default: "/pyxis/dispensers" },
+            "upstream-host": { type: "string", default: "127.0.0.1" },
             help: { type: "boolean", default: false },
         },
     });
@@ -60,10 +68,18 @@ function options() {
         console.error("--path must be a plain path under /pyxis, /requests or /auth");
         process.exit(2);
     }
+    const upstreamHost = String(values["upstream-host"]);
+    const local = Object.values(os.networkInterfaces()).flatMap((addrs) => addrs ?? []).filter((a) => a.family === "IPv4").map((a) => a.address);
+    if (!local.includes(upstreamHost)) {
+        console.error(`--upstream-host must be an IPv4 address of this host (${local.join(", ")})`);
+        process.exit(2);
+    }
     return {
+        upstreamHost,
         duration: int("duration", 1, 120),
         connections: int("connections", 1, 1000),
         warmup: int("warmup", 0, 30),
+        rounds: int("rounds", 1, 5),
         tools: tool === "both" ? ["autocannon", "wrk"] : [tool],
         stubWorkers: int("stub-workers", 1, 16),
         gatewayWorkers: int("gateway-workers", 1, 16),
@@ -107,14 +123,15 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 interface StubProcess {
+    host: string;
     port: number;
     child: ChildProcess;
     stats(): Promise<{ connections: number; requests: number }>;
 }
 
-async function startStub(workers: number): Promise<StubProcess> {
+async function startStub(workers: number, host: string): Promise<StubProcess> {
     const port = await freePort();
-    const child = fork(path.join(__dirname, "bench", "stub-upstream.ts"), [String(port), String(workers)], {
+    const child = fork(path.join(__dirname, "bench", "stub-upstream.ts"), [String(port), String(workers), host], {
         execArgv: ["-r", "ts-node/register/transpile-only"],
         stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
@@ -146,24 +163,24 @@ async function startStub(workers: number): Promise<StubProcess> {
             child.on("message", onMessage);
             child.send({ type: "stats" });
         });
-    return { port, child, stats };
+    return { host, port, child, stats };
 }
 
-async function startSeedGateway(stubPort: number): Promise<RunningNginx> {
+async function startSeedGateway(stub: StubProcess): Promise<RunningNginx> {
     const dir = makeRuntimeDir();
     const listenPort = await freePort();
     const template = fs.readFileSync(path.join(__dirname, "bench", "seed-gateway.conf.mustache"), "utf8");
-    const config = Mustache.render(template, { runtimeDir: dir, host: "127.0.0.1", port: stubPort, listenPort }, {}, { escape: (s: string) => s });
+    const config = Mustache.render(template, { runtimeDir: dir, host: stub.host, port: stub.port, listenPort }, {}, { escape: (s: string) => s });
     const nginx = await runNginx({ config, dir, port: listenPort });
     cleanups.push(() => nginx.stop());
     return nginx;
 }
 
-async function startProjectGateway(stubPort: number, workers: number, keepalive: number): Promise<RunningNginx> {
+async function startProjectGateway(stub: StubProcess, workers: number, keepalive: number): Promise<RunningNginx> {
     const dir = makeRuntimeDir();
-    const stub = { host: "127.0.0.1", port: stubPort };
+    const upstream = { host: stub.host, port: stub.port };
     // Cluster values from Pulumi.prod.yaml / components/gateway.ts; only paths and ports are local.
-    const input = await gatewayTestInput({ auth: stub, pyxis: stub, requestManagement: stub }, dir, {
+    const input = await gatewayTestInput({ auth: upstream, pyxis: upstream, requestManagement: upstream }, dir, {
         workerProcesses: workers,
         workerConnections: 1024,
         keepaliveConnections: keepalive,
@@ -302,11 +319,14 @@ function hasWrk(): boolean {
 // ---------- main ----------
 
 interface Row extends LoadResult {
+    round: number;
     target: string;
     tool: string;
     upstreamConnsPerReq: number | null;
     timeWait: number;
     cpu: { nginx: number | null; stub: number; loadgen: number; host: number };
+    /** CPU microseconds nginx + stub spent per request: the servers' cost, whatever the load generator. */
+    serverUsPerRequest: number;
 }
 
 async function main() {
@@ -314,85 +334,98 @@ async function main() {
     findNginx(); // fail early and loudly
     if (opts.tools.includes("wrk") && !hasWrk()) throw new Error("--tool wrk/both needs wrk on PATH (apt-get install wrk)");
 
-    const stub = await startStub(opts.stubWorkers);
-    const seed = await startSeedGateway(stub.port);
-    const project = await startProjectGateway(stub.port, opts.gatewayWorkers, opts.keepalive);
+    const stub = await startStub(opts.stubWorkers, opts.upstreamHost);
+    const seed = await startSeedGateway(stub);
+    const project = await startProjectGateway(stub, opts.gatewayWorkers, opts.keepalive);
     const targets = [
-        { name: "direct (stub)", port: stub.port, nginx: null as RunningNginx | null },
-        { name: "project gateway", port: project.port, nginx: project },
-        { name: "seed gateway", port: seed.port, nginx: seed },
+        { name: "direct (stub)", host: stub.host, port: stub.port, nginx: null as RunningNginx | null },
+        { name: "project gateway", host: "127.0.0.1", port: project.port, nginx: project },
+        { name: "seed gateway", host: "127.0.0.1", port: seed.port, nginx: seed },
     ];
 
     console.log(
         `bench: ${opts.duration}s x ${opts.connections} connections per target, warm-up ${opts.warmup}s, GET ${opts.path}\n` +
-            `stub: ${opts.stubWorkers} Node workers on 127.0.0.1:${stub.port}; project gateway: worker_processes ${opts.gatewayWorkers}, ` +
+            `stub: ${opts.stubWorkers} Node workers on ${stub.host}:${stub.port}; project gateway: worker_processes ${opts.gatewayWorkers}, ` +
             `keepalive ${opts.keepalive}; seed gateway: worker_processes 1, no keepalive; CPUs: ${os.cpus().length}\n`,
     );
 
     const rows: Row[] = [];
-    // Target by target (both tools back to back), the seed last: its connection-per-request
-    // TIME_WAIT sockets then cannot weigh on the other targets' runs.
-    for (const target of targets) {
-        for (const tool of opts.tools) {
-            const url = `http://127.0.0.1:${target.port}${opts.path}`;
-            if (opts.warmup > 0) await autocannon({ url, connections: opts.connections, duration: opts.warmup });
-            // Let the warm-up's TIME_WAIT sockets and queues settle a little before measuring.
-            await new Promise((r) => setTimeout(r, 500));
-            const nginxPids = target.nginx ? descendants(target.nginx.pid) : [];
-            const stubPids = descendants(stub.child.pid!);
-            let loadgenPid: number | undefined;
-            const before = {
-                stats: await stub.stats(),
-                nginx: cpuSeconds(nginxPids),
-                stub: cpuSeconds(stubPids),
-                self: process.cpuUsage(),
-                host: hostBusySeconds(),
-            };
-            const started = Date.now();
-            process.stdout.write(`  ${tool.padEnd(10)} ${target.name.padEnd(16)} ...`);
-            // wrk's /proc entry vanishes when it exits: sample its CPU time while it runs.
-            let wrkCpu = 0;
-            const poll = setInterval(() => {
-                if (loadgenPid) wrkCpu = Math.max(wrkCpu, cpuSeconds([loadgenPid]));
-            }, 200);
-            const result = await (tool === "wrk"
-                ? runWrk(url, opts.connections, opts.duration, (pid) => (loadgenPid = pid))
-                : runAutocannon(url, opts.connections, opts.duration)
-            ).finally(() => clearInterval(poll));
-            const seconds = (Date.now() - started) / 1000;
-            const pct = (cpu: number) => (100 * cpu) / seconds;
-            const after = await stub.stats();
-            const self = process.cpuUsage(before.self);
-            const host = pct(hostBusySeconds() - before.host);
-            const timeWait = timeWaitTo(stub.port);
-            const row: Row = {
-                ...result,
-                target: target.name,
-                tool,
-                upstreamConnsPerReq: after.requests > before.stats.requests
-                    ? (after.connections - before.stats.connections) / (after.requests - before.stats.requests)
-                    : null,
-                timeWait,
-                cpu: {
-                    nginx: target.nginx ? pct(cpuSeconds(nginxPids) - before.nginx) : null,
-                    stub: pct(cpuSeconds(stubPids) - before.stub),
-                    // autocannon runs in this process; wrk is sampled every 200 ms (slightly low).
-                    loadgen: loadgenPid ? pct(wrkCpu) : pct((self.user + self.system) / 1e6),
-                    host,
-                },
-            };
-            process.stdout.write(` ${Math.round(row.rps)} req/s\n`);
-            rows.push(row);
-            await new Promise((r) => setTimeout(r, 1000));
+    // Target by target (both tools back to back), the seed last in each round; rounds are
+    // interleaved so load from other processes on the machine spreads over all targets.
+    for (let round = 1; round <= opts.rounds; round++) {
+        for (const target of targets) {
+            for (const tool of opts.tools) {
+                const url = `http://${target.host}:${target.port}${opts.path}`;
+                if (opts.warmup > 0) await autocannon({ url, connections: opts.connections, duration: opts.warmup });
+                // Let the warm-up's TIME_WAIT sockets and queues settle a little before measuring.
+                await new Promise((r) => setTimeout(r, 500));
+                const nginxPids = target.nginx ? descendants(target.nginx.pid) : [];
+                const stubPids = descendants(stub.child.pid!);
+                let loadgenPid: number | undefined;
+                const before = {
+                    stats: await stub.stats(),
+                    nginx: cpuSeconds(nginxPids),
+                    stub: cpuSeconds(stubPids),
+                    self: process.cpuUsage(),
+                    host: hostBusySeconds(),
+                    timeWait: timeWaitTo(stub.port),
+                };
+                const started = Date.now();
+                process.stdout.write(`  round ${round}  ${tool.padEnd(10)} ${target.name.padEnd(16)} ...`);
+                // wrk's /proc entry vanishes when it exits: sample its CPU time while it runs.
+                let wrkCpu = 0;
+                const poll = setInterval(() => {
+                    if (loadgenPid) wrkCpu = Math.max(wrkCpu, cpuSeconds([loadgenPid]));
+                }, 200);
+                const result = await (tool === "wrk"
+                    ? runWrk(url, opts.connections, opts.duration, (pid) => (loadgenPid = pid))
+                    : runAutocannon(url, opts.connections, opts.duration)
+                ).finally(() => clearInterval(poll));
+                const seconds = (Date.now() - started) / 1000;
+                const pct = (cpu: number) => (100 * cpu) / seconds;
+                const after = await stub.stats();
+                const self = process.cpuUsage(before.self);
+                const host = pct(hostBusySeconds() - before.host);
+                // New TIME_WAIT sockets towards the stub (older ones expire meanwhile: a lower bound).
+                const timeWait = Math.max(0, timeWaitTo(stub.port) - before.timeWait);
+                const serverCpu = (target.nginx ? cpuSeconds(nginxPids) - before.nginx : 0) + (cpuSeconds(stubPids) - before.stub);
+                const row: Row = {
+                    ...result,
+                    serverUsPerRequest: result.requests > 0 ? (1e6 * serverCpu) / result.requests : NaN,
+                    round,
+                    target: target.name,
+                    tool,
+                    upstreamConnsPerReq: after.requests > before.stats.requests
+                        ? (after.connections - before.stats.connections) / (after.requests - before.stats.requests)
+                        : null,
+                    timeWait,
+                    cpu: {
+                        nginx: target.nginx ? pct(cpuSeconds(nginxPids) - before.nginx) : null,
+                        stub: pct(cpuSeconds(stubPids) - before.stub),
+                        // autocannon runs in this process; wrk is sampled every 200 ms (slightly low).
+                        loadgen: loadgenPid ? pct(wrkCpu) : pct((self.user + self.system) / 1e6),
+                        host,
+                    },
+                };
+                process.stdout.write(` ${Math.round(row.rps)} req/s\n`);
+                rows.push(row);
+                await new Promise((r) => setTimeout(r, 1000));
+            }
         }
     }
     printTable(rows, opts.tools);
 }
 
+const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
 function printTable(rows: Row[], tools: string[]) {
-    const header = ["tool", "target", "req/s", "p50 ms", "p99 ms", "errors", "non-2xx", "upstream conns/req", "TIME_WAIT", "CPU% nginx", "CPU% stub", "CPU% loadgen", "CPU% host"];
+    const header = ["round", "tool", "target", "req/s", "p50 ms", "p99 ms", "errors", "non-2xx", "upstream conns/req", "new TIME_WAIT", "CPU% nginx", "CPU% stub", "CPU% loadgen", "CPU% host", "server CPU us/req"];
     const fmt = (n: number | null, digits = 0) => (n === null || Number.isNaN(n) ? "-" : n.toFixed(digits));
     const lines = rows.map((r) => [
+        String(r.round),
         r.tool,
         r.target,
         fmt(r.rps),
@@ -406,22 +439,37 @@ function printTable(rows: Row[], tools: string[]) {
         fmt(r.cpu.stub),
         fmt(r.cpu.loadgen),
         `${fmt(r.cpu.host)}/${100 * os.cpus().length}`,
+        fmt(r.serverUsPerRequest, 1),
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-    const show = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+    const show = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
     console.log(`\n${show(header)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
     for (const l of lines) console.log(show(l));
     console.log(
         "CPU% = CPU seconds per wall second x 100 (200 = two cores busy). CPU% host counts every process on the\n" +
-            "machine; what it has beyond nginx + stub + loadgen is the kernel's softirq work and other tenants' load.\n",
+            "machine; what it has beyond nginx + stub + loadgen is the kernel's softirq work and other tenants' load.\n" +
+            "server CPU us/req = (nginx + stub) CPU time / requests: what a request costs the servers, independent of\n" +
+            "how much CPU the load generator takes from them on a small box.\n",
     );
+    const rounds = new Set(rows.map((r) => r.round)).size;
+    if (rounds > 1) console.log(`medians over ${rounds} rounds:`);
     for (const tool of tools) {
-        const rps = (target: string) => rows.find((r) => r.tool === tool && r.target === target)?.rps ?? NaN;
+        const of = (target: string, pick: (r: Row) => number) => median(rows.filter((r) => r.tool === tool && r.target === target).map(pick));
+        const rps = (target: string) => of(target, (r) => r.rps);
+        const cost = (target: string) => of(target, (r) => r.serverUsPerRequest);
+        if (rounds > 1) {
+            for (const target of ["direct (stub)", "project gateway", "seed gateway"]) {
+                console.log(
+                    `  ${tool.padEnd(10)} ${target.padEnd(16)} ${rps(target).toFixed(0).padStart(6)} req/s  p50 ${of(target, (r) => r.p50).toFixed(2)} ms` +
+                        `  p99 ${of(target, (r) => r.p99).toFixed(2)} ms  server CPU ${cost(target).toFixed(1)} us/req`,
+                );
+            }
+        }
         const vsSeed = rps("project gateway") / rps("seed gateway");
         const vsDirect = rps("project gateway") / rps("direct (stub)");
         console.log(
-            `${tool}: gateway/seed = ${vsSeed.toFixed(2)}x (target >= 3x: ${vsSeed >= 3 ? "met" : "NOT met"}), ` +
-                `gateway/direct = ${vsDirect.toFixed(2)}x`,
+            `${tool}: gateway/seed = ${vsSeed.toFixed(2)}x req/s (target >= 3x: ${vsSeed >= 3 ? "met" : "NOT met"}), ` +
+                `gateway/direct = ${vsDirect.toFixed(2)}x; server CPU per request seed/gateway = ${(cost("seed gateway") / cost("project gateway")).toFixed(2)}x`,
         );
     }
 }

@@ -159,7 +159,14 @@ describe("nginx gateway config: rendering (nginx/render.ts)", () => {
         for (const v of ["$request_id", "$asky_request_id", "$upstream_addr", "$upstream_response_time", "$request_time", "$status"]) {
             assert.ok(format.includes(v), v);
         }
-        assert.deepStrictEqual(named("access_log").find((e) => e.parents.length === 1)?.directive.args, ["/dev/stdout", "asky_gateway"]);
+        assert.deepStrictEqual(named("access_log").find((e) => e.parents.length === 1)?.directive.args, [
+            "/dev/stdout",
+            "asky_gateway",
+            "buffer=4k",
+            "flush=1s",
+        ]);
+        const off = walkNginxConfig(parseNginxConfig(renderGatewayConfig({ ...clusterInput, accessLog: "off" })));
+        assert.deepStrictEqual(off.find((e) => e.directive.name === "access_log" && e.parents.length === 1)?.directive.args, ["off"]);
     });
 
     describe("input validation", () => {
@@ -217,26 +224,29 @@ describe("nginx gateway config: against a real nginx", function () {
         await Promise.all(Object.values(stubs ?? {}).map((s) => s.close()));
     });
 
-    it("GW-8 nginx -t accepts the rendered config (also with the cluster's values)", () => {
+    it("GW-8 nginx -t accepts the rendered config (also with the cluster's values and the optional switches)", () => {
         const ours = nginxTest(gw.configPath, gw.dir, gw.errorLogPath);
         assert.strictEqual(ours.status, 0, ours.output);
         assert.match(ours.output, /syntax is ok/);
-        // The cluster config with its DNS names swapped for localhost (nginx -t resolves them).
-        const cluster = renderGatewayConfig({
-            ...clusterInput,
-            upstreams: {
-                auth: { host: "localhost", port: 8003 },
-                pyxis: { host: "localhost", port: 8001 },
-                requestManagement: { host: "localhost", port: 8002 },
-            },
-            runtimeDir: gw.dir,
-            errorLog: gw.errorLogPath,
-            accessLog: path.join(gw.dir, "cluster-access.log"),
-        });
-        const file = path.join(gw.dir, "cluster.conf");
-        fs.writeFileSync(file, cluster, { mode: 0o644 });
-        const theirs = nginxTest(file, gw.dir, gw.errorLogPath);
-        assert.strictEqual(theirs.status, 0, theirs.output);
+        // The cluster's values with its DNS names swapped for localhost (nginx -t resolves them).
+        const local = { host: "localhost", port: 8001 };
+        const variants: [string, Partial<GatewayConfigInput>][] = [
+            ["cluster values", {}],
+            ["access log off, IPv6 listen", { accessLog: "off", listenIpv6: true }],
+        ];
+        for (const [title, overrides] of variants) {
+            const file = path.join(gw.dir, "variant.conf");
+            fs.writeFileSync(file, renderGatewayConfig({
+                ...clusterInput,
+                upstreams: { auth: local, pyxis: local, requestManagement: local },
+                runtimeDir: gw.dir,
+                errorLog: gw.errorLogPath,
+                accessLog: path.join(gw.dir, "variant-access.log"),
+                ...overrides,
+            }), { mode: 0o644 });
+            const result = nginxTest(file, gw.dir, gw.errorLogPath);
+            assert.strictEqual(result.status, 0, `${title}: ${result.output}`);
+        }
     });
 
     it("GW-8 runs without root: master is not UID 0, pid file and temp dirs are in runtimeDir", () => {
@@ -429,9 +439,13 @@ describe("nginx gateway config: against a real nginx", function () {
     it("access log lines are JSON with request id, upstream address and timings, status", async () => {
         const id = `log-check-${Date.now()}`;
         await get("/pyxis/log", { headers: { "x-request-id": id } });
-        await sleep(50);
-        const line = fs.readFileSync(gw.accessLogPath, "utf8").split("\n").find((l) => l.includes(id));
-        assert.ok(line, "access log has the request");
+        // The log is buffered (flush=1s): wait for the line.
+        let line: string | undefined;
+        for (let waited = 0; !line && waited < 3000; waited += 100) {
+            await sleep(100);
+            line = fs.readFileSync(gw.accessLogPath, "utf8").split("\n").find((l) => l.includes(id));
+        }
+        assert.ok(line, "access log has the request within 3 s");
         const entry = JSON.parse(line!);
         assert.strictEqual(entry.request_id, id);
         assert.match(entry.nginx_request_id, /^[0-9a-f]{32}$/);

@@ -1,7 +1,7 @@
 // Stub upstream for `npm run bench:gateway`: a cluster of Node http workers answering a small
 // JSON body at once, in its own processes so the load generator and nginx do not share its
 // event loop. Started by scripts/bench-gateway.ts with fork(); talks to it over IPC.
-//   argv: <port> <workers>
+//   argv: <port> <workers> [host, default 127.0.0.1]
 //   → parent: { type: "ready", port }      ← parent: { type: "stats" }
 //   → parent: { type: "stats", connections, requests } (totals over all workers)
 import cluster from "cluster";
@@ -9,6 +9,7 @@ import * as http from "http";
 
 const port = Number(process.argv[2]);
 const workers = Number(process.argv[3] ?? 2);
+const host = process.argv[4] ?? "127.0.0.1";
 const BODY = JSON.stringify({ ok: true, service: "stub", items: [1, 2, 3] });
 
 interface Counts {
@@ -72,7 +73,7 @@ if (cluster.isPrimary) {
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     server.on("connection", () => counts.connections++);
-    server.listen(port, "127.0.0.1");
+    server.listen(port, host);
     process.on("message", (msg: { type?: string }) => {
         if (msg?.type === "stats") process.send?.({ type: "stats", ...counts });
     });
