@@ -111,6 +111,9 @@ export class AskyGateway extends pulumi.ComponentResource {
                 targetPort: "http",
                 type: g.exposure,
                 ...(g.nodePort !== undefined ? { nodePort: g.nodePort } : {}),
+                // The login rate limit is per client address: a LoadBalancer must not SNAT it away.
+                // (NodePort keeps Cluster: kind maps the host port to a node that may run no gateway pod.)
+                ...(g.exposure === "LoadBalancer" ? { externalTrafficPolicy: "Local" as const } : {}),
             },
         }, { parent: this, dependsOn: opts?.dependsOn });
 

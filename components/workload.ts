@@ -55,6 +55,8 @@ export interface AskyWorkloadArgs {
         type?: "ClusterIP" | "NodePort" | "LoadBalancer";
         /** Fixed node port for type NodePort; left out, Kubernetes picks one. */
         nodePort?: number;
+        /** `Local` keeps the client's source address (no SNAT); left out, Kubernetes' default `Cluster`. */
+        externalTrafficPolicy?: "Local" | "Cluster";
     };
 }
 
@@ -108,6 +110,7 @@ export class AskyWorkload extends pulumi.ComponentResource {
             metadata: objectMeta(id, args.namespace),
             spec: {
                 type: args.service.type ?? "ClusterIP",
+                ...(args.service.externalTrafficPolicy ? { externalTrafficPolicy: args.service.externalTrafficPolicy } : {}),
                 selector: selectorLabels(id),
                 ports: [{
                     name: args.service.targetPort,

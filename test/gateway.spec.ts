@@ -79,7 +79,10 @@ describe("AskyGateway (components/gateway.ts)", () => {
         assert.match(String(d.outputs.externalUrl.value), /:30000/);
         assert.strictEqual(d.outputs.clusterUrl.value, "http://gateway.asky.svc.cluster.local:80");
         const p = await build("prod");
-        assert.strictEqual(find(p.objects, "Service", "gateway").spec.type, "LoadBalancer");
+        const prodSvc = find(p.objects, "Service", "gateway");
+        assert.strictEqual(prodSvc.spec.type, "LoadBalancer");
+        assert.strictEqual(prodSvc.spec.externalTrafficPolicy, "Local", "GW-6 limits per real client address, not per node");
+        assert.strictEqual(devSvc.spec.externalTrafficPolicy, undefined);
         assert.deepStrictEqual(namesOf(p.objects, "HorizontalPodAutoscaler"), ["gateway"]);
         assert.deepStrictEqual(namesOf(p.objects, "PodDisruptionBudget"), ["gateway"]);
     });
