@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { AskyConfig, ServiceName } from "../config";
-import { SERVICE_DATABASE_ROLES, renderDatabaseSql, userPasswordEnv } from "../sql/render";
+import { SERVICE_DATABASE_ROLES, renderDatabaseSql, superuserSyncScript, userPasswordEnv } from "../sql/render";
 import {
     WorkloadIdentity,
     containerResources,
@@ -172,8 +172,10 @@ export class AskyDatabase extends pulumi.ComponentResource {
                                 { name: "POSTGRES_DB", value: db.name },
                                 { name: "POSTGRES_USER", value: "postgres" },
                                 { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: superuserSecret.metadata.name, key: "password" } } },
-                                // Never trust: local socket and TCP both ask for a SCRAM password (SEC-4).
-                                { name: "POSTGRES_INITDB_ARGS", value: "--auth-local=scram-sha-256 --auth-host=scram-sha-256" },
+                                // Never trust (SEC-4): TCP asks for a SCRAM password; the pod's own socket
+                                // admits only the OS user of the same name (peer), which lets the
+                                // postStart hook keep the superuser's password in step with its Secret.
+                                { name: "POSTGRES_INITDB_ARGS", value: "--auth-local=peer --auth-host=scram-sha-256" },
                                 { name: "PGDATA", value: PGDATA },
                             ],
                             volumeMounts: [
@@ -182,6 +184,7 @@ export class AskyDatabase extends pulumi.ComponentResource {
                                 { name: "tmp", mountPath: "/tmp" },
                                 { name: "shm", mountPath: "/dev/shm" },
                             ],
+                            lifecycle: { postStart: { exec: { command: ["sh", "-c", superuserSyncScript()] } } },
                             ...probes(readiness, liveness),
                             securityContext: containerSecurity(),
                             resources: containerResources(db.resources),
@@ -215,9 +218,12 @@ export class AskyDatabase extends pulumi.ComponentResource {
             metadata: {
                 ...objectMeta(migrationId, args.namespace),
                 name: pulumi.interpolate`postgres-bootstrap-${revision}`,
+                // A Job that failed is replaced by the next `pulumi up` instead of awaited forever.
+                annotations: { "pulumi.com/replaceUnready": "true" },
             },
             spec: {
-                backoffLimit: 6,
+                backoffLimit: 2,
+                // Inside Pulumi's wait below, so a stuck run fails the update with the Job's own reason.
                 activeDeadlineSeconds: 900,
                 template: {
                     metadata: { labels: recommendedLabels(migrationId) },
@@ -247,7 +253,7 @@ export class AskyDatabase extends pulumi.ComponentResource {
                     },
                 },
             },
-        }, { parent: this, dependsOn: [this.statefulSet, this.service] });
+        }, { parent: this, dependsOn: [this.statefulSet, this.service], customTimeouts: { create: "20m", update: "20m" } });
 
         this.host = host;
         this.superuserSecretName = superuserSecret.metadata.name;

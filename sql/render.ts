@@ -86,6 +86,11 @@ export function backupScript(): string {
     return fs.readFileSync(path.join(SQL_DIR, "backup.sh"), "utf8");
 }
 
+/** Content of sql/sync-superuser-password.sh (the postgres container's postStart hook). */
+export function superuserSyncScript(): string {
+    return fs.readFileSync(path.join(SQL_DIR, "sync-superuser-password.sh"), "utf8");
+}
+
 function readSql(file: string): string {
     const text = fs.readFileSync(path.join(SQL_DIR, file), "utf8");
     return `-- ---- ${file} ----\n${text.endsWith("\n") ? text : `${text}\n`}`;

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { AskyDatabase, PGDATA, DATA_MOUNT } from "../components";
-import { renderDatabaseSql } from "../sql/render";
+import { renderDatabaseSql, superuserSyncScript } from "../sql/render";
 import { RENDER_PROTECTED_ANNOTATION } from "../scripts/render";
 import { find, isSecretEnvelope, namesOf, renderComponent, reveal, stackSettings } from "./support/render";
 
@@ -54,7 +54,7 @@ describe("AskyDatabase (components/database.ts)", () => {
         assert.strictEqual(env.PGDATA.value, PGDATA);
         assert.ok(PGDATA.startsWith(DATA_MOUNT + "/"));
         assert.deepStrictEqual(env.POSTGRES_PASSWORD.valueFrom, { secretKeyRef: { name: "postgres-superuser", key: "password" } });
-        assert.deepStrictEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, seccompProfile: { type: "RuntimeDefault" } });
+        assert.deepStrictEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999, fsGroupChangePolicy: "OnRootMismatch", seccompProfile: { type: "RuntimeDefault" } });
         assert.strictEqual(c.securityContext.readOnlyRootFilesystem, true);
         const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.mountPath, m.name]));
         const volumes = Object.fromEntries(pod.volumes.map((v: any) => [v.name, v]));
@@ -63,13 +63,21 @@ describe("AskyDatabase (components/database.ts)", () => {
         assert.strictEqual(volumes[mounts["/dev/shm"]].emptyDir.medium, "Memory");
     });
 
-    it("SEC-4 never trusts: SCRAM for local and host logins, scram-sha-256 password encryption", async () => {
+    it("SEC-4 never trusts: SCRAM over TCP, peer on the pod's own socket, scram-sha-256 password encryption", async () => {
         const { objects } = await build();
         const c = find(objects, "StatefulSet", "postgres").spec.template.spec.containers[0];
         const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
-        assert.strictEqual(env.POSTGRES_INITDB_ARGS, "--auth-local=scram-sha-256 --auth-host=scram-sha-256");
+        assert.strictEqual(env.POSTGRES_INITDB_ARGS, "--auth-local=peer --auth-host=scram-sha-256");
         assert.ok(!("POSTGRES_HOST_AUTH_METHOD" in env));
         assert.deepStrictEqual(c.args, ["postgres", "-c", "password_encryption=scram-sha-256"]);
+    });
+
+    it("keeps the superuser's password in step with its Secret on every start (postStart hook), and rolls on rotation", async () => {
+        const { objects } = await build();
+        const pod = find(objects, "StatefulSet", "postgres").spec.template;
+        const hook = pod.spec.containers[0].lifecycle.postStart.exec.command;
+        assert.deepStrictEqual(hook, ["sh", "-c", superuserSyncScript()]);
+        assert.match(pod.metadata.annotations["checksum/superuser"], /^[0-9a-f]{64}$/);
     });
 
     it("POD-10 probes with pg_isready, readiness differing from liveness", async () => {
@@ -90,6 +98,7 @@ describe("AskyDatabase (components/database.ts)", () => {
         assert.match(c.command.join(" "), /psql -v ON_ERROR_STOP=1 --no-psqlrc -f \/sql\/bootstrap\.sql/);
         assert.deepStrictEqual(job.spec.template.spec.volumes[0], { name: "sql", configMap: { name: "postgres-initdb-config" } });
         assert.strictEqual(job.spec.template.spec.restartPolicy, "Never");
+        assert.strictEqual(job.metadata.annotations["pulumi.com/replaceUnready"], "true", "a failed Job is replaced, not awaited forever");
     });
 
     it("dev: binds the seed's hostPath PV; prod: a StorageClass claim and no PV", async () => {

@@ -21,7 +21,7 @@ describe("AskyService (components/service.ts)", () => {
 
     it("POD-2 runs the root-by-default image as a numeric non-root UID that can read its Secret files", async () => {
         const pod = find((await build("pyxis")).objects, "Deployment", "pyxis").spec.template.spec;
-        assert.deepStrictEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } });
+        assert.deepStrictEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, fsGroupChangePolicy: "OnRootMismatch", seccompProfile: { type: "RuntimeDefault" } });
         assert.strictEqual(pod.automountServiceAccountToken, false);
     });
 

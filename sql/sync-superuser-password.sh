@@ -1,0 +1,28 @@
+#!/bin/sh
+# postStart hook of the postgres container: makes the superuser's password the one in its
+# Secret. The image sets POSTGRES_PASSWORD only when it creates the data directory, so without
+# this a rotated password, or a data directory older than the stack (dev's Retain hostPath PV
+# after destroy/up), would lock the schema Job and the backups out.
+# Connects over the pod's own socket (peer authentication, no password); the password travels
+# through the environment and psql's \getenv, never a command line. Always exits 0: a hook
+# failure would kill the container, and a database still recovering must be left to finish.
+set -u
+host="${PGHOST:-/var/run/postgresql}"
+user="${POSTGRES_USER:-postgres}"
+tries="${SYNC_TRIES:-150}"
+i=0
+while [ "$i" -lt "$tries" ]; do
+  if pg_isready -q -h "$host"; then
+    if printf '%s\n' "\\getenv pw POSTGRES_PASSWORD" \
+        "SET password_encryption = 'scram-sha-256';" \
+        "ALTER ROLE :\"role\" PASSWORD :'pw';" \
+      | psql -X -q -v ON_ERROR_STOP=1 -h "$host" -U "$user" -d postgres -v role="$user" >/dev/null; then
+      echo "superuser password synchronised with its Secret"
+      exit 0
+    fi
+  fi
+  i=$((i + 1))
+  sleep 2
+done
+echo "could not synchronise the superuser password after $tries tries" >&2
+exit 0
