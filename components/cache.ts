@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { AskyConfig } from "../config";
+import { AskyConfig, parseQuantity } from "../config";
 import { probes, scratchVolume } from "./podHardening";
 import { AskyWorkload } from "./workload";
 
@@ -40,7 +40,9 @@ export class AskyCache extends pulumi.ComponentResource {
             container: {
                 name: "redis",
                 image: args.cache.image,
-                args: ["redis-server", "--save", "", "--appendonly", "no", "--dir", "/data"],
+                // A bounded LRU cache inside its memory limit (a quarter left for Redis itself), never OOM-killed for being full.
+                args: ["redis-server", "--save", "", "--appendonly", "no", "--dir", "/data",
+                    "--maxmemory", String(Math.floor(parseQuantity(args.cache.resources.limits.memory) * 0.75)), "--maxmemory-policy", "allkeys-lru"],
                 ports: [{ name: "redis", containerPort: REDIS_PORT, protocol: "TCP" }],
                 volumeMounts: [{ name: "data", mountPath: "/data" }],
                 ...probes({ command: ["redis-cli", "-p", String(REDIS_PORT), "ping"] }, { tcpPort: "redis" }),

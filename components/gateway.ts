@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { AskyConfig } from "../config";
+import { AskyConfig, parseQuantity } from "../config";
 import { GATEWAY_HEALTH_PATH, GatewayUpstream, renderGatewayConfig } from "../nginx/render";
-import { WorkloadIdentity, contentChecksum, cpuCores, objectMeta, probes, scratchVolume } from "./podHardening";
+import { WorkloadIdentity, contentChecksum, objectMeta, probes, scratchVolume } from "./podHardening";
 import { AskyWorkload, AutoscalingArgs } from "./workload";
 
 /** nginx-unprivileged runs as UID 101 and listens on an unprivileged port (GW-8). */
@@ -62,7 +62,7 @@ export class AskyGateway extends pulumi.ComponentResource {
             },
             listenPort: GATEWAY_CONTAINER_PORT,
             // One worker per CPU the container may use.
-            workerProcesses: Math.max(1, Math.ceil(cpuCores(g.resources.limits.cpu))),
+            workerProcesses: Math.max(1, Math.ceil(parseQuantity(g.resources.limits.cpu))),
             workerConnections: 1024,
             keepaliveConnections: g.limits.keepaliveConnections,
             clientMaxBodySize: g.limits.clientMaxBodySize,

@@ -78,10 +78,6 @@ export function containerResources(r: Resources): k8s.types.input.core.v1.Resour
     return { requests: amounts(r.requests), limits: amounts(r.limits) };
 }
 
-/** CPU cores of a quantity (`500m` → 0.5, `2` → 2). */
-export function cpuCores(quantity: string): number {
-    return quantity.endsWith("m") ? Number(quantity.slice(0, -1)) / 1000 : Number(quantity);
-}
 
 /** What to check: a TCP connect, an HTTP GET, or a command. */
 export type ProbeCheck =

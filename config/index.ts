@@ -1,7 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { askyConfigSchema, AskyConfigShape, knownTopLevelKeys } from "./schema";
+import { parseQuantity } from "./quantity";
+import { askyConfigSchema, AskyConfigShape, Resources, knownTopLevelKeys } from "./schema";
 
+export * from "./quantity";
 export * from "./schema";
 
 /** The project name: every key of this program lives under `asky:` in the stack files. */
@@ -140,6 +142,24 @@ function crossChecks(c: AskyConfigShape): { problems: string[]; warnings: string
     }
     if (prod && minReplicas < 2) {
         problems.push(`${keyPath(["availability", "autoscaling", "minReplicas"])} = ${minReplicas}: prod needs ≥ 2 (HA-1)`);
+    }
+    const resourceBlocks: [Path, Resources][] = [
+        [["database", "resources"], c.database.resources],
+        [["cache", "resources"], c.cache.resources],
+        [["gateway", "resources"], c.gateway.resources],
+        ...Object.entries(c.services).map(([name, s]): [Path, Resources] => [["services", name, "resources"], s.resources]),
+    ];
+    for (const [path, r] of resourceBlocks) {
+        for (const amount of ["cpu", "memory", "ephemeralStorage"] as const) {
+            if (parseQuantity(r.requests[amount]) > parseQuantity(r.limits[amount])) {
+                problems.push(`${keyPath([...path, "requests", amount])} = ${show(r.requests[amount])}: must not exceed ${keyPath([...path, "limits", amount])} (${r.limits[amount]})`);
+            }
+        }
+    }
+    // The schema Job reads its secrets with psql's \getenv, which psql 15 introduced.
+    const pgMajor = Number(/^(\d+)/.exec(parseImage(c.database.image).tag ?? "")?.[1]);
+    if (pgMajor && pgMajor < 15) {
+        problems.push(`${keyPath(["database", "image"])} = ${show(c.database.image)}: PostgreSQL 15 or newer is required (psql \\getenv in the schema Job)`);
     }
     const emails = c.database.users.map((u) => u.email.toLowerCase());
     emails.forEach((e, i) => {

@@ -1,11 +1,10 @@
 import { z } from "zod";
+import { BYTE_QUANTITY, CPU_QUANTITY } from "./quantity";
 
-/** Kubernetes resource quantity, e.g. `250m`, `512Mi`, `5Gi`. */
-const quantity = z
-    .string()
-    .regex(/^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|Pi|Ei|M|G|T|P|E)?$/, {
-        message: "must be a Kubernetes quantity such as 250m, 512Mi or 5Gi",
-    });
+/** CPU: cores or millicores, e.g. `250m`, `1`. */
+const cpu = z.string().regex(CPU_QUANTITY, { message: "must be a CPU quantity such as 250m or 1" });
+/** Memory and storage: bytes with a suffix, e.g. `512Mi`, `5Gi` (never `m`: thousandths of a byte). */
+const quantity = z.string().regex(BYTE_QUANTITY, { message: "must be a Kubernetes quantity of bytes such as 512Mi or 5Gi" });
 
 /** An RFC 1123 label: what Kubernetes accepts as a namespace name. */
 export const dnsLabel = z
@@ -30,7 +29,7 @@ const port = z.number().int().min(1, { message: "must be a port from 1 to 65535"
 });
 
 const resourceAmounts = z.strictObject({
-    cpu: quantity,
+    cpu,
     memory: quantity,
     ephemeralStorage: quantity,
 });
@@ -71,7 +70,7 @@ const autoscaling = z.strictObject({
 
 const cronSchedule = z
     .string()
-    .regex(/^(@(hourly|daily|weekly|monthly|yearly|midnight))|((\S+\s+){4}\S+)$/, {
+    .regex(/^(?:@(?:hourly|daily|weekly|monthly|yearly|midnight)|(?:\S+\s+){4}\S+)$/, {
         message: "must be a cron schedule with five fields (e.g. '15 2 * * *') or @daily",
     });
 

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, parseAskyConfig, parseImage } from "../config";
+import { ConfigError, parseAskyConfig, parseImage, parseQuantity } from "../config";
 import { renderStack, stackConfig } from "../scripts/render";
 import { stackSettings } from "./support/render";
 
@@ -31,7 +31,13 @@ const badInputs: [title: string, stack: "dev" | "prod", mutate: Mutation, expect
     ["an image without tag in prod", "prod", (c) => { c.services.pyxis.image = "elisaflemer/asky-pyxis"; }, [/asky:services\.pyxis\.image = "elisaflemer\/asky-pyxis"/, /pinned tag/]],
     ["'latest' in prod", "prod", (c) => { c.gateway.image = "nginxinc/nginx-unprivileged:latest"; }, [/asky:gateway\.image = "nginxinc\/nginx-unprivileged:latest"/, /other than 'latest'/]],
     ["an invalid namespace name", "dev", (c) => { c.namespace = "Asky_Prod"; }, [/asky:namespace = "Asky_Prod"/, /DNS label/]],
-    ["a malformed storage size", "dev", (c) => { c.storage.size = "5GB"; }, [/asky:storage\.size = "5GB"/, /quantity such as/]],
+    ["a malformed storage size", "dev", (c) => { c.storage.size = "5GB"; }, [/asky:storage\.size = "5GB"/, /quantity of bytes such as/]],
+    ["memory in thousandths of a byte", "dev", (c) => { c.cache.resources.limits.memory = "512m"; }, [/asky:cache\.resources\.limits\.memory = "512m"/, /512Mi/]],
+    ["a CPU quantity with a byte suffix", "dev", (c) => { c.services.auth.resources.requests.cpu = "1Gi"; }, [/asky:services\.auth\.resources\.requests\.cpu = "1Gi"/, /250m or 1/]],
+    ["requests above limits", "dev", (c) => { c.gateway.resources.requests.memory = "1Gi"; }, [/asky:gateway\.resources\.requests\.memory = "1Gi": must not exceed asky:gateway\.resources\.limits\.memory \(128Mi\)/]],
+    ["a cron schedule with junk after a macro", "dev", (c) => { c.backup.schedule = "@daily junk"; }, [/asky:backup\.schedule = "@daily junk"/, /five fields/]],
+    ["a six-field cron schedule", "dev", (c) => { c.backup.schedule = "0 15 2 * * *"; }, [/asky:backup\.schedule/, /five fields/]],
+    ["a PostgreSQL older than 15", "dev", (c) => { c.database.image = "postgres:14.10-bookworm"; }, [/asky:database\.image = "postgres:14\.10-bookworm"/, /PostgreSQL 15 or newer/]],
     ["a port out of range", "dev", (c) => { c.services["request-management"].port = 70000; }, [/asky:services\.request-management\.port = 70000/, /1 to 65535/]],
     ["an unknown nested key", "dev", (c) => { c.gateway.replica = 2; }, [/asky:gateway\.replica: unknown key/, /replicas/]],
     ["an unknown exposure", "dev", (c) => { c.gateway.exposure = "Ingress"; }, [/asky:gateway\.exposure = "Ingress"/, /NodePort.*LoadBalancer/]],
@@ -83,6 +89,11 @@ describe("config (config/index.ts)", () => {
         raw.namespace = "BAD";
         raw.services.auth.replicas = -3;
         assert.strictEqual(problemsOf(raw).length, 2);
+    });
+
+    it("reads quantities in base units", () => {
+        assert.deepStrictEqual(["250m", "2", "1.5", "128Mi", "1Gi", "5G", "64k"].map(parseQuantity), [0.25, 2, 1.5, 134217728, 1073741824, 5e9, 64000]);
+        assert.throws(() => parseQuantity("5GB"), /not a Kubernetes quantity/);
     });
 
     it("parses image references (registry ports are not tags)", () => {
