@@ -21,6 +21,9 @@ export interface AskyNetworkPoliciesArgs {
     flows: readonly Flow[];
 }
 
+/** Link-local DNS resolvers some clusters put on every node (NodeLocal DNSCache; GKE's metadata server). */
+export const NODE_LOCAL_DNS = ["169.254.20.10/32", "169.254.169.254/32"];
+
 const byName = (name: string) => ({ podSelector: { matchLabels: { "app.kubernetes.io/name": name } } });
 
 /**
@@ -44,10 +47,14 @@ export class AskyNetworkPolicies extends pulumi.ComponentResource {
             podSelector: {},
             policyTypes: ["Egress"],
             egress: [{
-                to: [{
-                    namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
-                    podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
-                }],
+                to: [
+                    {
+                        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+                        podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+                    },
+                    // Clusters that answer DNS on the node: NodeLocal DNSCache, GKE Cloud DNS.
+                    ...NODE_LOCAL_DNS.map((cidr) => ({ ipBlock: { cidr } })),
+                ],
                 ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
             }],
         });

@@ -17,6 +17,8 @@ describe("AskyNetworkPolicies (components/networkPolicies.ts)", () => {
         const dns = find(objects, "NetworkPolicy", "allow-dns").spec;
         assert.deepStrictEqual(dns.egress[0].ports, [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }]);
         assert.deepStrictEqual(dns.egress[0].to[0].podSelector, { matchLabels: { "k8s-app": "kube-dns" } });
+        // Node-local resolvers (NodeLocal DNSCache, GKE Cloud DNS), link-local /32s only.
+        assert.deepStrictEqual(dns.egress[0].to.slice(1), [{ ipBlock: { cidr: "169.254.20.10/32" } }, { ipBlock: { cidr: "169.254.169.254/32" } }]);
     });
 
     it("NET-2 opens each flow on both ends: the client's egress and the server's ingress", async () => {

@@ -424,6 +424,14 @@ describe("policy checks (test/policy)", () => {
       const wrong = mutated("dev", (o) => (get(o, "NetworkPolicy", "allow-pyxis").spec.ingress[0].ports = [{ protocol: "TCP", port: "web" }]));
       expectViolation("NET-2", "dev", wrong, "Deployment/pyxis", /missing flow gateway → pyxis TCP\/8001/);
     });
+    it("NET-2 counts a link-local resolver (NodeLocal DNSCache) as DNS, and only on port 53", () => {
+      const dns = mutated("dev", (o) => get(o, "NetworkPolicy", "allow-dns").spec.egress[0].to.push({ ipBlock: { cidr: "169.254.20.10/32" } }));
+      expectClean("NET-2", "dev", dns);
+      const https = mutated("dev", (o) => get(o, "NetworkPolicy", "allow-pyxis").spec.egress.push({ to: [{ ipBlock: { cidr: "169.254.20.10/32" } }], ports: [{ protocol: "TCP", port: 443 }] }));
+      expectViolation("NET-2", "dev", https, "NetworkPolicy/allow-pyxis", /extra flow pyxis → kube-dns TCP\/443/);
+      const wide = mutated("dev", (o) => get(o, "NetworkPolicy", "allow-dns").spec.egress[0].to.push({ ipBlock: { cidr: "169.0.0.0/8" } }));
+      expectViolation("NET-2", "dev", wide, "NetworkPolicy/allow-dns", /extra flow \S+ → external/);
+    });
     it("NET-2 rejects a missing flow (gateway → pyxis blocked at pyxis' ingress)", () => {
       const objs = mutated("dev", (o) => (get(o, "NetworkPolicy", "allow-pyxis").spec.ingress[0].ports[0].port = 8000));
       expectViolation("NET-2", "dev", objs, "Deployment/pyxis", /missing flow gateway → pyxis TCP\/8001 \(blocked by ingress of pyxis\)/);

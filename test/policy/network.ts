@@ -157,10 +157,17 @@ function onlyDnsPods(sel: LabelSelector | undefined): boolean {
   return (sel.matchExpressions ?? []).some((e) => e.key === "k8s-app" && e.operator === "In" && (e.values ?? []).every((v) => v === "kube-dns"));
 }
 
+/** Whether a CIDR lies inside 169.254.0.0/16. */
+function isLinkLocal(cidr: unknown): boolean {
+  const m = /^169\.254\.\d{1,3}\.\d{1,3}\/(\d{1,2})$/.exec(String(cidr));
+  return !!m && Number(m[1]) >= 16;
+}
+
 function peerMatches(peer: any, ep: Endpoint, env: Env): boolean {
   if (!isObject(peer)) return false;
-  // Pod IPs are not knowable and CNIs differ on ipBlock for pods: an ipBlock means "external".
-  if (peer.ipBlock) return ep.kind === "external";
+  // Pod IPs are not knowable and CNIs differ on ipBlock for pods: an ipBlock means "external",
+  // except a link-local one (169.254.0.0/16): a node's own DNS resolver (NodeLocal DNSCache, GKE).
+  if (peer.ipBlock) return isLinkLocal(peer.ipBlock.cidr) ? ep.kind === "dns" : ep.kind === "external";
   if (ep.kind === "external") return false; // selectors only ever select pods
   const nsSel: LabelSelector | undefined = peer.namespaceSelector;
   const podSel: LabelSelector | undefined = peer.podSelector;
