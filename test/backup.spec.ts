@@ -3,27 +3,18 @@
  * followed by a restore round trip (DATA-2).
  */
 import { strict as assert } from "assert";
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { backupScript, renderDatabaseSql, SERVICE_DATABASE_ROLES, userPasswordEnv } from "../sql/render";
-import { PsqlResult, TestPostgres } from "./support/postgres";
+import { PsqlResult, TestPostgres, run } from "./support/postgres";
 
 const SCRIPT = path.join(__dirname, "..", "sql", "backup.sh");
 const DB = "asky_backup_test";
 const DAY = 24 * 60 * 60;
 
 function runBackup(env: NodeJS.ProcessEnv): Promise<PsqlResult> {
-    return new Promise((resolve, reject) => {
-        const child = spawn("/bin/sh", [SCRIPT], { env, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-        child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
+    return run("/bin/sh", [SCRIPT], { env });
 }
 
 function ageFile(file: string, days: number): void {
@@ -97,13 +88,7 @@ describe("database backup (sql/backup.sh) on a real PostgreSQL", () => {
     it("DATA-2 the dump restores into a fresh database with the seed data and a row inserted before the dump", async () => {
         assert.ok(dumpFile, "the previous test made no dump");
         await pg.createDatabase("asky_restored");
-        const restore = await new Promise<PsqlResult>((resolve, reject) => {
-            const child = spawn(path.join(pg.binDir, "pg_restore"), ["--exit-on-error", "--dbname", "asky_restored", dumpFile], { env: pg.connectionEnv("asky_restored") });
-            let stderr = "";
-            child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-            child.on("error", reject);
-            child.on("close", (code) => resolve({ code: code ?? -1, stdout: "", stderr }));
-        });
+        const restore = await run(path.join(pg.binDir, "pg_restore"), ["--exit-on-error", "--dbname", "asky_restored", dumpFile], { env: pg.connectionEnv("asky_restored") });
         assert.equal(restore.code, 0, restore.stderr);
 
         const db = { database: "asky_restored" };

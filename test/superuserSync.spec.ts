@@ -3,23 +3,14 @@
  * a data directory whose superuser password no longer matches the Secret is brought back in step.
  */
 import { strict as assert } from "assert";
-import { spawn } from "child_process";
 import * as path from "path";
 import { superuserSyncScript } from "../sql/render";
-import { PsqlResult, TestPostgres } from "./support/postgres";
+import { PsqlResult, TestPostgres, run } from "./support/postgres";
 
 const SCRIPT = path.join(__dirname, "..", "sql", "sync-superuser-password.sh");
 
 function runHook(env: NodeJS.ProcessEnv): Promise<PsqlResult> {
-    return new Promise((resolve, reject) => {
-        const child = spawn("/bin/sh", [SCRIPT], { env, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-        child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
+    return run("/bin/sh", [SCRIPT], { env });
 }
 
 describe("superuser password sync (sql/sync-superuser-password.sh) on a real PostgreSQL", () => {

@@ -73,7 +73,8 @@ function freePort(): Promise<number> {
     });
 }
 
-function run(command: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string; input?: string }): Promise<PsqlResult> {
+/** Runs a command to completion and collects its output; never rejects on a non-zero exit. */
+export function run(command: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string; input?: string }): Promise<PsqlResult> {
     return new Promise((resolve, reject) => {
         const child = spawn(command, args, { env: options.env, cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] });
         let stdout = "";
