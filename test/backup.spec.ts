@@ -7,7 +7,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { backupScript, renderDatabaseSql, SERVICE_DATABASE_ROLES, userPasswordEnv } from "../sql/render";
+import { AskyBackup } from "../components";
 import { PsqlResult, TestPostgres, run } from "./support/postgres";
+import { find, renderComponent } from "./support/render";
 
 const SCRIPT = path.join(__dirname, "..", "sql", "backup.sh");
 const DB = "asky_backup_test";
@@ -115,5 +117,39 @@ describe("database backup (sql/backup.sh) on a real PostgreSQL", () => {
         const result = await runBackup({ ...pg.connectionEnv(), BACKUP_DIR: backupDir, BACKUP_RETENTION_DAYS: "7; rm -rf /" });
         assert.equal(result.code, 2);
         assert.match(result.stderr, /BACKUP_RETENTION_DAYS must be a whole number/);
+    });
+});
+
+/** components/backup.ts on its own, under mocks: the CronJob that runs the script above. */
+describe("AskyBackup (components/backup.ts)", () => {
+    const build = () => renderComponent(() => {
+        new AskyBackup("b", {
+            namespace: "asky", instance: "asky-test", image: "postgres:16.6-bookworm", databaseName: "asky",
+            superuserSecretName: "postgres-superuser", protect: true,
+            backup: { enabled: true, schedule: "15 2 * * *", retentionDays: 14, storageSize: "50Gi" },
+        });
+    });
+
+    it("DATA-2 runs sql/backup.sh on schedule, never twice at once, with history limits, a deadline and its own protected PVC", async () => {
+        const { objects, resources } = await build();
+        const cj = find(objects, "CronJob", "postgres-backup");
+        assert.equal(cj.spec.schedule, "15 2 * * *");
+        assert.equal(cj.spec.concurrencyPolicy, "Forbid");
+        assert.equal(cj.spec.successfulJobsHistoryLimit, 3);
+        assert.equal(cj.spec.failedJobsHistoryLimit, 3);
+        assert.equal(cj.spec.startingDeadlineSeconds, 3600);
+        const pod = cj.spec.jobTemplate.spec.template.spec;
+        const c = pod.containers[0];
+        assert.deepEqual(c.command, ["sh", "/scripts/backup.sh"]);
+        assert.equal(find(objects, "ConfigMap", "postgres-backup-script").data["backup.sh"], backupScript());
+        const env = Object.fromEntries(c.env.map((e: any) => [e.name, e]));
+        assert.equal(env.BACKUP_RETENTION_DAYS.value, "14");
+        assert.deepEqual(env.PGPASSWORD.valueFrom, { secretKeyRef: { name: "postgres-superuser", key: "password" } });
+        const volumes = Object.fromEntries(pod.volumes.map((v: any) => [v.name, v]));
+        assert.deepEqual(volumes.backups.persistentVolumeClaim, { claimName: "postgres-backup" });
+        const pvc = resources.find((r) => r.inputs.kind === "PersistentVolumeClaim")!;
+        assert.ok(pvc.protect && pvc.retainOnDelete, "DATA-1: the dumps outlive a destroy too");
+        assert.equal(pod.securityContext.runAsUser, 999);
+        assert.equal(c.securityContext.readOnlyRootFilesystem, true);
     });
 });

@@ -76,14 +76,14 @@ function freePort(): Promise<number> {
 /** Runs a command to completion and collects its output; never rejects on a non-zero exit. */
 export function run(command: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string; input?: string }): Promise<PsqlResult> {
     return new Promise((resolve, reject) => {
-        const child = spawn(command, args, { env: options.env, cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] });
+        const child = spawn(command, args, { env: options.env, cwd: options.cwd, stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
-        child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-        child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+        child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+        child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
         child.on("error", reject);
         child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-        child.stdin.end(options.input ?? "");
+        if (options.input !== undefined) child.stdin!.end(options.input);
     });
 }
 
