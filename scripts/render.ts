@@ -102,8 +102,9 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
         case "tls:index/privateKey:PrivateKey":
             return {
                 ...inputs,
-                privateKeyPem: `-----BEGIN RSA PRIVATE KEY-----\nmock-${name}\n-----END RSA PRIVATE KEY-----\n`,
-                publicKeyPem: `-----BEGIN PUBLIC KEY-----\nmock-${name}\n-----END PUBLIC KEY-----\n`,
+                // Recognisable stand-ins, not key-shaped: no committed file looks like a private key.
+                privateKeyPem: `mock-private-key-${name}`,
+                publicKeyPem: `mock-public-key-${name}`,
             };
         default:
             return inputs;

@@ -83,8 +83,10 @@ describe("the program (index.ts), both stacks", () => {
                 const { objects, resources } = await renderedStack(stack);
                 const passwords = resources.filter((r) => r.type.startsWith("random:")).map((r) => `mock-password-${r.name}`);
                 assert.ok(passwords.length >= 7);
+                const keys = resources.filter((r) => r.type.startsWith("tls:")).map((r) => `mock-private-key-${r.name}`);
+                assert.strictEqual(keys.length, 1);
                 const visible = JSON.stringify(objects.filter((o) => o.kind !== "Secret"));
-                for (const pw of passwords) assert.ok(!visible.includes(pw), `${pw} is visible outside Secrets`);
+                for (const value of [...passwords, ...keys]) assert.ok(!visible.includes(value), `${value} is visible outside Secrets`);
                 assert.ok(!/BEGIN [A-Z ]*PRIVATE KEY|BEGIN PUBLIC KEY|\$2[aby]\$\d\d\$/.test(visible));
             });
 
