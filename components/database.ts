@@ -64,8 +64,6 @@ export class AskyDatabase extends pulumi.ComponentResource {
     public readonly superuserSecretName: pulumi.Output<string>;
     /** The initial password of each seeded user, by e-mail; a Pulumi secret. */
     public readonly userPasswords: pulumi.Output<Record<string, string>>;
-    /** Name of the data PVC, so the backup never reuses it. */
-    public readonly dataClaimName: pulumi.Output<string>;
     /** The Job that applied the current SQL: services depend on it so they roll after the schema. */
     public readonly bootstrap: k8s.batch.v1.Job;
     public readonly statefulSet: k8s.apps.v1.StatefulSet;
@@ -138,7 +136,6 @@ export class AskyDatabase extends pulumi.ComponentResource {
                 ...(volumeName ? { volumeName } : {}),
             },
         }, dataOpts);
-        this.dataClaimName = claim.metadata.name;
 
         const sql = renderDatabaseSql({ databaseName: db.name, users: db.users, bcryptCost: db.bcryptCost });
         const initdb = new k8s.core.v1.ConfigMap(`${name}-initdb`, {
@@ -263,7 +260,6 @@ export class AskyDatabase extends pulumi.ComponentResource {
             host: this.host,
             superuserSecretName: this.superuserSecretName,
             userPasswords: this.userPasswords,
-            dataClaimName: this.dataClaimName,
         });
     }
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_BCRYPT_COST, MIN_BCRYPT_COST } from "../sql/render";
 import { BYTE_QUANTITY, CPU_QUANTITY } from "./quantity";
 
 /** CPU: cores or millicores, e.g. `250m`, `1`. */
@@ -91,7 +92,7 @@ export const askyConfigSchema = z.strictObject({
         image,
         name: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "must be a lower-case SQL identifier" }),
         resources,
-        bcryptCost: z.number().int().min(10, { message: "must be ≥ 10 (SEC-5)" }).max(15),
+        bcryptCost: z.number().int().min(MIN_BCRYPT_COST, { message: `must be ≥ ${MIN_BCRYPT_COST} (SEC-5)` }).max(MAX_BCRYPT_COST),
         users: z.array(seedUser).min(1, { message: "must seed at least one user" }),
     }),
     services: z.strictObject({

@@ -47,6 +47,7 @@ const badInputs: [title: string, stack: "dev" | "prod", mutate: Mutation, expect
     ["maxReplicas not above minReplicas", "prod", (c) => { c.availability.autoscaling.maxReplicas = 2; }, [/maxReplicas = 2/, /asky:availability\.autoscaling\.minReplicas/]],
     ["one replica without autoscaling in prod (HA-1)", "prod", (c) => { c.services.auth.replicas = 1; }, [/asky:services\.auth\.replicas = 1/, /asky:services\.auth\.autoscale/]],
     ["a bcrypt cost below 10 (SEC-5)", "dev", (c) => { c.database.bcryptCost = 8; }, [/asky:database\.bcryptCost = 8/, /≥ 10/]],
+    ["a bcrypt cost above what the SQL renderer accepts", "dev", (c) => { c.database.bcryptCost = 17; }, [/asky:database\.bcryptCost = 17/, /<=16/]],
     ["a user seeded twice", "dev", (c) => { c.database.users.push({ ...c.database.users[0] }); }, [/asky:database\.users\[3\]\.email/, /seeded twice/]],
     ["an unknown user role", "dev", (c) => { c.database.users[0].role = "doctor"; }, [/asky:database\.users\[0\]\.role = "doctor"/, /admin.*nurse.*agent/]],
     ["an unknown environment", "dev", (c) => { c.environment = "staging"; }, [/asky:environment = "staging"/, /dev.*prod/]],
