@@ -62,7 +62,7 @@ function deployAsky(config: AskyConfig) {
     }
 
     // 2. The cache and the services, once the schema Job has finished.
-    const secrets = new AskyServiceSecrets("asky", { namespace, instance, firebaseServiceAccount: config.firebaseServiceAccount }, opts);
+    const secrets = new AskyServiceSecrets("asky", { namespace, instance, firebaseServiceAccount: config.firebaseServiceAccount, serviceToken: config.serviceToken }, opts);
     const cache = new AskyCache("asky", { namespace, instance, cache: config.cache }, opts);
         const services = (Object.keys(config.services) as ServiceName[]).map((name) => new AskyService(name, {
         serviceName: name,
@@ -76,6 +76,7 @@ function deployAsky(config: AskyConfig) {
             ? { secretName: secrets.privateKeySecretName, pem: secrets.privateKeyPem }
             : { secretName: secrets.publicKeySecretName, pem: secrets.publicKeyPem },
         firebase: name === "auth" ? undefined : secrets.firebase,
+        serviceToken: name === "request-management" ? secrets.serviceToken : undefined,
         autoscaling: autoscalingFor(config.services[name].autoscale),
         disruptionBudget: availability.disruptionBudgets,
         spreadAcrossNodes: availability.spreadAcrossNodes,
@@ -104,6 +105,8 @@ function deployAsky(config: AskyConfig) {
         databaseHost: database.host,
         /** Initial passwords of the seeded users, by e-mail: `pulumi stack output --show-secrets initialUserPasswords`. */
         initialUserPasswords: database.userPasswords,
+        /** When request-management's service token expires; any `pulumi up` in the next rotation window renews it. */
+        serviceTokenExpiresAt: secrets.serviceTokenExpiresAt,
     };
 }
 

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { AskyConfig, ServiceName } from "../config";
-import { FIREBASE_FILE, JWT_PRIVATE_KEY_FILE, JWT_PUBLIC_KEY_FILE } from "./serviceSecrets";
+import { FIREBASE_FILE, JWT_PRIVATE_KEY_FILE, JWT_PUBLIC_KEY_FILE, SERVICE_TOKEN_FILE } from "./serviceSecrets";
 import { contentChecksum, probes, scratchVolume } from "./podHardening";
 import { AskyWorkload, AutoscalingArgs } from "./workload";
 
@@ -31,6 +31,11 @@ export interface AskyServiceArgs {
     gatewayUrl: pulumi.Input<string>;
     /** The JWT key this service reads: the private key for auth, the public key for the others. */
     jwtKey: { secretName: pulumi.Input<string>; pem: pulumi.Input<string> };
+    /**
+     * request-management only, and required there: the Secret with its service token, mounted at
+     * /app/services/token.json (that one file: the rest of /app/services stays the image's).
+     */
+    serviceToken?: { secretName: pulumi.Input<string>; json: pulumi.Input<string> };
     /** Optional Firebase service-account Secret mounted at /app/serviceAccountKey.json; left out, nothing is mounted. */
     firebase?: { secretName: pulumi.Input<string>; json: pulumi.Input<string> };
     /** Set in prod when `autoscale` is on: an HPA replaces the fixed replica count. */
@@ -54,6 +59,10 @@ export class AskyService extends pulumi.ComponentResource {
         const s = args.settings;
         const jwt = JWT_MOUNTS[args.serviceName];
         const readiness = s.probe.kind === "http" ? { httpPort: "http", path: s.probe.path } : { tcpPort: "http" };
+        const token = args.serviceToken;
+        if ((args.serviceName === "request-management") !== (token !== undefined)) {
+            throw new Error(`AskyService ${name}: serviceToken is required for request-management and only for it (serviceName is ${args.serviceName})`);
+        }
 
         this.workload = new AskyWorkload(`${name}-workload`, {
             identity: { name: args.serviceName, component: "api", instance: args.instance },
@@ -65,7 +74,7 @@ export class AskyService extends pulumi.ComponentResource {
             disruptionBudget: args.disruptionBudget,
             spreadAcrossNodes: args.spreadAcrossNodes,
             podAnnotations: {
-                "checksum/secrets": contentChecksum(args.databaseUrl, args.jwtKey.pem, ...(args.firebase ? [args.firebase.json] : [])),
+                "checksum/secrets": contentChecksum(args.databaseUrl, args.jwtKey.pem, ...(args.firebase ? [args.firebase.json] : []), ...(token ? [token.json] : [])),
             },
             container: {
                 name: args.serviceName,
@@ -82,6 +91,7 @@ export class AskyService extends pulumi.ComponentResource {
                     { name: "tmp", mountPath: "/tmp" },
                     { name: "jwt", mountPath: jwt.mountPath, subPath: jwt.file, readOnly: true },
                     ...(args.firebase ? [{ name: "firebase", mountPath: `/app/${FIREBASE_FILE}`, subPath: FIREBASE_FILE, readOnly: true }] : []),
+                    ...(token ? [{ name: "service-token", mountPath: `/app/services/${SERVICE_TOKEN_FILE}`, subPath: SERVICE_TOKEN_FILE, readOnly: true }] : []),
                 ],
                 // An open health endpoint where the image has one; otherwise TCP (POD-10).
                 ...probes(readiness, { tcpPort: "http" }),
@@ -91,6 +101,9 @@ export class AskyService extends pulumi.ComponentResource {
                 { name: "jwt", secret: { secretName: args.jwtKey.secretName, items: [{ key: jwt.file, path: jwt.file }], defaultMode: 0o440 } },
                 ...(args.firebase
                     ? [{ name: "firebase", secret: { secretName: args.firebase.secretName, items: [{ key: FIREBASE_FILE, path: FIREBASE_FILE }], defaultMode: 0o440 } }]
+                    : []),
+                ...(token
+                    ? [{ name: "service-token", secret: { secretName: token.secretName, items: [{ key: SERVICE_TOKEN_FILE, path: SERVICE_TOKEN_FILE }], defaultMode: 0o440 } }]
                     : []),
             ],
             service: { port: s.port, targetPort: "http" },

@@ -1,6 +1,8 @@
+import * as crypto from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import type { ServiceTokenSettings } from "../config";
 import { WorkloadIdentity, objectMeta } from "./podHardening";
 
 /** File names the images read: auth signs with the private key, pyxis and request-management verify. */
@@ -9,6 +11,42 @@ export const JWT_PUBLIC_KEY_FILE = "public_key.pem";
 
 export const FIREBASE_FILE = "serviceAccountKey.json";
 
+/** request-management reads `{"token": "<JWT>"}` from /app/services/token.json at import. */
+export const SERVICE_TOKEN_FILE = "token.json";
+
+const DAY_SECONDS = 86400;
+
+/** The claims pyxis and request-management check: an admin token for the service itself. */
+export interface ServiceTokenClaims {
+    sub: "pyxis_service";
+    role: "admin";
+    /** Start of the rotation window the token was minted in (seconds since the epoch). */
+    iat: number;
+    /** `iat` + the configured lifetime. */
+    exp: number;
+}
+
+/**
+ * The claims for a deploy at `now`: `iat` is the start of the current rotation window (whole
+ * windows since the Unix epoch), so every deploy inside one window mints the same token, and a
+ * deployed token always has at least `lifetimeDays - rotationDays` left.
+ */
+export function serviceTokenClaims(now: Date, settings: ServiceTokenSettings): ServiceTokenClaims {
+    const window = settings.rotationDays * DAY_SECONDS;
+    const iat = Math.floor(Math.floor(now.getTime() / 1000) / window) * window;
+    return { sub: "pyxis_service", role: "admin", iat, exp: iat + settings.lifetimeDays * DAY_SECONDS };
+}
+
+/** A compact RS256 JWS: RSASSA-PKCS1-v1_5 with SHA-256 is deterministic, so the same key and claims give the same token. */
+export function signServiceToken(privateKeyPem: string, claims: ServiceTokenClaims): string {
+    const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    const signingInput = `${part({ alg: "RS256", typ: "JWT" })}.${part(claims)}`;
+    const key = crypto.createPrivateKey(privateKeyPem);
+    if (key.asymmetricKeyType !== "rsa") throw new Error(`the JWT signing key is ${key.asymmetricKeyType}, RS256 needs RSA`);
+    const signature = crypto.sign("sha256", Buffer.from(signingInput), { key, padding: crypto.constants.RSA_PKCS1_PADDING });
+    return `${signingInput}.${signature.toString("base64url")}`;
+}
+
 export interface AskyServiceSecretsArgs {
     /** Namespace of the Secrets. */
     namespace: pulumi.Input<string>;
@@ -16,12 +54,18 @@ export interface AskyServiceSecretsArgs {
     instance: string;
     /** The Firebase service-account JSON (secret config); left out, no Firebase Secret is made. */
     firebaseServiceAccount?: pulumi.Input<string>;
+    /** Lifetime and rotation window of request-management's service token (`asky:serviceToken`). */
+    serviceToken: ServiceTokenSettings;
+    /** The deploy's clock, read once; left out, the current time. Tests inject it. */
+    clock?: () => Date;
 }
 
 /**
  * The secrets the API services share: a generated RS256 key pair replacing the keys the images
  * ship committed (the private key stays a Pulumi secret and lives only in the Secret
- * `jwt-private-key`, mounted into auth), and the optional Firebase service account.
+ * `jwt-private-key`, mounted into auth), the service token request-management sends to the
+ * other services (minted from that key, Secret `service-token`), and the optional Firebase
+ * service account.
  */
 export class AskyServiceSecrets extends pulumi.ComponentResource {
     /** Name of the Secret holding `private_key.pem`. */
@@ -31,6 +75,10 @@ export class AskyServiceSecrets extends pulumi.ComponentResource {
     /** The PEMs, for the pod-template checksums that roll the services on a key rotation. */
     public readonly privateKeyPem: pulumi.Output<string>;
     public readonly publicKeyPem: pulumi.Output<string>;
+    /** The Secret holding `token.json` and its content (secret), for request-management's mount and checksum. */
+    public readonly serviceToken: { secretName: pulumi.Output<string>; json: pulumi.Output<string> };
+    /** When the deployed service token expires (ISO 8601): run `pulumi up` before then. */
+    public readonly serviceTokenExpiresAt: string;
     /** The Firebase Secret's name and content, when configured. */
     public readonly firebase?: { secretName: pulumi.Output<string>; json: pulumi.Output<string> };
 
@@ -53,6 +101,16 @@ export class AskyServiceSecrets extends pulumi.ComponentResource {
             stringData: { [JWT_PUBLIC_KEY_FILE]: this.publicKeyPem },
         }, { parent: this });
 
+        const claims = serviceTokenClaims((args.clock ?? (() => new Date(Date.now())))(), args.serviceToken);
+        const tokenJson = pulumi.secret(this.privateKeyPem.apply((pem) => JSON.stringify({ token: signServiceToken(pem, claims) })));
+        const tokenSecret = new k8s.core.v1.Secret(`${name}-service-token`, {
+            metadata: objectMeta({ name: "service-token", component: "api", instance: args.instance }, args.namespace, "service-token"),
+            type: "Opaque",
+            stringData: { [SERVICE_TOKEN_FILE]: tokenJson },
+        }, { parent: this });
+        this.serviceToken = { secretName: tokenSecret.metadata.name, json: tokenJson };
+        this.serviceTokenExpiresAt = new Date(claims.exp * 1000).toISOString();
+
         if (args.firebaseServiceAccount !== undefined) {
             const json = pulumi.secret(args.firebaseServiceAccount);
             const firebase = new k8s.core.v1.Secret(`${name}-firebase`, {
@@ -68,6 +126,8 @@ export class AskyServiceSecrets extends pulumi.ComponentResource {
         this.registerOutputs({
             privateKeySecretName: this.privateKeySecretName,
             publicKeySecretName: this.publicKeySecretName,
+            serviceTokenSecretName: this.serviceToken.secretName,
+            serviceTokenExpiresAt: this.serviceTokenExpiresAt,
         });
     }
 }

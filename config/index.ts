@@ -70,7 +70,7 @@ function allowedKeysAt(path: Path): string[] {
 }
 
 function unwrap(schema: z.ZodType): z.ZodType {
-    while (schema instanceof z.ZodOptional || schema instanceof z.ZodDefault) schema = schema.unwrap() as z.ZodType;
+    while (schema instanceof z.ZodOptional || schema instanceof z.ZodDefault || schema instanceof z.ZodPrefault) schema = schema.unwrap() as z.ZodType;
     return schema;
 }
 
@@ -161,10 +161,10 @@ function crossChecks(c: AskyConfigShape): { problems: string[]; warnings: string
     if (pgMajor && pgMajor < 15) {
         problems.push(`${keyPath(["database", "image"])} = ${show(c.database.image)}: PostgreSQL 15 or newer is required (psql \\getenv in the schema Job)`);
     }
-    const emails = c.database.users.map((u) => u.email.toLowerCase());
-    emails.forEach((e, i) => {
-        if (emails.indexOf(e) !== i) problems.push(`${keyPath(["database", "users", i, "email"])} = ${show(e)}: seeded twice`);
-    });
+    const { lifetimeDays, rotationDays } = c.serviceToken;
+    if (rotationDays >= lifetimeDays) {
+        problems.push(`${keyPath(["serviceToken", "rotationDays"])} = ${rotationDays}: must be less than ${keyPath(["serviceToken", "lifetimeDays"])} (${lifetimeDays}), or a deployed token could expire before the next one is minted`);
+    }
     if (prod) {
         const off: [string, boolean][] = [
             ["networkPolicies", c.networkPolicies],

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { MAX_BCRYPT_COST, MIN_BCRYPT_COST } from "../sql/render";
+import { seedUserSchema, seedUsersSchema } from "../sql/seedUsers";
 import { BYTE_QUANTITY, CPU_QUANTITY } from "./quantity";
 
 /** CPU: cores or millicores, e.g. `250m`, `1`. */
@@ -57,10 +58,13 @@ const apiService = z.strictObject({
     autoscale: z.boolean(),
 });
 
-const seedUser = z.strictObject({
-    name: z.string().min(1),
-    email: z.email({ message: "must be an e-mail address" }),
-    role: z.enum(["admin", "nurse", "agent"]),
+/**
+ * The JWT request-management sends to pyxis, auth and itself (`/app/services/token.json`).
+ * A new token is minted for each rotation window; each lasts `lifetimeDays` from the window's start.
+ */
+const serviceToken = z.strictObject({
+    lifetimeDays: z.number().int().min(2, { message: "must be a whole number of days from 2 to 365" }).max(365, { message: "must be a whole number of days from 2 to 365" }).default(90),
+    rotationDays: z.number().int().min(1, { message: "must be a whole number of days ≥ 1" }).default(30),
 });
 
 const autoscaling = z.strictObject({
@@ -93,8 +97,11 @@ export const askyConfigSchema = z.strictObject({
         name: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "must be a lower-case SQL identifier" }),
         resources,
         bcryptCost: z.number().int().min(MIN_BCRYPT_COST, { message: `must be ≥ ${MIN_BCRYPT_COST} (SEC-5)` }).max(MAX_BCRYPT_COST),
-        users: z.array(seedUser).min(1, { message: "must seed at least one user" }),
+        /** Users seeded into auth.users; the rules are shared with the SQL renderer (sql/seedUsers.ts). */
+        users: seedUsersSchema,
     }),
+    /** Left out: 90-day tokens, a new one every 30 days. */
+    serviceToken: serviceToken.prefault({}),
     services: z.strictObject({
         auth: apiService,
         pyxis: apiService,
@@ -149,7 +156,8 @@ export type AskyConfigShape = z.output<typeof askyConfigSchema>;
 export type ServiceName = keyof AskyConfigShape["services"];
 export type Resources = z.output<typeof resources>;
 export type Probe = z.output<typeof probe>;
-export type SeedUser = z.output<typeof seedUser>;
+export type SeedUser = z.output<typeof seedUserSchema>;
+export type ServiceTokenSettings = z.output<typeof serviceToken>;
 
 /** The top-level `asky:` keys, to reject keys the program does not know. */
 export const knownTopLevelKeys: readonly string[] = Object.keys(askyConfigSchema.shape);

@@ -5,6 +5,7 @@
  *
  *   npm run render -- --stack dev [--out rendered]
  */
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -100,15 +101,27 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
         case "random:index/randomPassword:RandomPassword":
             return { ...inputs, result: pulumi.secret(`mock-password-${name}`) };
         case "tls:index/privateKey:PrivateKey":
-            return {
-                ...inputs,
-                // Recognisable stand-ins, not key-shaped: no committed file looks like a private key.
-                privateKeyPem: `mock-private-key-${name}`,
-                publicKeyPem: `mock-public-key-${name}`,
-            };
+            // A real key, generated here (no committed file holds one): the program signs with it.
+            return { ...inputs, ...mockKeyPair(name) };
         default:
             return inputs;
     }
+}
+
+const mockKeys = new Map<string, { privateKeyPem: string; publicKeyPem: string }>();
+
+/** One RSA key pair per resource name and process: two renders see the same key, as two `pulumi up` do. */
+export function mockKeyPair(name: string): { privateKeyPem: string; publicKeyPem: string } {
+    let pair = mockKeys.get(name);
+    if (!pair) {
+        const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+        pair = {
+            privateKeyPem: privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
+            publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
+        };
+        mockKeys.set(name, pair);
+    }
+    return pair;
 }
 
 let rendering = false;

@@ -1,13 +1,9 @@
 import * as fs from "fs";
 import * as path from "path";
+import { z } from "zod";
+import { SeedUser, seedUsersSchema, userPasswordEnv } from "./seedUsers";
 
-/** A user created in auth.users on first deploy; its password comes from userPasswordEnv(email). */
-export interface SeedUser {
-    name: string;
-    email: string;
-    role: "admin" | "nurse" | "agent";
-    phoneNumber?: string;
-}
+export { SeedUser, userPasswordEnv };
 
 type ServiceName = "auth" | "pyxis" | "request-management";
 
@@ -27,27 +23,9 @@ const SQL_DIR = __dirname;
 const SCHEMA_FILES = ["00-session.sql", "01-schemas.sql", "02-pyxis.sql", "03-requests.sql", "04-auth.sql"];
 const ROLE_TEMPLATE = "05-roles.sql";
 const SEED_FILE = "06-seed.sql";
+const SEED_USERS_FILE = "07-seed-users.sql";
 
-const USER_ROLES: ReadonlySet<string> = new Set(["admin", "nurse", "agent"]);
-// Deliberately narrower than RFC 5322: what a hospital account looks like, nothing a shell or SQL would trip on.
-const EMAIL = /^[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,62}[A-Za-z0-9_%+-])?@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
-const PHONE = /^\+?[0-9][0-9 ()-]{2,30}$/;
 const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
-// Control characters would let a name break out of its line in the generated script.
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
-
-/** Name of the env var that carries the initial password of a seeded user, e.g. ASKY_USER_PASSWORD_ADMIN_ASKY_LOCAL; throws if the email cannot map to a unique, valid name. */
-export function userPasswordEnv(email: string): string {
-    if (typeof email !== "string" || email.length > 254 || !EMAIL.test(email)) {
-        throw new Error(`seed user email ${JSON.stringify(email)} is not a valid address`);
-    }
-    const suffix = email.toUpperCase().replace(/[^A-Z0-9]+/g, "_").replace(/^_+|_+$/g, "");
-    const name = `ASKY_USER_PASSWORD_${suffix}`;
-    if (!/^[A-Z][A-Z0-9_]*$/.test(name) || name.length > 253) {
-        throw new Error(`seed user email ${JSON.stringify(email)} does not map to a valid environment variable name`);
-    }
-    return name;
-}
 
 /** The one psql script the bootstrap Job applies (connected as the superuser to the target database). */
 export function renderDatabaseSql(input: { databaseName: string; users: readonly SeedUser[]; bcryptCost: number }): string {
@@ -74,6 +52,7 @@ export function renderDatabaseSql(input: { databaseName: string; users: readonly
         ...SCHEMA_FILES.map(readSql),
         ...roles,
         readSql(SEED_FILE),
+        readSql(SEED_USERS_FILE),
         usersSql,
         "COMMIT;",
         "\\echo 'asky bootstrap: done'",
@@ -96,70 +75,28 @@ function readSql(file: string): string {
     return `-- ---- ${file} ----\n${text.endsWith("\n") ? text : `${text}\n`}`;
 }
 
-/** auth.users rows: names and emails as escaped literals, passwords only as psql variables filled by \getenv. */
+/** One call of pg_temp.asky_seed_user per user (07-seed-users.sql); passwords only as psql variables filled by \getenv. */
 function renderUsers(users: readonly SeedUser[], bcryptCost: number): string {
-    if (!Array.isArray(users)) {
-        throw new Error("users must be an array");
-    }
-    const envNames = new Map<string, string>();
-    const emails = new Set<string>();
-    const blocks = users.map((user, index) => {
-        const env = validateUser(user);
-        const clash = envNames.get(env);
-        if (clash !== undefined) {
-            throw new Error(`seed users ${clash} and ${user.email} both map to the password variable ${env}`);
-        }
-        if (emails.has(user.email.toLowerCase())) {
-            throw new Error(`seed user ${user.email} is listed twice`);
-        }
-        envNames.set(env, user.email);
-        emails.add(user.email.toLowerCase());
-
+    // The same rules as asky:database.users, which the config has already reported with key paths.
+    const parsed = seedUsersSchema.safeParse(users);
+    if (!parsed.success) throw new Error(`seed users: ${z.prettifyError(parsed.error)}`);
+    const blocks = parsed.data.map((user, index) => {
+        const env = userPasswordEnv(user.email);
         const variable = `asky_user_password_${index + 1}`;
-        const row = [user.name, user.email, user.phoneNumber ?? null, user.role].map(sqlLiteral).join(", ");
+        const args = [user.name, user.email, user.phoneNumber, user.role].map(sqlLiteral).join(", ");
         return [
             `\\set ${variable} ''`,
             `\\getenv ${variable} ${env}`,
-            `SELECT pg_temp.asky_secret(${sqlLiteral(env)}, :'${variable}') IS NOT NULL AS asky_secret_present \\gset`,
-            "INSERT INTO auth.users (name, email, phone_number, role, password_hash)",
-            `SELECT v.name, v.email, v.phone_number, v.role, public.crypt(:'${variable}', public.gen_salt('bf', ${bcryptCost}))`,
-            `FROM (VALUES (${row})) AS v (name, email, phone_number, role)`,
-            "WHERE NOT EXISTS (SELECT 1 FROM auth.users u WHERE u.email = v.email)",
-            "ON CONFLICT (email) DO NOTHING;",
+            `SELECT pg_temp.asky_seed_user(${args}, pg_temp.asky_secret(${sqlLiteral(env)}, :'${variable}'), ${bcryptCost}) AS asky_seed_result \\gset`,
             `\\unset ${variable}`,
+            "\\echo 'asky bootstrap: seed user' :asky_seed_result",
         ].join("\n");
     });
-    return [
-        "-- ---- generated: seeded users ----",
-        "-- Inserted once; an existing email is left alone, so a password the user changed is never reset.",
-        "\\echo 'asky bootstrap: seeded users'",
-        ...blocks,
-        "",
-    ].join("\n");
-}
-
-function validateUser(user: SeedUser): string {
-    if (user === null || typeof user !== "object") {
-        throw new Error("each seed user must be an object");
-    }
-    const env = userPasswordEnv(user.email);
-    if (typeof user.name !== "string" || user.name.trim() === "" || user.name.length > 255 || CONTROL_CHARACTERS.test(user.name)) {
-        throw new Error(`seed user ${user.email}: name must be 1-255 printable characters`);
-    }
-    if (!USER_ROLES.has(user.role)) {
-        throw new Error(`seed user ${user.email}: role ${JSON.stringify(user.role)} is not one of ${[...USER_ROLES].join(", ")}`);
-    }
-    if (user.phoneNumber !== undefined && (typeof user.phoneNumber !== "string" || !PHONE.test(user.phoneNumber))) {
-        throw new Error(`seed user ${user.email}: phoneNumber ${JSON.stringify(user.phoneNumber)} is not a phone number`);
-    }
-    return env;
+    return ["-- ---- generated: seeded users ----", ...blocks, ""].join("\n");
 }
 
 /** A standard-conforming SQL string literal (the script sets standard_conforming_strings = on). */
-function sqlLiteral(value: string | null): string {
-    if (value === null) {
-        return "NULL";
-    }
+function sqlLiteral(value: string): string {
     if (value.includes("\u0000")) {
         throw new Error("NUL cannot appear in a SQL literal");
     }

@@ -33,7 +33,7 @@ describe("database backup (sql/backup.sh) on a real PostgreSQL", () => {
 
     before(async () => {
         pg = await TestPostgres.start({ database: DB });
-        const users = [{ name: "Admin", email: "admin@asky.local", role: "admin" as const }];
+        const users = [{ name: "Admin", email: "admin@asky.local", phoneNumber: "+5511990010001", role: "admin" as const }];
         const env: Record<string, string> = { [userPasswordEnv("admin@asky.local")]: "admin-password" };
         for (const { passwordEnv } of Object.values(SERVICE_DATABASE_ROLES)) {
             env[passwordEnv] = `${passwordEnv.toLowerCase()}-secret`;

@@ -6,7 +6,7 @@ import { find, namesOf, renderComponent, stackSettings } from "./support/render"
 
 /** components/service.ts (with components/workload.ts) on its own: one Asky API service. */
 describe("AskyService (components/service.ts)", () => {
-    const build = (name: ServiceName, stack: "dev" | "prod" = "dev", firebase = false) => renderComponent(() => {
+    const build = (name: ServiceName, stack: "dev" | "prod" = "dev", firebase = false, token = '{"token":"t1"}') => renderComponent(() => {
         const s = stackSettings(stack);
         new AskyService(name, {
             serviceName: name, namespace: "asky", instance: "asky-test", settings: s.services[name],
@@ -14,6 +14,7 @@ describe("AskyService (components/service.ts)", () => {
             gatewayUrl: "http://gateway.asky.svc.cluster.local:80",
             jwtKey: { secretName: "jwt-public-key", pem: "PEM" },
             firebase: firebase ? { secretName: "firebase-service-account", json: pulumi.secret("{}") } : undefined,
+            serviceToken: name === "request-management" ? { secretName: "service-token", json: pulumi.secret(token) } : undefined,
             autoscaling: s.services[name].autoscale ? s.availability.autoscaling : undefined,
             disruptionBudget: s.availability.disruptionBudgets, spreadAcrossNodes: s.availability.spreadAcrossNodes,
         });
@@ -51,6 +52,39 @@ describe("AskyService (components/service.ts)", () => {
         const withIt = find((await build("request-management", "dev", true)).objects, "Deployment", "request-management").spec.template.spec;
         assert.deepStrictEqual(withIt.containers[0].volumeMounts.find((m: any) => m.name === "firebase"),
             { name: "firebase", mountPath: "/app/serviceAccountKey.json", subPath: "serviceAccountKey.json", readOnly: true });
+    });
+
+    it("mounts the service token read-only at /app/services/token.json in request-management only, as one file (subPath)", async () => {
+        const pod = find((await build("request-management")).objects, "Deployment", "request-management").spec.template.spec;
+        const mounts = pod.containers[0].volumeMounts.filter((m: any) => m.mountPath.startsWith("/app/services"));
+        // subPath: the rest of /app/services (the services' Python code) stays the image's.
+        assert.deepStrictEqual(mounts, [{ name: "service-token", mountPath: "/app/services/token.json", subPath: "token.json", readOnly: true }]);
+        assert.deepStrictEqual(pod.volumes.find((v: any) => v.name === "service-token").secret,
+            { secretName: "service-token", items: [{ key: "token.json", path: "token.json" }], defaultMode: 0o440 });
+        for (const other of ["auth", "pyxis"] as const) {
+            const spec = find((await build(other)).objects, "Deployment", other).spec.template.spec;
+            assert.ok(!spec.volumes.some((v: any) => v.name === "service-token"), other);
+        }
+    });
+
+    it("WIRE-6 a new service token rolls request-management (checksum annotation); the same token keeps the pod template", async () => {
+        const checksum = async (token: string) =>
+            find((await build("request-management", "dev", false, token)).objects, "Deployment", "request-management").spec.template.metadata.annotations["checksum/secrets"];
+        const first = await checksum('{"token":"t1"}');
+        assert.match(first, /^[0-9a-f]{64}$/);
+        assert.strictEqual(await checksum('{"token":"t1"}'), first);
+        assert.notStrictEqual(await checksum('{"token":"t2"}'), first);
+    });
+
+    it("refuses request-management without a service token, and a token for another service", () => {
+        const s = stackSettings("dev");
+        const args = (name: ServiceName, serviceToken?: { secretName: string; json: string }) => ({
+            serviceName: name, namespace: "asky", instance: "asky-test", settings: s.services[name],
+            databaseUrlSecretName: "x", databaseUrl: "x", gatewayUrl: "x", jwtKey: { secretName: "x", pem: "x" },
+            serviceToken, disruptionBudget: false, spreadAcrossNodes: false,
+        });
+        assert.throws(() => new AskyService("rm", args("request-management")), /serviceToken is required for request-management/);
+        assert.throws(() => new AskyService("pyxis", args("pyxis", { secretName: "service-token", json: "{}" })), /only for it \(serviceName is pyxis\)/);
     });
 
     it("HA-1/HA-3 prod: autoscaled services get an HPA and a PDB and no fixed replicas; fixed ones keep replicas", async () => {

@@ -10,14 +10,15 @@ import { renderDatabaseSql, SeedUser, SERVICE_DATABASE_ROLES, userPasswordEnv } 
 import { Credentials, quoteIdent, quoteLiteral, TestPostgres } from "./support/postgres";
 
 const SCHEMAS = ["pyxis", "requests", "auth"] as const;
-const SCHEMA_LIST = SCHEMAS.map(quoteLiteral).join(", ");
+/** The services' schemas plus the bootstrap's own bookkeeping (07-seed-users.sql). */
+const SCHEMA_LIST = [...SCHEMAS, "asky_bootstrap"].map(quoteLiteral).join(", ");
 const BCRYPT_COST = 11;
 
 const USERS: SeedUser[] = [
-    { name: "Administrador", email: "admin@asky.local", role: "admin" },
+    { name: "Administrador", email: "admin@asky.local", phoneNumber: "+5511990010001", role: "admin" },
     // Quotes, a backslash, a psql variable reference and non-ASCII must all arrive verbatim.
-    { name: "Conceição O'Brien \\ :asky_database :'x' $$", email: "enfermeira.conceicao@asky.local", role: "nurse", phoneNumber: "+55 (11) 91234-5678" },
-    { name: "Agente", email: "agent+1@asky.local", role: "agent" },
+    { name: "Conceição O'Brien \\ :asky_database :'x' $$", email: "enfermeira.conceicao@asky.local", role: "nurse", phoneNumber: "+5511912345678" },
+    { name: "Agente", email: "agent+1@asky.local", phoneNumber: "+5521987654321", role: "agent" },
 ];
 
 const secret = (): string => `${randomBytes(12).toString("base64url")}'"\\$x`;
@@ -107,6 +108,7 @@ describe("database bootstrap SQL (sql/render.ts) on a real PostgreSQL", () => {
             assert.deepEqual(
                 tables.map((r) => r[0]),
                 [
+                    "asky_bootstrap.seeded_users",
                     "auth.users",
                     "pyxis.assistance",
                     "pyxis.dispenser",
@@ -144,6 +146,7 @@ describe("database bootstrap SQL (sql/render.ts) on a real PostgreSQL", () => {
             expect("pyxis.dispenser.floor", /^integer not null$/);
             expect("pyxis.medicine.dosage", /^character varying/);
             expect("pyxis.dispenser_assistance.assistance_id", /^integer not null$/);
+            expect("auth.users.name", /^character varying not null$/);
             expect("auth.users.email", /^character varying not null$/);
             expect("auth.users.password_hash", /^character varying not null$/);
             expect("auth.users.role", /^character varying not null$/);
@@ -206,7 +209,7 @@ describe("database bootstrap SQL (sql/render.ts) on a real PostgreSQL", () => {
             const rows = await pg.query("SELECT name, email, role, coalesce(phone_number, '-') FROM auth.users ORDER BY id", { database: DB });
             assert.deepEqual(
                 rows,
-                USERS.map((u) => [u.name, u.email, u.role, u.phoneNumber ?? "-"]),
+                USERS.map((u) => [u.name, u.email, u.role, u.phoneNumber]),
             );
         });
 
@@ -268,7 +271,7 @@ describe("database bootstrap SQL (sql/render.ts) on a real PostgreSQL", () => {
             await pg.query("UPDATE auth.users SET password_hash = 'changed-by-the-user', updated_at = now() WHERE email = 'admin@asky.local'", { database: db, as: roleCredentials("auth") });
             const before = await snapshot(db);
 
-            const newUser: SeedUser = { name: "Nova Enfermeira", email: "nova@asky.local", role: "nurse" };
+            const newUser: SeedUser = { name: "Nova Enfermeira", email: "nova@asky.local", phoneNumber: "+5511990010004", role: "nurse" };
             const v2 = renderDatabaseSql({ databaseName: db, users: [...USERS, newUser], bcryptCost: 10 })
                 .replace(
                     "-- ---- 03-requests.sql ----",
@@ -293,6 +296,156 @@ describe("database bootstrap SQL (sql/render.ts) on a real PostgreSQL", () => {
             await pg.query("INSERT INTO pyxis.stock (medicine_id) SELECT id FROM pyxis.medicine WHERE controlled = false LIMIT 1", { database: db, as: pyxis });
             const denied = await pg.psql("SELECT count(*) FROM pyxis.stock", { database: db, as: requests });
             assert.match(denied.stderr, /permission denied for schema pyxis/);
+        });
+    });
+
+    describe("auth.users as the services need it, upgrades from older releases, and honest initial passwords", () => {
+        /** The stack files' users: what release d21b0a2 seeded, without phone numbers. */
+        const STACK_USERS: SeedUser[] = [
+            { name: "Administrador", email: "admin@asky.local", phoneNumber: "+5511990010001", role: "admin" },
+            { name: "Enfermeira", email: "nurse@asky.local", phoneNumber: "+5511990010002", role: "nurse" },
+            { name: "Agente", email: "agent@asky.local", phoneNumber: "+5511990010003", role: "agent" },
+        ];
+        const FIXTURE = fs.readFileSync(path.join(__dirname, "fixtures", "bootstrap-d21b0a2.sql"), "utf8");
+        /** The bootstrap script of release d21b0a2, as its Job would apply it to `database`. */
+        const releaseD21b0a2 = (database: string) => FIXTURE.replace("\\set asky_database asky_v1\n", `\\set asky_database ${database}\n`);
+        const current = (database: string, users = STACK_USERS) => renderDatabaseSql({ databaseName: database, users, bcryptCost: 10 });
+        /** Secrets as the Job gets them, with the given password for every seeded user. */
+        const envWith = (users: readonly SeedUser[], password: (u: SeedUser) => string) => ({
+            ...rolePasswords,
+            ...Object.fromEntries(users.map((u) => [userPasswordEnv(u.email), password(u)])),
+        });
+        const verifies = async (database: string, email: string, password: string) =>
+            (await pg.scalar(`SELECT public.crypt(${quoteLiteral(password)}, password_hash) = password_hash FROM auth.users WHERE email = ${quoteLiteral(email)}`, { database })) === "t";
+        const applyNamed = async (sql: string, database: string, env: Record<string, string>) => {
+            const result = await apply(sql, database, env);
+            assert.equal(result.code, 0, `bootstrap failed:\n${result.stderr}`);
+            assert.equal(result.stderr, "");
+            return result.stdout;
+        };
+
+        it("DATA-3 name, email, password_hash and role are NOT NULL; email and phone_number are unique (as in the original)", async () => {
+            const as = roleCredentials("auth");
+            const attempts: [string, RegExp][] = [
+                ["INSERT INTO auth.users (email, password_hash, role, phone_number) VALUES ('noname@asky.local', 'x', 'nurse', '+5511990019999')", /null value in column "name"/],
+                ["INSERT INTO auth.users (name, password_hash, role) VALUES ('x', 'x', 'nurse')", /null value in column "email"/],
+                ["INSERT INTO auth.users (name, email, role) VALUES ('x', 'x@asky.local', 'nurse')", /null value in column "password_hash"/],
+                ["INSERT INTO auth.users (name, email, password_hash) VALUES ('x', 'x@asky.local', 'x')", /null value in column "role"/],
+                ["INSERT INTO auth.users (name, email, password_hash, role) VALUES ('x', 'admin@asky.local', 'x', 'nurse')", /users_email_key/],
+                ["INSERT INTO auth.users (name, email, password_hash, role, phone_number) VALUES ('x', 'y@asky.local', 'x', 'nurse', '+5511990010001')", /users_phone_number_key/],
+            ];
+            for (const [sql, error] of attempts) {
+                const result = await pg.psql(sql, { database: DB, as });
+                assert.notEqual(result.code, 0, `accepted: ${sql}`);
+                assert.match(result.stderr, error, sql);
+            }
+            // A registration without a phone number is still possible (nullable, as in the original).
+            const id = await pg.scalar("INSERT INTO auth.users (name, email, password_hash, role) VALUES ('Sem Telefone', 'nophone@asky.local', 'x', 'nurse') RETURNING id", { database: DB, as });
+            await pg.query(`DELETE FROM auth.users WHERE id = ${id}`, { database: DB, as });
+        });
+
+        it("DATA-4 upgrades a database of release d21b0a2: refuses (changing nothing) while a row has no name, then adds NOT NULL and UNIQUE, fills the seeded phones and keeps every row and hash", async () => {
+            const db = "asky_from_d21b0a2";
+            await pg.createDatabase(db);
+            const secrets = envWith(STACK_USERS, (u) => `old-${u.role}-password`);
+            await applyNamed(releaseD21b0a2(db), db, secrets);
+            assert.equal(await pg.scalar("SELECT count(*) FROM auth.users WHERE phone_number IS NULL", { database: db }), "3", "premise: d21b0a2 seeded no phones");
+            // What the auth service wrote meanwhile: a registration, and a failed one without a name.
+            const as = roleCredentials("auth");
+            await pg.query("INSERT INTO auth.users (name, email, password_hash, role) VALUES ('Registrada', 'registrada@asky.local', 'h1', 'nurse')", { database: db, as });
+            const nameless = await pg.scalar("INSERT INTO auth.users (email, password_hash, role) VALUES ('falhou@asky.local', 'h2', 'nurse') RETURNING id", { database: db, as });
+            const hashes = await pg.query("SELECT email, password_hash FROM auth.users ORDER BY id", { database: db });
+
+            const refused = await apply(current(db), db, secrets);
+            assert.notEqual(refused.code, 0);
+            assert.match(refused.stderr, new RegExp(`auth\\.users\\.name must not be NULL, but is in the rows with id ${nameless}`));
+            assert.match(refused.stderr, /HINT: +Set name in those rows .* or delete them, then run pulumi up again/);
+            assert.equal(await pg.scalar("SELECT is_nullable FROM information_schema.columns WHERE table_schema = 'auth' AND table_name = 'users' AND column_name = 'name'", { database: db }), "YES", "the failed run changed nothing");
+            assert.equal(await pg.scalar("SELECT count(*) FROM auth.users WHERE phone_number IS NOT NULL", { database: db }), "0");
+
+            await pg.query(`UPDATE auth.users SET name = 'Falhou' WHERE id = ${nameless}`, { database: db, as });
+            const out = await applyNamed(current(db), db, secrets);
+            assert.match(out, /seed user admin@asky\.local: password unchanged/);
+            const columns = await pg.query("SELECT column_name, is_nullable FROM information_schema.columns WHERE table_schema = 'auth' AND table_name = 'users' AND column_name IN ('name', 'email', 'password_hash', 'role', 'phone_number') ORDER BY 1", { database: db });
+            assert.deepEqual(columns, [["email", "NO"], ["name", "NO"], ["password_hash", "NO"], ["phone_number", "YES"], ["role", "NO"]]);
+            assert.equal(await pg.scalar("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'auth.users'::regclass AND conname = 'users_phone_number_key'", { database: db }), "UNIQUE (phone_number)");
+            assert.deepEqual(await pg.query("SELECT email, coalesce(phone_number, '-') FROM auth.users ORDER BY id", { database: db }), [
+                ["admin@asky.local", "+5511990010001"], ["nurse@asky.local", "+5511990010002"], ["agent@asky.local", "+5511990010003"],
+                ["registrada@asky.local", "-"], ["falhou@asky.local", "-"],
+            ]);
+            assert.deepEqual(await pg.query("SELECT email, password_hash FROM auth.users ORDER BY id", { database: db }), hashes, "no hash changed: the Secrets are the same");
+            for (const u of STACK_USERS) assert.ok(await verifies(db, u.email, `old-${u.role}-password`), u.email);
+
+            const before = await snapshot(db);
+            await applyNamed(current(db), db, secrets);
+            assert.deepEqual([...(await snapshot(db)).entries()], [...before.entries()], "DATA-3: applying it again changes nothing");
+        });
+
+        it("DATA-4 refuses, naming the rows, an older database where two users share a phone number", async () => {
+            const db = "asky_shared_phone";
+            await pg.createDatabase(db);
+            const secrets = envWith(STACK_USERS, (u) => `pw-${u.role}`);
+            await applyNamed(releaseD21b0a2(db), db, secrets);
+            const as = roleCredentials("auth");
+            const ids = await pg.query("INSERT INTO auth.users (name, email, password_hash, role, phone_number) VALUES ('A', 'a@asky.local', 'x', 'nurse', '+5511990017777'), ('B', 'b@asky.local', 'x', 'nurse', '+5511990017777') RETURNING id", { database: db, as });
+            const refused = await apply(current(db), db, secrets);
+            assert.notEqual(refused.code, 0);
+            assert.match(refused.stderr, new RegExp(`auth\\.users\\.phone_number must be unique, but rows share one \\(ids: ${ids[0][0]}, ${ids[1][0]}\\)`));
+        });
+
+        it("refuses a seeded phone number that another user already has, naming both", async () => {
+            const db = "asky_phone_taken";
+            await pg.createDatabase(db);
+            const secrets = envWith(STACK_USERS, (u) => `pw-${u.role}`);
+            await applyNamed(current(db), db, secrets);
+            const id = await pg.scalar("INSERT INTO auth.users (name, email, password_hash, role, phone_number) VALUES ('Outra', 'outra@asky.local', 'x', 'nurse', '+5511990018888') RETURNING id", { database: db, as: roleCredentials("auth") });
+            const extra: SeedUser = { name: "Farmácia", email: "farmacia@asky.local", phoneNumber: "+5511990018888", role: "agent" };
+            const refused = await apply(current(db, [...STACK_USERS, extra]), db, envWith([...STACK_USERS, extra], (u) => `pw-${u.role}`));
+            assert.notEqual(refused.code, 0);
+            assert.match(refused.stderr, new RegExp(`seed user farmacia@asky\\.local: phone number \\+5511990018888 already belongs to auth\\.users id ${id}`));
+        });
+
+        it("initialUserPasswords never lies: a new Secret (dev destroy -> up on the retained data) re-sets the seeded hash; a password the user changed is kept", async () => {
+            const db = "asky_passwords";
+            await pg.createDatabase(db);
+            await applyNamed(current(db), db, envWith(STACK_USERS, (u) => `first-${u.role}`));
+
+            // destroy -> up: @pulumi/random makes new passwords; the data (and its hashes) survived.
+            const out = await applyNamed(current(db), db, envWith(STACK_USERS, (u) => `second-${u.role}`));
+            for (const u of STACK_USERS) {
+                assert.match(out, new RegExp(`seed user ${u.email.replace(/\./g, "\\.")}: password set from its Secret`));
+                assert.ok(await verifies(db, u.email, `second-${u.role}`), `${u.email}: the output's password works`);
+                assert.ok(!(await verifies(db, u.email, `first-${u.role}`)), `${u.email}: the old password no longer works`);
+            }
+
+            // The admin changes the password through the auth service; then another destroy -> up.
+            const mine = await pg.scalar("SELECT public.crypt('minha-senha', public.gen_salt('bf', 10))", { database: db });
+            await pg.query(`UPDATE auth.users SET password_hash = ${quoteLiteral(mine)}, updated_at = now() WHERE email = 'admin@asky.local'`, { database: db, as: roleCredentials("auth") });
+            const third = await applyNamed(current(db), db, envWith(STACK_USERS, (u) => `third-${u.role}`));
+            assert.match(third, /seed user admin@asky\.local: password kept \(the user changed it; initialUserPasswords no longer applies\)/);
+            assert.ok(await verifies(db, "admin@asky.local", "minha-senha"), "the user's own password is never overwritten");
+            assert.ok(await verifies(db, "nurse@asky.local", "third-nurse"));
+
+            // The same Secrets again: nothing changes, and the output says so.
+            const before = await snapshot(db);
+            const again = await applyNamed(current(db), db, envWith(STACK_USERS, (u) => `third-${u.role}`));
+            assert.match(again, /seed user nurse@asky\.local: password unchanged/);
+            assert.deepEqual([...(await snapshot(db)).entries()], [...before.entries()]);
+        });
+
+        it("an older release's database whose hash is not its Secret's (no bookkeeping yet) is set from the Secret once", async () => {
+            const db = "asky_legacy_passwords";
+            await pg.createDatabase(db);
+            await applyNamed(releaseD21b0a2(db), db, envWith(STACK_USERS, (u) => `d21b0a2-${u.role}`));
+            await applyNamed(current(db), db, envWith(STACK_USERS, (u) => `now-${u.role}`));
+            for (const u of STACK_USERS) assert.ok(await verifies(db, u.email, `now-${u.role}`), u.email);
+        });
+
+        it("SEC-3 the bookkeeping schema asky_bootstrap is reachable by no service role", async () => {
+            for (const service of Object.keys(SERVICE_DATABASE_ROLES) as (keyof typeof SERVICE_DATABASE_ROLES)[]) {
+                const result = await pg.psql("SELECT count(*) FROM asky_bootstrap.seeded_users", { database: DB, as: roleCredentials(service) });
+                assert.match(result.stderr, /permission denied for schema asky_bootstrap/, service);
+            }
         });
     });
 
@@ -431,7 +584,7 @@ describe("database bootstrap SQL (sql/render.ts) on a real PostgreSQL", () => {
             assert.match(rendered.trimEnd(), /COMMIT;\n\\echo 'asky bootstrap: done'$/);
             assert.equal(rendered.match(/^(BEGIN|COMMIT);$/gm)?.length, 2);
             assert.doesNotMatch(rendered, /CREATE DATABASE|ALTER SYSTEM/i);
-            assert.doesNotMatch(renderDatabaseSql({ databaseName: "asky", users: [], bcryptCost: 10 }), /DATABASE asky\b/);
+            assert.doesNotMatch(renderDatabaseSql({ databaseName: "asky", users: USERS, bcryptCost: 10 }), /DATABASE asky\b/);
         });
 
         it("renders each service's role, schema and password variable from SERVICE_DATABASE_ROLES", () => {
@@ -451,20 +604,24 @@ describe("database bootstrap SQL (sql/render.ts) on a real PostgreSQL", () => {
             assert.equal(userPasswordEnv("Ana.Souza+plantao@hospital-x.com.br"), "ASKY_USER_PASSWORD_ANA_SOUZA_PLANTAO_HOSPITAL_X_COM_BR");
         });
 
-        it("rejects bad input: bcrypt cost out of range, duplicate users or variable names, weird emails, names, roles and database names", () => {
-            const ok = { databaseName: "asky", users: [] as SeedUser[], bcryptCost: 10 };
-            const user = (email: string, extra: Partial<SeedUser> = {}): SeedUser => ({ name: "X", email, role: "nurse", ...extra });
+        it("rejects bad input with the same rules as asky:database.users (sql/seedUsers.ts): cost, duplicates, emails, names, roles, phones, database names", () => {
+            const ok = { databaseName: "asky", users: USERS, bcryptCost: 10 };
+            let phone = 5511990020000;
+            const user = (email: string, extra: Partial<SeedUser> = {}): SeedUser => ({ name: "X", email, phoneNumber: `+${phone++}`, role: "nurse", ...extra });
             const bad: Array<[string, () => unknown, RegExp]> = [
                 ["cost 9", () => renderDatabaseSql({ ...ok, bcryptCost: 9 }), /bcryptCost/],
                 ["cost 17", () => renderDatabaseSql({ ...ok, bcryptCost: 17 }), /bcryptCost/],
                 ["cost 10.5", () => renderDatabaseSql({ ...ok, bcryptCost: 10.5 }), /bcryptCost/],
                 ["cost NaN", () => renderDatabaseSql({ ...ok, bcryptCost: NaN }), /bcryptCost/],
-                ["same env name", () => renderDatabaseSql({ ...ok, users: [user("ana.souza@asky.local"), user("ana-souza@asky.local")] }), /both map to the password variable ASKY_USER_PASSWORD_ANA_SOUZA_ASKY_LOCAL/],
-                ["same email, other case", () => renderDatabaseSql({ ...ok, users: [user("ana@asky.local"), user("ANA@asky.local")] }), /both map/],
-                ["bad role", () => renderDatabaseSql({ ...ok, users: [user("a@asky.local", { role: "root" as SeedUser["role"] })] }), /role "root"/],
+                ["no user", () => renderDatabaseSql({ ...ok, users: [] }), /at least one user/],
+                ["same env name", () => renderDatabaseSql({ ...ok, users: [user("ana.souza@asky.local"), user("ana-souza@asky.local")] }), /same password variable ASKY_USER_PASSWORD_ANA_SOUZA_ASKY_LOCAL as users\[0\][\s\S]*at \[1\]\.email/],
+                ["same email, other case", () => renderDatabaseSql({ ...ok, users: [user("ana@asky.local"), user("ANA@asky.local")] }), /seeded twice/],
+                ["same phone", () => renderDatabaseSql({ ...ok, users: [user("a@asky.local", { phoneNumber: "+5511990010001" }), user("b@asky.local", { phoneNumber: "+5511990010001" })] }), /phone_number is unique[\s\S]*at \[1\]\.phoneNumber/],
+                ["bad role", () => renderDatabaseSql({ ...ok, users: [user("a@asky.local", { role: "root" as SeedUser["role"] })] }), /role/],
                 ["newline in name", () => renderDatabaseSql({ ...ok, users: [user("a@asky.local", { name: "x\n\\! rm -rf /" })] }), /name/],
                 ["empty name", () => renderDatabaseSql({ ...ok, users: [user("a@asky.local", { name: "  " })] }), /name/],
                 ["bad phone", () => renderDatabaseSql({ ...ok, users: [user("a@asky.local", { phoneNumber: "call me'" })] }), /phoneNumber/],
+                ["no phone", () => renderDatabaseSql({ ...ok, users: [{ name: "X", email: "a@asky.local", role: "nurse" } as SeedUser] }), /phoneNumber/],
                 ["database name", () => renderDatabaseSql({ ...ok, databaseName: "asky; DROP" }), /databaseName/],
                 ["database name case", () => renderDatabaseSql({ ...ok, databaseName: "Asky" }), /databaseName/],
             ];

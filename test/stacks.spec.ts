@@ -1,15 +1,32 @@
 import * as assert from "assert";
 import { execFile } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
 import * as YAML from "yaml";
-import { REDACTED, RENDER_PROTECTED_ANNOTATION, renderStack } from "../scripts/render";
+import { REDACTED, RENDER_PROTECTED_ANNOTATION, RegisteredResource, mockKeyPair, renderStack } from "../scripts/render";
 import { find, isSecretEnvelope, namesOf, renderedStack, reveal } from "./support/render";
 
 const ROOT = path.join(__dirname, "..");
 const run = promisify(execFile);
+
+const secretContent = (resources: RegisteredResource[], name: string) =>
+    reveal(resources.find((r) => r.inputs.kind === "Secret" && (r.inputs.metadata as any).name === name)!.inputs.stringData) as Record<string, string>;
+/** The JWT in the Secret service-token. */
+const serviceToken = (resources: RegisteredResource[]) => JSON.parse(secretContent(resources, "service-token")["token.json"]).token as string;
+
+/** Runs `fn` with the wall clock stopped at `at`: the program reads the time once per run. */
+async function atTime<T>(at: Date, fn: () => Promise<T>): Promise<T> {
+    const realNow = Date.now;
+    Date.now = () => at.getTime();
+    try {
+        return await fn();
+    } finally {
+        Date.now = realNow;
+    }
+}
 
 /** The whole program, both stacks: the objects and names of ARCHITECTURE.md and the dev/prod differences. */
 describe("the program (index.ts), both stacks", () => {
@@ -83,11 +100,28 @@ describe("the program (index.ts), both stacks", () => {
                 const { objects, resources } = await renderedStack(stack);
                 const passwords = resources.filter((r) => r.type.startsWith("random:")).map((r) => `mock-password-${r.name}`);
                 assert.ok(passwords.length >= 7);
-                const keys = resources.filter((r) => r.type.startsWith("tls:")).map((r) => `mock-private-key-${r.name}`);
+                const keys = resources.filter((r) => r.type.startsWith("tls:")).map((r) => mockKeyPair(r.name).privateKeyPem);
                 assert.strictEqual(keys.length, 1);
+                keys.push(serviceToken(resources));
                 const visible = JSON.stringify(objects.filter((o) => o.kind !== "Secret"));
                 for (const value of [...passwords, ...keys]) assert.ok(!visible.includes(value), `${value} is visible outside Secrets`);
                 assert.ok(!/BEGIN [A-Z ]*PRIVATE KEY|BEGIN PUBLIC KEY|\$2[aby]\$\d\d\$/.test(visible));
+            });
+
+            it("mounts a service token signed by the stack's own key at /app/services/token.json in request-management", async () => {
+                const { objects, resources, outputs } = await renderedStack(stack);
+                const pod = find(objects, "Deployment", "request-management").spec.template.spec;
+                const mount = pod.containers[0].volumeMounts.find((m: any) => m.mountPath === "/app/services/token.json");
+                assert.deepStrictEqual(mount, { name: "service-token", mountPath: "/app/services/token.json", subPath: "token.json", readOnly: true });
+                assert.strictEqual(pod.volumes.find((v: any) => v.name === mount.name).secret.secretName, "service-token");
+                const [header, payload, signature] = serviceToken(resources).split(".");
+                const publicKey = secretContent(resources, "jwt-public-key")["public_key.pem"];
+                assert.ok(crypto.verify("sha256", Buffer.from(`${header}.${payload}`), publicKey, Buffer.from(signature, "base64url")), "verifies with the deployed public key");
+                const claims = JSON.parse(Buffer.from(payload, "base64url").toString());
+                assert.deepStrictEqual(Object.keys(claims), ["sub", "role", "iat", "exp"]);
+                assert.ok(claims.exp * 1000 > Date.now(), "not expired");
+                assert.strictEqual(claims.exp - claims.iat, 90 * 86400, "the default lifetime");
+                assert.strictEqual(outputs.serviceTokenExpiresAt.value, new Date(claims.exp * 1000).toISOString());
             });
 
             it("orders the deploy like run.sh: database ready and schema applied, then services and cache, then the gateway (GW-9)", async () => {
@@ -152,7 +186,7 @@ describe("the program (index.ts), both stacks", () => {
         const database = JSON.parse(dev["asky:database"]);
         const changed = await renderStack("dev", {
             "asky:gateway": { ...gateway, limits: { ...gateway.limits, clientMaxBodySize: "2m" } },
-            "asky:database": { ...database, users: [...database.users, { name: "Farmácia", email: "pharmacy@asky.local", role: "agent" }] },
+            "asky:database": { ...database, users: [...database.users, { name: "Farmácia", email: "pharmacy@asky.local", phoneNumber: "+5511990010009", role: "agent" }] },
         });
         const checksum = (r: typeof base) => find(r.objects, "Deployment", "gateway").spec.template.metadata.annotations["checksum/config"];
         assert.notStrictEqual(checksum(changed), checksum(base));
@@ -161,6 +195,29 @@ describe("the program (index.ts), both stacks", () => {
         const unchanged = await renderStack("dev");
         assert.strictEqual(job(unchanged), job(base), "the same SQL and credentials keep the same Job");
         assert.strictEqual(checksum(unchanged), checksum(base));
+    });
+});
+
+describe("the service token across deploys (index.ts under mocks, clock stopped)", () => {
+    const at = new Date("2026-05-20T08:30:00Z");
+    const token = async (when: Date, overrides: Record<string, unknown> = {}) =>
+        atTime(when, async () => serviceToken((await renderStack("dev", overrides)).resources));
+
+    it("two program runs with the same key and clock mint the identical token; the next rotation window mints a new one", async () => {
+        const first = await token(at);
+        assert.strictEqual(await token(at), first, "a second `pulumi up` while fresh changes nothing");
+        assert.strictEqual(await token(new Date(at.getTime() + 86400e3)), first, "same window, same token");
+        const window = 30 * 86400e3;
+        const nextWindow = new Date(Math.ceil(at.getTime() / window) * window);
+        assert.notStrictEqual(await token(nextWindow), first);
+    });
+
+    it("asky:serviceToken sets lifetime and rotation; a rotation not shorter than the lifetime is refused before any resource", async () => {
+        const claims = JSON.parse(Buffer.from((await token(at, { "asky:serviceToken": { lifetimeDays: 14, rotationDays: 7 } })).split(".")[1], "base64url").toString());
+        assert.strictEqual(claims.exp - claims.iat, 14 * 86400);
+        assert.strictEqual(claims.iat % (7 * 86400), 0);
+        await assert.rejects(renderStack("dev", { "asky:serviceToken": { lifetimeDays: 30, rotationDays: 30 } }),
+            /asky:serviceToken\.rotationDays = 30: must be less than asky:serviceToken\.lifetimeDays \(30\)/);
     });
 });
 
