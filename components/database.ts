@@ -62,7 +62,7 @@ export class AskyDatabase extends pulumi.ComponentResource {
     public readonly databaseUrls: Record<ServiceName, pulumi.Output<string>>;
     /** Secret with the superuser password (key `password`), for the bootstrap and backup Jobs. */
     public readonly superuserSecretName: pulumi.Output<string>;
-    /** The initial password of each seeded user, by e-mail; a Pulumi secret. */
+    /** Each seeded user's password, by e-mail (the bootstrap re-sets a hash its Secret no longer matches, unless the user changed it); a Pulumi secret. */
     public readonly userPasswords: pulumi.Output<Record<string, string>>;
     /** The Job that applied the current SQL: services depend on it so they roll after the schema. */
     public readonly bootstrap: k8s.batch.v1.Job;

@@ -49,6 +49,17 @@ const badInputs: [title: string, stack: "dev" | "prod", mutate: Mutation, expect
     ["a bcrypt cost below 10 (SEC-5)", "dev", (c) => { c.database.bcryptCost = 8; }, [/asky:database\.bcryptCost = 8/, /≥ 10/]],
     ["a bcrypt cost above what the SQL renderer accepts", "dev", (c) => { c.database.bcryptCost = 17; }, [/asky:database\.bcryptCost = 17/, /<=16/]],
     ["a user seeded twice", "dev", (c) => { c.database.users.push({ ...c.database.users[0] }); }, [/asky:database\.users\[3\]\.email/, /seeded twice/]],
+    ["a seeded user without a phone number", "dev", (c) => { delete c.database.users[0].phoneNumber; }, [/asky:database\.users\[0\]\.phoneNumber = \(missing\): is required: an E\.164 phone number/]],
+    ["a phone number not in E.164", "prod", (c) => { c.database.users[1].phoneNumber = "+55 (11) 99001-0002"; }, [/asky:database\.users\[1\]\.phoneNumber = "\+55 \(11\) 99001-0002": must be an E\.164 phone number/, /\+5511912345678/]],
+    ["a national phone number without country code", "dev", (c) => { c.database.users[1].phoneNumber = "11990010002"; }, [/asky:database\.users\[1\]\.phoneNumber = "11990010002": must be an E\.164/]],
+    ["two seeded users with one phone number", "dev", (c) => { c.database.users[2].phoneNumber = c.database.users[0].phoneNumber; }, [/asky:database\.users\[2\]\.phoneNumber = "\+5511990010001": already the number of users\[0\]/]],
+    ["an e-mail the SQL renderer would refuse (one rule for both)", "dev", (c) => { c.database.users[0].email = "o'brien@asky.local"; }, [/asky:database\.users\[0\]\.email = "o'brien@asky\.local": must be an e-mail address of letters, digits/]],
+    ["two e-mails with one password variable", "dev", (c) => { c.database.users[0].email = "ana.souza@asky.local"; c.database.users[1].email = "ana-souza@asky.local"; }, [/asky:database\.users\[1\]\.email = "ana-souza@asky\.local": maps to the same password variable ASKY_USER_PASSWORD_ANA_SOUZA_ASKY_LOCAL as users\[0\]/]],
+    ["a seeded user's name with a line break", "dev", (c) => { c.database.users[0].name = "Admin\n\\! rm -rf /"; }, [/asky:database\.users\[0\]\.name = .*: must be 1-255 printable characters/]],
+    ["no seeded user", "dev", (c) => { c.database.users = []; }, [/asky:database\.users = \[\]: must seed at least one user/]],
+    ["a token rotation not shorter than its lifetime", "dev", (c) => { c.serviceToken = { lifetimeDays: 30, rotationDays: 45 }; }, [/asky:serviceToken\.rotationDays = 45: must be less than asky:serviceToken\.lifetimeDays \(30\)/]],
+    ["a token lifetime above a year", "prod", (c) => { c.serviceToken = { lifetimeDays: 400 }; }, [/asky:serviceToken\.lifetimeDays = 400: must be a whole number of days from 2 to 365/]],
+    ["an unknown service-token key", "dev", (c) => { c.serviceToken = { lifetime: 90 }; }, [/asky:serviceToken\.lifetime: unknown key; allowed here: lifetimeDays, rotationDays/]],
     ["an unknown user role", "dev", (c) => { c.database.users[0].role = "doctor"; }, [/asky:database\.users\[0\]\.role = "doctor"/, /admin.*nurse.*agent/]],
     ["an unknown environment", "dev", (c) => { c.environment = "staging"; }, [/asky:environment = "staging"/, /dev.*prod/]],
     ["a missing section", "dev", (c) => { delete c.cache; }, [/asky:cache = \(missing\)/]],
@@ -78,6 +89,12 @@ describe("config (config/index.ts)", () => {
     it("Pulumi.yaml declares no config block: the CLI would then reject every undeclared (structured) stack key", () => {
         const project = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8"));
         assert.deepStrictEqual([project.name, project.runtime.name, project.config], ["asky", "nodejs", undefined]);
+    });
+
+    it("asky:serviceToken left out: 90-day tokens, renewed every 30 days", () => {
+        const raw = rawConfig("dev");
+        delete raw.serviceToken;
+        assert.deepStrictEqual(parseAskyConfig(raw).config.serviceToken, { lifetimeDays: 90, rotationDays: 30 });
     });
 
     it("POD-11 allows a moving tag in dev, with a warning", () => {
@@ -119,6 +136,20 @@ describe("config (config/index.ts)", () => {
         // eslint-disable-next-line @typescript-eslint/no-var-requires
         const program: () => Promise<unknown> = require(path.join(__dirname, "..", "index.ts"));
         await assert.rejects(program(), /asky:services\.auth\.image = "x:latest"/);
+        assert.strictEqual(registered, 0);
+    });
+
+    it("a bad seeded user fails before any resource, with its key path (no longer inside AskyDatabase)", async () => {
+        const database = rawConfig("dev").database;
+        database.users[0].email = "admin.x@asky.local";
+        database.users[1].email = "admin-x@asky.local";
+        const { config, secretKeys } = stackConfig("dev", { "asky:database": database });
+        pulumi.runtime.setAllConfig(config, secretKeys);
+        let registered = 0;
+        await pulumi.runtime.setMocks({ newResource: (a) => { registered++; return { id: a.name, state: a.inputs }; }, call: (a) => a.inputs }, "asky", "dev", false);
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const program: () => Promise<unknown> = require(path.join(__dirname, "..", "index.ts"));
+        await assert.rejects(program(), /asky:database\.users\[1\]\.email = "admin-x@asky\.local": maps to the same password variable ASKY_USER_PASSWORD_ADMIN_X_ASKY_LOCAL/);
         assert.strictEqual(registered, 0);
     });
 });

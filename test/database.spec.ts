@@ -101,6 +101,14 @@ describe("AskyDatabase (components/database.ts)", () => {
         assert.strictEqual(job.metadata.annotations["pulumi.com/replaceUnready"], "true", "a failed Job is replaced, not awaited forever");
     });
 
+    it("SEC-1 the bootstrap Job echoes nothing it runs (no set -x, no psql echo flags): its log holds no secret", async () => {
+        const { objects } = await build();
+        const c = (objects.find((o) => o.kind === "Job") as any).spec.template.spec.containers[0];
+        const command = c.command.join(" ");
+        assert.doesNotMatch(command, /set -x|\s-[a-zA-Z]*[aeb]\b|--echo|ECHO/, command);
+        assert.ok(c.env.every((e: any) => e.value === undefined || !/password/i.test(e.name)), "POD-12");
+    });
+
     it("dev: binds the seed's hostPath PV; prod: a StorageClass claim and no PV", async () => {
         assert.deepStrictEqual(namesOf((await build(dev)).objects, "PersistentVolume"), ["postgres-pv-volume"]);
         const p = await build(prod);

@@ -636,3 +636,57 @@ describe("database bootstrap SQL (sql/render.ts) on a real PostgreSQL", () => {
         });
     });
 });
+
+describe("the bootstrap prints no secret (sql/*.sql on a real PostgreSQL with log_statement = all)", () => {
+    let pg: TestPostgres;
+    const DB = "asky_quiet";
+    const users: SeedUser[] = [
+        { name: "Administrador", email: "admin@asky.local", phoneNumber: "+5511990010001", role: "admin" },
+        { name: "Enfermeira", email: "nurse@asky.local", phoneNumber: "+5511990010002", role: "nurse" },
+    ];
+    const secrets: string[] = [];
+    const env = (tag: string): Record<string, string> => {
+        const values: Record<string, string> = {
+            ...Object.fromEntries(Object.values(SERVICE_DATABASE_ROLES).map(({ passwordEnv }) => [passwordEnv, `${tag}-${passwordEnv.toLowerCase()}-${randomBytes(6).toString("hex")}`])),
+            ...Object.fromEntries(users.map((u) => [userPasswordEnv(u.email), `${tag}-${u.role}-${randomBytes(6).toString("hex")}`])),
+        };
+        secrets.push(...Object.values(values));
+        return values;
+    };
+    const outputs: string[] = [];
+
+    before(async () => {
+        pg = await TestPostgres.start({ database: DB, serverSettings: { log_statement: "all", log_min_error_statement: "error" } });
+        const file = path.join(pg.workDir, "bootstrap.sql");
+        fs.writeFileSync(file, renderDatabaseSql({ databaseName: DB, users, bcryptCost: 10 }));
+        // Create, re-set from new Secrets (the UPDATE path), and a failing run (an unset password).
+        for (const e of [env("first"), env("second")]) {
+            const r = await pg.psqlFile(file, { env: e });
+            assert.equal(r.code, 0, r.stderr);
+            outputs.push(r.stdout, r.stderr);
+        }
+        const broken = env("third");
+        delete broken[userPasswordEnv("nurse@asky.local")];
+        const failed = await pg.psqlFile(file, { env: broken });
+        assert.notEqual(failed.code, 0);
+        outputs.push(failed.stdout, failed.stderr);
+    });
+
+    after(async () => {
+        await pg?.stop();
+    });
+
+    it("SEC-1 the Job's output (what `kubectl logs` shows) names users and steps, never a password or a hash", () => {
+        const text = outputs.join("\n");
+        assert.match(text, /asky bootstrap: seed user admin@asky\.local: password set from its Secret/);
+        for (const s of secrets) assert.ok(!text.includes(s), "a password reached the Job's output");
+        assert.doesNotMatch(text, /\$2[abxy]\$\d\d\$|SCRAM-SHA-256\$/);
+    });
+
+    it("SEC-1 the server log keeps no password or hash even with log_statement = all and failing statements", () => {
+        const log = fs.readFileSync(path.join(pg.workDir, "..", "server.log"), "utf8");
+        assert.match(log, /statement: BEGIN/, "premise: statements are logged");
+        for (const s of secrets) assert.ok(!log.includes(s), "a password reached the server log");
+        assert.doesNotMatch(log, /\$2[abxy]\$\d\d\$|SCRAM-SHA-256\$/);
+    });
+});
