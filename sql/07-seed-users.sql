@@ -30,16 +30,21 @@ DECLARE
   other_id integer;
   new_hash text;
   matches boolean;
+  is_new boolean;
   outcome text;
 BEGIN
-  SELECT id INTO other_id FROM auth.users WHERE phone_number = p_phone AND email <> p_email;
-  IF FOUND THEN
-    RAISE EXCEPTION 'asky bootstrap: seed user %: phone number % already belongs to auth.users id %', p_email, p_phone, other_id
-      USING HINT = 'Give the seed user another asky:database.users[].phoneNumber, or change that user''s number.';
+  SELECT password_hash, phone_number INTO current_hash, current_phone FROM auth.users WHERE email = p_email FOR UPDATE;
+  is_new := NOT FOUND;
+  -- The number is written only to a new user or one without a number: only then can it clash.
+  IF current_phone IS NULL THEN
+    SELECT id INTO other_id FROM auth.users WHERE phone_number = p_phone AND email <> p_email;
+    IF FOUND THEN
+      RAISE EXCEPTION 'asky bootstrap: seed user %: phone number % already belongs to auth.users id %', p_email, p_phone, other_id
+        USING HINT = 'Give the seed user another asky:database.users[].phoneNumber, or change that user''s number.';
+    END IF;
   END IF;
 
-  SELECT password_hash, phone_number INTO current_hash, current_phone FROM auth.users WHERE email = p_email FOR UPDATE;
-  IF NOT FOUND THEN
+  IF is_new THEN
     new_hash := public.crypt(p_password, public.gen_salt('bf', p_cost));
     INSERT INTO auth.users (name, email, phone_number, role, password_hash) VALUES (p_name, p_email, p_phone, p_role, new_hash);
     outcome := 'created';

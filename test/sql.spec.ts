@@ -403,6 +403,13 @@ describe("database bootstrap SQL (sql/render.ts) on a real PostgreSQL", () => {
             const refused = await apply(current(db, [...STACK_USERS, extra]), db, envWith([...STACK_USERS, extra], (u) => `pw-${u.role}`));
             assert.notEqual(refused.code, 0);
             assert.match(refused.stderr, new RegExp(`seed user farmacia@asky\\.local: phone number \\+5511990018888 already belongs to auth\\.users id ${id}`));
+
+            // A seeded user who changed their number keeps it, and someone else may then have the configured one.
+            const auth = roleCredentials("auth");
+            await pg.query("UPDATE auth.users SET phone_number = '+5511990016666' WHERE email = 'admin@asky.local'", { database: db, as: auth });
+            await pg.query("UPDATE auth.users SET phone_number = '+5511990010001' WHERE email = 'outra@asky.local'", { database: db, as: auth });
+            await applyNamed(current(db), db, secrets);
+            assert.equal(await pg.scalar("SELECT phone_number FROM auth.users WHERE email = 'admin@asky.local'", { database: db }), "+5511990016666");
         });
 
         it("initialUserPasswords never lies: a new Secret (dev destroy -> up on the retained data) re-sets the seeded hash; a password the user changed is kept", async () => {
