@@ -5,7 +5,7 @@
  *
  *   npm run render -- --stack dev [--out rendered] [--no-overlay] [--adoption-file adopt.json]
  *
- * Values a stack file leaves to each organisation (`<REQUIRED: …>`, the committed prod) are
+ * Values a stack file still leaves to each organisation (`<REQUIRED: …>`, the committed prod) are
  * filled from scripts/render-overlays/<stack>.yaml, for the render and the tests only; a real
  * `pulumi up` never reads it. `--adoption-file` writes the `pulumi import --file` spec of the
  * objects the stack keeps in the cluster when they leave it (retainOnDelete), with their real
@@ -15,7 +15,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
-import { readConfig } from "../config";
+import { PLACEHOLDER, readConfig } from "../config";
 
 /** What replaces every Secret value (and any secret that leaked elsewhere) in the render. */
 export const REDACTED = "<redacted>";
@@ -96,13 +96,15 @@ export interface RegistrationEvent {
     object?: string;
 }
 
-/** Deep merge for config values: objects merge key by key, anything else (arrays included) is replaced. */
-function mergeValue(base: unknown, over: unknown): unknown {
+/** The overlay fills placeholders only: a value the organisation has set is rendered as set. */
+function fillPlaceholders(base: unknown, over: unknown): unknown {
     const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
-    if (!isObject(base) || !isObject(over)) return over;
-    const out: Record<string, unknown> = { ...base };
-    for (const [k, v] of Object.entries(over)) out[k] = mergeValue(base[k], v);
-    return out;
+    if (isObject(base) && isObject(over)) {
+        const out: Record<string, unknown> = { ...base };
+        for (const [k, v] of Object.entries(over)) out[k] = fillPlaceholders(base[k], v);
+        return out;
+    }
+    return typeof base === "string" && PLACEHOLDER.test(base) ? over : base;
 }
 
 /** The overlay file of a stack, when there is one. */
@@ -113,7 +115,7 @@ export function overlayFile(stack: string): string | undefined {
 
 /**
  * Reads `Pulumi.<stack>.yaml` as the CLI passes it to the program (structured values as JSON),
- * with the render overlay's example values over its placeholders unless `overlay` is false.
+ * with the render overlay's example values in the placeholders it still has, unless `overlay` is false.
  */
 export function stackConfig(stack: string, overrides: Record<string, unknown> = {}, options: { overlay?: boolean } = {}): { config: Record<string, string>; secretKeys: string[]; overlay?: string } {
     const file = path.join(ROOT, `Pulumi.${stack}.yaml`);
@@ -123,7 +125,7 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
     const overlaid: Record<string, unknown> = { ...(stackFile.config ?? {}) };
     if (overlay) {
         for (const [key, value] of Object.entries((YAML.parse(fs.readFileSync(overlay, "utf8")) ?? {}).config ?? {})) {
-            overlaid[key] = mergeValue(overlaid[key], value);
+            overlaid[key] = fillPlaceholders(overlaid[key], value);
         }
     }
     const values: Record<string, unknown> = { ...overlaid, ...overrides };

@@ -181,6 +181,23 @@ describe("config (config/index.ts)", () => {
         assert.deepStrictEqual(Object.entries(overlay).flatMap(([k, v]) => leaves(v, k)).sort(), placeholders.sort());
     });
 
+    it("the render overlay never replaces a value the organisation has set", () => {
+        const root = path.join(__dirname, "..");
+        const stackFile = path.join(root, "Pulumi.overlay-test.yaml");
+        const overlay = path.join(root, "scripts", "render-overlays", "overlay-test.yaml");
+        fs.writeFileSync(stackFile, fs.readFileSync(path.join(root, "Pulumi.prod.yaml"), "utf8").replace(/asky:kubeContext: .*/, "asky:kubeContext: gke_hospital_prod"));
+        fs.copyFileSync(path.join(root, "scripts", "render-overlays", "prod.yaml"), overlay);
+        try {
+            const { config, overlay: used } = stackConfig("overlay-test");
+            assert.strictEqual(used, overlay);
+            assert.strictEqual(config["asky:kubeContext"], "gke_hospital_prod");
+            assert.strictEqual(JSON.parse(config["asky:services"]).auth.image, "registry.example.org/asky/auth:1.0.0", "a placeholder is filled");
+        } finally {
+            fs.rmSync(stackFile, { force: true });
+            fs.rmSync(overlay, { force: true });
+        }
+    });
+
     describe("secret values in errors (pulumi config set --secret)", () => {
         const load = (values: Record<string, unknown>, secretKeys: string[]) => {
             const { config } = stackConfig("dev", values);

@@ -353,5 +353,23 @@ describe("day-2 changes (index.ts, components, config/storage.ts)", () => {
         }
         assert.deepStrictEqual(identities.filter((i) => i.retainOnDelete).length, 4, "nothing else is retained");
         assert.deepStrictEqual(adoptionImportFile(await renderedStack("dev")).resources, [], "dev keeps nothing");
+        // The README's copy is the program's.
+        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        const block = /```json\n(\{\n    "nameTable"[\s\S]*?)\n```/.exec(readme);
+        assert.ok(block, "README shows adopt.json");
+        assert.deepStrictEqual(JSON.parse(block[1]), spec);
+    });
+
+    it("npm run render -- --adoption-file writes that spec", async () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "asky-adopt-"));
+        try {
+            const file = path.join(out, "adopt.json");
+            const { stdout } = await run("npm", ["run", "--silent", "render", "--", "--stack", "prod", "--out", out, "--adoption-file", file], { cwd: ROOT });
+            assert.match(stdout, /adopt\.json: 4 objects to adopt with pulumi import --file/);
+            assert.match(stdout, /placeholders filled from scripts\/render-overlays\/prod\.yaml/);
+            assert.deepStrictEqual(JSON.parse(fs.readFileSync(file, "utf8")), adoptionImportFile(await renderedStack("prod")));
+        } finally {
+            fs.rmSync(out, { recursive: true, force: true });
+        }
     });
 });
