@@ -16,6 +16,7 @@ import {
     gatewayClusterUrl,
 } from "./components";
 import { AskyConfig, ServiceName, loadConfig } from "./config";
+import { refuseStorageChanges, storageRecord } from "./config/storage";
 
 /** Composes the Asky platform from the validated config; the deploy order replaces run.sh. */
 function deployAsky(config: AskyConfig) {
@@ -25,6 +26,10 @@ function deployAsky(config: AskyConfig) {
         context: config.kubeContext,
         ...(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {}),
         enableServerSideApply: true,
+        // Fixed-name Secrets and ConfigMaps are updated in place, never deleted and re-created
+        // (a pod starting in that gap fails); the pods roll on their checksum annotations.
+        enableSecretMutable: true,
+        enableConfigMapMutable: true,
     });
     const opts: pulumi.ComponentResourceOptions = { providers: { kubernetes: provider } };
     const { availability } = config;
@@ -33,6 +38,8 @@ function deployAsky(config: AskyConfig) {
     const ns = new AskyNamespace("asky", { name: config.namespace, instance, protect: config.protectData }, opts);
     const namespace = ns.name;
 
+    // Every component that runs pods waits for the policies (children wait for their parent's dependencies).
+    const afterPolicies: pulumi.Resource[] = [];
     if (config.networkPolicies) {
         const services = config.services;
         const flows: Flow[] = [
@@ -47,23 +54,25 @@ function deployAsky(config: AskyConfig) {
             { from: "request-management", to: "redis", port: REDIS_PORT },
         ];
         // Policies first: no pod ever runs without them.
-        new AskyNetworkPolicies("asky", { namespace, instance, flows }, opts);
+        afterPolicies.push(new AskyNetworkPolicies("asky", { namespace, instance, flows }, opts));
     }
+    const podOpts: pulumi.ComponentResourceOptions = { ...opts, dependsOn: afterPolicies };
 
     // 1. The database, ready and with the current schema applied.
     const database = new AskyDatabase("asky", {
         namespace, instance, database: config.database, storage: config.storage, protect: config.protectData,
-    }, opts);
-    if (config.backup.enabled) {
-        new AskyBackup("asky", {
+    }, podOpts);
+    const backup = config.backup.enabled
+        ? new AskyBackup("asky", {
             namespace, instance, backup: config.backup, image: config.database.image, databaseName: config.database.name,
             superuserSecretName: database.superuserSecretName, protect: config.protectData,
-        }, opts);
-    }
+        }, podOpts)
+        : undefined;
 
     // 2. The cache and the services, once the schema Job has finished.
     const secrets = new AskyServiceSecrets("asky", { namespace, instance, firebaseServiceAccount: config.firebaseServiceAccount, serviceToken: config.serviceToken }, opts);
-    const cache = new AskyCache("asky", { namespace, instance, cache: config.cache }, opts);
+    const afterSchema = [...afterPolicies, database.bootstrap];
+    const cache = new AskyCache("asky", { namespace, instance, cache: config.cache }, { ...opts, dependsOn: afterSchema });
         const services = (Object.keys(config.services) as ServiceName[]).map((name) => new AskyService(name, {
         serviceName: name,
         namespace,
@@ -80,7 +89,7 @@ function deployAsky(config: AskyConfig) {
         autoscaling: autoscalingFor(config.services[name].autoscale),
         disruptionBudget: availability.disruptionBudgets,
         spreadAcrossNodes: availability.spreadAcrossNodes,
-    }, { ...opts, dependsOn: [database.bootstrap] }));
+    }, { ...opts, dependsOn: afterSchema }));
 
     // 3. The gateway, after the Services it proxies: NGINX resolves their names at start (GW-9).
     const gateway = new AskyGateway("asky", {
@@ -96,7 +105,7 @@ function deployAsky(config: AskyConfig) {
         autoscaling: autoscalingFor(config.gateway.autoscale),
         disruptionBudget: availability.disruptionBudgets,
         spreadAcrossNodes: availability.spreadAcrossNodes,
-    }, { ...opts, dependsOn: [...services, cache] });
+    }, { ...opts, dependsOn: [...afterPolicies, ...services, cache] });
 
     return {
         namespace,
@@ -107,7 +116,13 @@ function deployAsky(config: AskyConfig) {
         initialUserPasswords: database.userPasswords,
         /** When request-management's service token expires; any `pulumi up` in the next rotation window renews it. */
         serviceTokenExpiresAt: secrets.serviceTokenExpiresAt,
+        /** What the claims were created with, once they exist: the next run refuses changes a claim cannot take in place. */
+        storage: pulumi.all([database.claim.id, backup?.claimName]).apply(() => storageRecord(config)),
     };
 }
 
-export = async () => deployAsky(loadConfig());
+export = async () => {
+    const config = loadConfig();
+    await refuseStorageChanges(config);
+    return deployAsky(config);
+};

@@ -19,7 +19,7 @@ export interface AskyBackupArgs {
     namespace: pulumi.Input<string>;
     /** `app.kubernetes.io/instance` of the stack. */
     instance: string;
-    /** Schedule, retention, volume size and class (`asky:backup`). */
+    /** Schedule, retention, claim name, volume size and class (`asky:backup`). */
     backup: AskyConfig["backup"];
     /** The database image: pg_dump of the same major version as the server. */
     image: string;
@@ -46,7 +46,7 @@ export class AskyBackup extends pulumi.ComponentResource {
         const b = args.backup;
 
         const claim = new k8s.core.v1.PersistentVolumeClaim(`${name}-pvc`, {
-            metadata: objectMeta(id, args.namespace, "postgres-backup"),
+            metadata: objectMeta(id, args.namespace, b.claimName),
             spec: {
                 accessModes: ["ReadWriteOnce"],
                 resources: { requests: { storage: b.storageSize } },

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { DEFAULT_DATABASE_CLAIM } from "../config/schema";
 import type { AskyConfig, ServiceName } from "../config";
 import { SERVICE_DATABASE_ROLES, renderDatabaseSql, superuserSyncScript, userPasswordEnv } from "../sql/render";
 import {
@@ -24,6 +25,11 @@ export const POSTGRES_PORT = 5432;
 export const DATA_MOUNT = "/var/lib/postgresql/data";
 export const PGDATA = `${DATA_MOUNT}/pgdata`;
 
+/** The dev PV's name: the seed's `postgres-pv-volume` for the default claim, else `<claim>-pv` (never the old PV's name). */
+export function hostPathVolumeName(claimName: string): string {
+    return claimName === DEFAULT_DATABASE_CLAIM ? "postgres-pv-volume" : `${claimName}-pv`;
+}
+
 /** libpq's env for a Job that connects to the database as the superuser (password by reference, POD-12). */
 export function postgresClientEnv(databaseName: string, superuserSecretName: pulumi.Input<string>): k8s.types.input.core.v1.EnvVar[] {
     return [
@@ -42,7 +48,7 @@ export interface AskyDatabaseArgs {
     instance: string;
     /** Image, database name, resources, bcrypt cost and the users to seed (`asky:database`). */
     database: AskyConfig["database"];
-    /** Volume size and class; a hostPath makes the dev PV `postgres-pv-volume` (`asky:storage`). */
+    /** Claim name, size and class; a hostPath makes the dev StorageClass `manual` and the PV `postgres-pv-volume` (`asky:storage`). */
     storage: AskyConfig["storage"];
     /** Protect the PVC, PV and StatefulSet from `pulumi destroy` and keep them if removed from the program (DATA-1). */
     protect: boolean;
@@ -68,6 +74,8 @@ export class AskyDatabase extends pulumi.ComponentResource {
     public readonly bootstrap: k8s.batch.v1.Job;
     public readonly statefulSet: k8s.apps.v1.StatefulSet;
     public readonly service: k8s.core.v1.Service;
+    /** The database's PersistentVolumeClaim (`asky:storage.claimName`). */
+    public readonly claim: k8s.core.v1.PersistentVolumeClaim;
 
     constructor(name: string, args: AskyDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("asky:index:Database", name, {}, opts);
@@ -111,31 +119,44 @@ export class AskyDatabase extends pulumi.ComponentResource {
             this.databaseUrlSecretNames[svc] = s.metadata.name;
         }
 
+        const claimName = args.storage.claimName;
         let volumeName: pulumi.Output<string> | undefined;
+        let classOpts: pulumi.CustomResourceOptions = {};
         if (args.storage.hostPath !== undefined) {
+            // dev: a class without provisioner that allows expansion, so a larger asky:storage.size
+            // updates the claim in place (the API server refuses to grow a claim whose class does not allow it).
+            const storageClass = new k8s.storage.v1.StorageClass(`${name}-storageclass`, {
+                metadata: { name: args.storage.storageClass, labels: recommendedLabels({ ...id, name: args.storage.storageClass, component: "storage" }) },
+                provisioner: "kubernetes.io/no-provisioner",
+                reclaimPolicy: "Retain",
+                volumeBindingMode: "Immediate",
+                allowVolumeExpansion: true,
+            }, { parent: this });
+            classOpts = { dependsOn: [storageClass] };
             // dev: the seed's hostPath volume, now bound to exactly this claim.
             const pv = new k8s.core.v1.PersistentVolume(`${name}-pv`, {
-                metadata: { name: "postgres-pv-volume", labels: recommendedLabels(id) },
+                metadata: { name: hostPathVolumeName(claimName), labels: recommendedLabels(id) },
                 spec: {
                     storageClassName: args.storage.storageClass,
                     capacity: { storage: args.storage.size },
                     accessModes: ["ReadWriteOnce"],
                     persistentVolumeReclaimPolicy: "Retain",
                     hostPath: { path: args.storage.hostPath, type: "DirectoryOrCreate" },
-                    claimRef: { namespace: args.namespace, name: "postgres-pv-claim" },
+                    claimRef: { namespace: args.namespace, name: claimName },
                 },
-            }, dataOpts);
+            }, { ...dataOpts, ...classOpts });
             volumeName = pv.metadata.name;
         }
         const claim = new k8s.core.v1.PersistentVolumeClaim(`${name}-pvc`, {
-            metadata: objectMeta(id, args.namespace, "postgres-pv-claim"),
+            metadata: objectMeta(id, args.namespace, claimName),
             spec: {
                 storageClassName: args.storage.storageClass,
                 accessModes: ["ReadWriteOnce"],
                 resources: { requests: { storage: args.storage.size } },
                 ...(volumeName ? { volumeName } : {}),
             },
-        }, dataOpts);
+        }, { ...dataOpts, ...classOpts });
+        this.claim = claim;
 
         const sql = renderDatabaseSql({ databaseName: db.name, users: db.users, bcryptCost: db.bcryptCost });
         const initdb = new k8s.core.v1.ConfigMap(`${name}-initdb`, {
@@ -206,9 +227,9 @@ export class AskyDatabase extends pulumi.ComponentResource {
             },
         }, { parent: this });
 
-        // The Job's name follows the SQL and the credentials: any change creates a new Job,
-        // which re-applies the idempotent SQL to the running database before the services roll.
-        const revision = contentChecksum(sql, superuserPassword, ...Object.values(rolePasswords), ...userPasswordList.map((u) => u.password))
+        // The Job's name follows the SQL, the credentials and the volume: any change creates a new Job,
+        // which re-applies the idempotent SQL to the running (or newly created) database before the services roll.
+        const revision = contentChecksum(sql, claimName, superuserPassword, ...Object.values(rolePasswords), ...userPasswordList.map((u) => u.password))
             .apply((h) => h.slice(0, 10));
         const migrationId: WorkloadIdentity = { name: "postgres-bootstrap", component: "migration", instance: args.instance };
         this.bootstrap = new k8s.batch.v1.Job(`${name}-bootstrap`, {

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { parseQuantity } from "./quantity";
-import { askyConfigSchema, AskyConfigShape, Resources, knownTopLevelKeys } from "./schema";
+import { askyConfigSchema, AskyConfigShape, MAX_INT32, Resources, knownTopLevelKeys } from "./schema";
 
 export * from "./quantity";
 export * from "./schema";
@@ -19,14 +19,20 @@ export interface AskyConfig extends AskyConfigShape {
 
 /** A configuration problem, reported before any resource is registered. */
 export class ConfigError extends pulumi.RunError {
-    constructor(public readonly problems: readonly string[]) {
-        super(
-            `Invalid stack configuration; nothing was deployed. Fix these keys:\n` +
-                problems.map((p) => `  - ${p}`).join("\n"),
-        );
+    constructor(public readonly problems: readonly string[], heading = "Invalid stack configuration; nothing was deployed. Fix these keys:") {
+        super(`${heading}\n` + problems.map((p) => `  - ${p}`).join("\n"));
         this.name = "ConfigError";
     }
 }
+
+/** What an error prints instead of a value set with `pulumi config set --secret`. */
+export const SECRET_SHOWN_AS = "[secret]";
+
+/**
+ * The value each organisation must set before its first deploy (the committed Pulumi.prod.yaml
+ * carries it): `<REQUIRED: what belongs here>`. Any such value stops the program before any resource.
+ */
+export const PLACEHOLDER = /^<REQUIRED: (.*)>$/s;
 
 /** Result of the pure validation: the typed config plus warnings the caller should log. */
 export interface ParsedConfig {
@@ -45,8 +51,9 @@ function keyPath(path: Path): string {
     return out;
 }
 
-function show(value: unknown): string {
+function show(value: unknown, secret = false): string {
     if (value === undefined) return "(missing)";
+    if (secret) return SECRET_SHOWN_AS;
     const text = JSON.stringify(value);
     return text.length > 80 ? text.slice(0, 77) + "..." : text;
 }
@@ -74,14 +81,63 @@ function unwrap(schema: z.ZodType): z.ZodType {
     return schema;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string[] {
+function describeIssue(issue: z.core.$ZodIssue, secretKeys: ReadonlySet<string>): string[] {
     if (issue.code === "unrecognized_keys") {
         const allowed = allowedKeysAt(issue.path);
         return issue.keys.map(
             (k) => `${keyPath([...issue.path, k])}: unknown key; allowed here: ${allowed.join(", ")}`,
         );
     }
-    return [`${keyPath(issue.path)} = ${show(issue.input)}: ${issue.message}`];
+    return [`${keyPath(issue.path)} = ${show(issue.input, secretKeys.has(String(issue.path[0])))}: ${issue.message}`];
+}
+
+/** Every `<REQUIRED: …>` value, with its key path. */
+function findPlaceholders(value: unknown, path: PropertyKey[] = []): [Path, string][] {
+    if (typeof value === "string") {
+        const m = PLACEHOLDER.exec(value);
+        return m ? [[path, m[1]]] : [];
+    }
+    if (value && typeof value === "object") {
+        return Object.entries(value).flatMap(([k, v]) => findPlaceholders(v, [...path, Array.isArray(value) ? Number(k) : k]));
+    }
+    return [];
+}
+
+function placeholderError(found: [Path, string][]): ConfigError {
+    return new ConfigError(
+        found.map(([path, what]) => `${keyPath(path)}: ${what}; e.g. pulumi config set --path '${keyPath(path)}' <value>`),
+        `The stack file still has ${found.length} placeholder value(s) <REQUIRED: …>; nothing was deployed. ` +
+            `Set every key below (README: "Preparing prod"), then run pulumi preview again:`,
+    );
+}
+
+/** The leaf values under the secret top-level keys, as an error could print them. */
+function secretRenderings(raw: Record<string, unknown>, secretKeys: ReadonlySet<string>): string[] {
+    const leaves = (v: unknown): unknown[] =>
+        v && typeof v === "object" ? Object.values(v).flatMap(leaves) : v === undefined || v === null || typeof v === "boolean" ? [] : [v];
+    const out = new Set<string>();
+    for (const key of secretKeys) {
+        for (const leaf of leaves(raw[key])) {
+            const text = String(leaf);
+            if (text === "") continue; // nothing to reveal, and "" would blank every empty value
+            const json = JSON.stringify(leaf);
+            for (const r of [json, text, show(leaf)]) if (r) out.add(r);
+            if (json.length > 80) out.add(json.slice(0, 77));
+        }
+    }
+    // Longest first: a value is never left half-replaced by a shorter one it contains.
+    return [...out].sort((a, b) => b.length - a.length);
+}
+
+/** Replaces whatever a message shows of a secret value with [secret] (cross-key rules quote values freely). */
+function redact(messages: readonly string[], raw: Record<string, unknown>, secretKeys: ReadonlySet<string>): string[] {
+    const secrets = secretRenderings(raw, secretKeys);
+    if (secrets.length === 0) return [...messages];
+    const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    return messages.map((m) => secrets.reduce(
+        (text, secret) => text.replace(new RegExp(`(?<![A-Za-z0-9_])${escape(secret)}(?![A-Za-z0-9_])`, "g"), SECRET_SHOWN_AS),
+        m,
+    ));
 }
 
 /** Splits `repo[:tag][@digest]` into its parts (the registry port is not a tag). */
@@ -92,6 +148,25 @@ export function parseImage(ref: string): { repository: string; tag?: string; dig
     return colon < 0
         ? { repository: nameAndTag, digest }
         : { repository: nameAndTag.slice(0, colon), tag: nameAndTag.slice(colon + 1), digest };
+}
+
+/**
+ * A tag that names one release: it starts with a full version MAJOR.MINOR[.PATCH…], optionally
+ * v-prefixed, e.g. `1.4.2`, `v2.3`, `16.6-bookworm`, `1.27.3-alpine`. Everything else moves:
+ * `latest`, `LATEST`, `stable`, `mainline`, `alpine`, `edge`, a bare major `16` or `16-bookworm`.
+ */
+export const PINNED_TAG = /^[vV]?\d+\.\d+(\.\d+)*([-_+][A-Za-z0-9_.+-]*)?$/;
+
+/** True when the reference names exactly one image: an @sha256 digest, or a tag starting with a full version. */
+export function isPinnedImage(ref: string): boolean {
+    const { tag, digest } = parseImage(ref);
+    return digest !== undefined || (tag !== undefined && PINNED_TAG.test(tag));
+}
+
+/** The PostgreSQL major version a tag names (`16.6-bookworm` → 16, also before a digest), or undefined. */
+export function postgresMajor(ref: string): number | undefined {
+    const m = /^[vV]?(\d+)(?=$|[._-])/.exec(parseImage(ref).tag ?? "");
+    return m ? Number(m[1]) : undefined;
 }
 
 function imageKeys(c: AskyConfigShape): [Path, string][] {
@@ -110,11 +185,12 @@ function crossChecks(c: AskyConfigShape): { problems: string[]; warnings: string
     const prod = c.environment === "prod";
 
     for (const [path, ref] of imageKeys(c)) {
-        const { tag, digest } = parseImage(ref);
-        const moving = !digest && (!tag || tag === "latest");
-        if (moving && prod) {
-            problems.push(`${keyPath(path)} = ${show(ref)}: prod requires a pinned tag other than 'latest' or an @sha256 digest (POD-11)`);
-        } else if (moving) {
+        if (isPinnedImage(ref)) continue;
+        if (prod) {
+            problems.push(`${keyPath(path)} = ${show(ref)}: prod requires a pinned image: a tag that starts with a full version ` +
+                `MAJOR.MINOR[.PATCH] (e.g. 1.4.2, 16.6-bookworm) or an @sha256 digest; moving tags such as latest, stable, alpine, ` +
+                `a bare major (16, 16-bookworm), in any case, are refused (POD-11)`);
+        } else {
             warnings.push(`${keyPath(path)} = ${show(ref)} follows a moving tag; allowed in dev only (POD-11)`);
         }
     }
@@ -157,8 +233,13 @@ function crossChecks(c: AskyConfigShape): { problems: string[]; warnings: string
         }
     }
     // The schema Job reads its secrets with psql's \getenv, which psql 15 introduced.
-    const pgMajor = Number(/^(\d+)/.exec(parseImage(c.database.image).tag ?? "")?.[1]);
-    if (pgMajor && pgMajor < 15) {
+    const pgMajor = postgresMajor(c.database.image);
+    if (pgMajor === undefined) {
+        const unknown = `${keyPath(["database", "image"])} = ${show(c.database.image)}: the PostgreSQL major version (≥ 15) must be readable ` +
+            `from the tag, also when pinned by digest: e.g. postgres:16.6-bookworm@sha256:<digest>`;
+        if (prod) problems.push(unknown);
+        else warnings.push(unknown.replace(": the PostgreSQL", ": cannot check PostgreSQL ≥ 15; the PostgreSQL"));
+    } else if (pgMajor < 15) {
         problems.push(`${keyPath(["database", "image"])} = ${show(c.database.image)}: PostgreSQL 15 or newer is required (psql \\getenv in the schema Job)`);
     }
     const { lifetimeDays, rotationDays } = c.serviceToken;
@@ -176,16 +257,48 @@ function crossChecks(c: AskyConfigShape): { problems: string[]; warnings: string
     return { problems, warnings };
 }
 
+/** Storage and API-server limits the schema cannot express key by key. */
+function storageAndLimitChecks(c: AskyConfigShape): string[] {
+    const problems: string[] = [];
+    if (c.storage.hostPath !== undefined && c.storage.storageClass !== "manual") {
+        problems.push(`${keyPath(["storage", "storageClass"])} = ${show(c.storage.storageClass)}: with asky:storage.hostPath the claim binds the ` +
+            `dev PV through the StorageClass "manual" the program creates; set "manual"`);
+    }
+    if (c.backup.enabled && c.backup.claimName === c.storage.claimName) {
+        problems.push(`${keyPath(["backup", "claimName"])} = ${show(c.backup.claimName)}: the backups need their own claim, not the database's (asky:storage.claimName)`);
+    }
+    if (c.gateway.replicas > MAX_INT32) {
+        problems.push(`${keyPath(["gateway", "replicas"])} = ${c.gateway.replicas}: must be at most ${MAX_INT32} (the API server's int32)`);
+    }
+    // Redis gets --maxmemory of 75% of its limit and needs a few MiB of its own besides.
+    if (parseQuantity(c.cache.resources.limits.memory) < 16 * 2 ** 20) {
+        problems.push(`${keyPath(["cache", "resources", "limits", "memory"])} = ${show(c.cache.resources.limits.memory)}: Redis needs at least 16Mi ` +
+            `(its --maxmemory is 75% of this limit)`);
+    }
+    return problems;
+}
+
+/** Options of {@link parseAskyConfig}. */
+export interface ParseOptions {
+    /** Top-level keys (without `asky:`) set with `pulumi config set --secret`: errors show their values as [secret]. */
+    readonly secretKeys?: Iterable<string>;
+}
+
 /**
  * Validates the raw `asky:` keys (values already JSON-decoded) without touching Pulumi.
- * Throws a {@link ConfigError} listing every problem with its key path, value and what is allowed.
+ * Throws a {@link ConfigError} listing every problem with its key path, value and what is allowed;
+ * `<REQUIRED: …>` placeholders are reported first, all of them in one error.
  */
-export function parseAskyConfig(raw: Record<string, unknown>): ParsedConfig {
+export function parseAskyConfig(raw: Record<string, unknown>, options: ParseOptions = {}): ParsedConfig {
+    const secretKeys = new Set(options.secretKeys ?? []);
+    const placeholders = findPlaceholders(raw);
+    if (placeholders.length > 0) throw placeholderError(placeholders);
     const result = askyConfigSchema.safeParse(raw, { reportInput: true });
-    if (!result.success) throw new ConfigError(result.error.issues.flatMap(describeIssue));
+    if (!result.success) throw new ConfigError(redact(result.error.issues.flatMap((i) => describeIssue(i, secretKeys)), raw, secretKeys));
     const { problems, warnings } = crossChecks(result.data);
-    if (problems.length > 0) throw new ConfigError(problems);
-    return { config: deepFreeze(result.data), warnings };
+    problems.push(...storageAndLimitChecks(result.data));
+    if (problems.length > 0) throw new ConfigError(redact(problems, raw, secretKeys));
+    return { config: deepFreeze(result.data), warnings: redact(warnings, raw, secretKeys) };
 }
 
 function deepFreeze<T>(value: T): T {
@@ -211,12 +324,27 @@ export function loadConfig(): AskyConfig {
     return config;
 }
 
+/** Whether the CLI passed `key` as a secret (`pulumi config set --secret`, PULUMI_CONFIG_SECRET_KEYS). */
+export function isSecretConfigKey(key: string): boolean {
+    // The SDK's own reader of PULUMI_CONFIG_SECRET_KEYS; exported at run time, left out of its typings.
+    const runtime = pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean };
+    if (typeof runtime.isConfigSecret !== "function") throw new Error("@pulumi/pulumi no longer exports runtime.isConfigSecret: config errors could print secrets");
+    return runtime.isConfigSecret(key);
+}
+
+/** The top-level `asky:` keys (without the prefix) the CLI passed as secrets. */
+export function secretTopLevelKeys(): string[] {
+    const prefix = CONFIG_NAMESPACE + ":";
+    return Object.keys(pulumi.runtime.allConfig()).filter((k) => k.startsWith(prefix) && isSecretConfigKey(k)).map((k) => k.slice(prefix.length));
+}
+
 /** {@link loadConfig} without logging: throws a {@link ConfigError} on bad config. */
 export function readConfig(): { config: AskyConfig; warnings: readonly string[] } {
     const prefix = CONFIG_NAMESPACE + ":";
     const raw: Record<string, unknown> = {};
     const unknown: string[] = [];
-    for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
+    const all = pulumi.runtime.allConfig();
+    for (const [key, value] of Object.entries(all)) {
         if (!key.startsWith(prefix)) continue;
         const name = key.slice(prefix.length);
         if (name === FIREBASE_KEY) continue;
@@ -224,7 +352,12 @@ export function readConfig(): { config: AskyConfig; warnings: readonly string[] 
         else raw[name] = decode(value);
     }
     if (unknown.length > 0) throw new ConfigError(unknown);
-    const { config, warnings } = parseAskyConfig(raw);
+    const { config, warnings } = parseAskyConfig(raw, { secretKeys: secretTopLevelKeys() });
+    const firebaseKey = prefix + FIREBASE_KEY;
+    const plaintextFirebase = firebaseKey in all && !isSecretConfigKey(firebaseKey)
+        ? [`${firebaseKey} is stored in plain text in the stack file: store it encrypted with ` +
+            `pulumi config set --secret ${firebaseKey} "$(cat serviceAccountKey.json)" (it is a private key)`]
+        : [];
     const firebase = new pulumi.Config(CONFIG_NAMESPACE).getSecret(FIREBASE_KEY);
-    return { config: Object.freeze({ ...config, firebaseServiceAccount: firebase }), warnings };
+    return { config: Object.freeze({ ...config, firebaseServiceAccount: firebase }), warnings: [...warnings, ...plaintextFirebase] };
 }

@@ -1,12 +1,33 @@
 import { z } from "zod";
 import { MAX_BCRYPT_COST, MIN_BCRYPT_COST } from "../sql/render";
 import { seedUserSchema, seedUsersSchema } from "../sql/seedUsers";
-import { BYTE_QUANTITY, CPU_QUANTITY } from "./quantity";
+import { BYTE_QUANTITY, CPU_QUANTITY, parseQuantity } from "./quantity";
 
+/** `pulumi config set --path … 2` stores the number 2: a quantity may arrive as a number. */
+const quantityText = (rule: z.ZodString) => z.preprocess((v) => (typeof v === "number" ? String(v) : v), rule);
 /** CPU: cores or millicores, e.g. `250m`, `1`. */
-const cpu = z.string().regex(CPU_QUANTITY, { message: "must be a CPU quantity such as 250m or 1" });
+const cpu = quantityText(z.string().regex(CPU_QUANTITY, { message: "must be a CPU quantity such as 250m or 1" }));
 /** Memory and storage: bytes with a suffix, e.g. `512Mi`, `5Gi` (never `m`: thousandths of a byte). */
-const quantity = z.string().regex(BYTE_QUANTITY, { message: "must be a Kubernetes quantity of bytes such as 512Mi or 5Gi" });
+const quantity = quantityText(z.string().regex(BYTE_QUANTITY, { message: "must be a Kubernetes quantity of bytes such as 512Mi or 5Gi" }));
+/** A bound on a quantity; one that failed its format check is not checked again (zod runs refinements anyway). */
+const amountAtLeast = (min: number, max = Infinity) => (q: string) => {
+    let value: number;
+    try {
+        value = parseQuantity(q);
+    } catch {
+        return true;
+    }
+    return value >= min && value < max;
+};
+/** A size the API server accepts for a volume: more than 0 bytes, less than 8Ei (int64). */
+const volumeSize = quantity.refine(amountAtLeast(1, 2 ** 63), {
+    message: "must be more than 0 and less than 8Ei, e.g. 5Gi",
+});
+/** Replica counts are int32 in the Kubernetes API. */
+export const MAX_INT32 = 2 ** 31 - 1;
+const replicaCount = (min: number) => z.number().int({ message: "must be an integer" })
+    .min(min, { message: `must be an integer ≥ ${min}` })
+    .max(MAX_INT32, { message: `must be at most ${MAX_INT32} (the API server's int32)` });
 
 /** An RFC 1123 label: what Kubernetes accepts as a namespace name. */
 export const dnsLabel = z
@@ -15,6 +36,20 @@ export const dnsLabel = z
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
         message: "must be a DNS label: lower-case letters, digits and '-', starting and ending with a letter or digit",
     });
+
+/** Namespaces the cluster owns: the stack would put default-deny policies and restricted Pod Security on them. */
+export const RESERVED_NAMESPACE = /^(default|kube-.*)$/;
+const namespaceName = dnsLabel.refine((n) => !RESERVED_NAMESPACE.test(n), {
+    message: "is the cluster's own namespace (default, kube-system, kube-public, kube-node-lease, any kube-*): choose one for the stack, e.g. asky",
+});
+
+/** Where a dev hostPath volume may live on the node: never system directories. */
+export const HOST_PATH_PREFIXES = ["/mnt/", "/data/", "/srv/"] as const;
+const hostPath = z.string().refine(
+    (p) => HOST_PATH_PREFIXES.some((prefix) => p.startsWith(prefix) && p.length > prefix.length) &&
+        !p.split("/").some((seg, i) => i > 0 && (seg === "" || seg === "." || seg === "..")),
+    { message: `must be an absolute directory under ${HOST_PATH_PREFIXES.join(", ")} without '.', '..', '//' or a trailing '/'` },
+);
 
 /**
  * A container image reference: `[registry/]repo[:tag][@sha256:<64 hex>]`.
@@ -36,10 +71,21 @@ const resourceAmounts = z.strictObject({
     ephemeralStorage: quantity,
 });
 
+/** The container runtime (runc) refuses a memory limit below 6 MiB: the pod would never start. */
+export const MIN_MEMORY_LIMIT = "6Mi";
+/** Limits are what we set and enforce: never 0 (no limit at all, or Redis' --maxmemory 0 = unlimited). */
+const limitAmounts = z.strictObject({
+    cpu: cpu.refine(amountAtLeast(0.001), { message: "must be at least 1m (a limit of 0 means no limit)" }),
+    memory: quantity.refine(amountAtLeast(parseQuantity(MIN_MEMORY_LIMIT)), {
+        message: `must be at least ${MIN_MEMORY_LIMIT} (the container runtime's minimum; 0 means no limit)`,
+    }),
+    ephemeralStorage: quantity.refine(amountAtLeast(1), { message: "must be more than 0 (a limit of 0 means no limit)" }),
+});
+
 /** Requests and limits of one container (POD-9). */
 const resources = z.strictObject({
     requests: resourceAmounts,
-    limits: resourceAmounts,
+    limits: limitAmounts,
 });
 
 /** How the kubelet checks a service that has no open health endpoint (TCP) or has one (HTTP). */
@@ -51,7 +97,7 @@ const probe = z.discriminatedUnion("kind", [
 const apiService = z.strictObject({
     image,
     port,
-    replicas: z.number().int().min(0, { message: "must be an integer ≥ 0" }),
+    replicas: replicaCount(0),
     resources,
     probe,
     /** Scale with an HPA (prod): replaces `replicas`. */
@@ -68,8 +114,8 @@ const serviceToken = z.strictObject({
 });
 
 const autoscaling = z.strictObject({
-    minReplicas: z.number().int().min(1),
-    maxReplicas: z.number().int().min(1),
+    minReplicas: replicaCount(1),
+    maxReplicas: replicaCount(1),
     cpuUtilizationPercent: z.number().int().min(1).max(100),
 });
 
@@ -79,18 +125,24 @@ const cronSchedule = z
         message: "must be a cron schedule with five fields (e.g. '15 2 * * *') or @daily",
     });
 
+/** The claim names of ARCHITECTURE.md, used unless `storage.claimName` / `backup.claimName` say otherwise. */
+export const DEFAULT_DATABASE_CLAIM = "postgres-pv-claim";
+export const DEFAULT_BACKUP_CLAIM = "postgres-backup";
+
 /** The whole stack configuration, as the `asky:` keys of `Pulumi.<stack>.yaml`. */
 export const askyConfigSchema = z.strictObject({
     environment: z.enum(["dev", "prod"]),
-    namespace: dnsLabel,
+    namespace: namespaceName,
     kubeContext: z.string().min(1),
     kubeconfig: z.string().min(1).optional(),
     storage: z.strictObject({
-        size: quantity,
+        size: volumeSize,
         /** `manual` binds the dev hostPath PV; in prod a dynamic StorageClass of the cluster. */
         storageClass: z.string().min(1),
         /** dev only: the node directory behind the PV `postgres-pv-volume`. */
-        hostPath: z.string().regex(/^\/.+/, { message: "must be an absolute path" }).optional(),
+        hostPath: hostPath.optional(),
+        /** The database's PVC; a new name moves the database to a new, empty volume (README: moving the database). */
+        claimName: dnsLabel.default(DEFAULT_DATABASE_CLAIM),
     }),
     database: z.strictObject({
         image,
@@ -145,9 +197,11 @@ export const askyConfigSchema = z.strictObject({
         enabled: z.boolean(),
         schedule: cronSchedule,
         retentionDays: z.number().int().min(1),
-        storageSize: quantity,
+        storageSize: volumeSize,
         /** StorageClass of the backup PVC; omit for the cluster default. */
         storageClass: z.string().min(1).optional(),
+        /** The backup PVC; a new name starts a new, empty one. */
+        claimName: dnsLabel.default(DEFAULT_BACKUP_CLAIM),
     }),
 });
 

@@ -3,14 +3,20 @@
  * every Kubernetes object it would create as a complete manifest, in creation order, with
  * Secret values redacted. No cluster and no Pulumi CLI needed.
  *
- *   npm run render -- --stack dev [--out rendered]
+ *   npm run render -- --stack dev [--out rendered] [--no-overlay] [--adoption-file adopt.json]
+ *
+ * Values a stack file still leaves to each organisation (`<REQUIRED: …>`, the committed prod) are
+ * filled from scripts/render-overlays/<stack>.yaml, for the render and the tests only; a real
+ * `pulumi up` never reads it. `--adoption-file` writes the `pulumi import --file` spec of the
+ * objects the stack keeps in the cluster when they leave it (retainOnDelete), with their real
+ * types, names, parents and IDs (README: "Adopting objects the stack kept").
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
-import { readConfig } from "../config";
+import { PLACEHOLDER, readConfig } from "../config";
 
 /** What replaces every Secret value (and any secret that leaked elsewhere) in the render. */
 export const REDACTED = "<redacted>";
@@ -19,13 +25,31 @@ export const RENDER_PROTECTED_ANNOTATION = "render.asky.io/pulumi-protect";
 /** Pulumi's marker of a serialized secret value, as the mocks receive it. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const PROJECT = "asky";
+/** The organization a DIY (file) backend gives every stack; the program's StackReference to itself names it. */
+export const MOCK_ORGANIZATION = "organization";
 const ROOT = path.resolve(__dirname, "..");
+/** Example values for a stack file's `<REQUIRED: …>` placeholders: the render and the tests only. */
+export const OVERLAY_DIR = path.join(__dirname, "render-overlays");
 
 export interface K8sManifest {
     apiVersion: string;
     kind: string;
     metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
     [field: string]: unknown;
+}
+
+/** One resource as Pulumi names it in the state: URN, parent, options and, for Kubernetes objects, the import ID. */
+export interface ResourceIdentity {
+    urn: string;
+    type: string;
+    name: string;
+    /** URN of the parent; undefined for resources directly under the stack. */
+    parentUrn?: string;
+    component: boolean;
+    protect: boolean;
+    retainOnDelete: boolean;
+    /** `pulumi import` ID of a Kubernetes object: `<namespace>/<name>`, or `<name>` when cluster-scoped. */
+    importId?: string;
 }
 
 /** One resource the program registered, Kubernetes or not. */
@@ -48,14 +72,64 @@ export interface Render {
     outputs: Record<string, { secret: boolean; value: unknown }>;
     /** Paths (`Kind/name:field`) where a secret value appeared outside a Secret object: must be empty. */
     secretLeaks: string[];
+    /** Every resource with its URN as the engine computes it (the mock monitor's URNs drop parent chains). */
+    identities: ResourceIdentity[];
+    /** Requests and completions in the order the engine saw them: dependencies show as waits. */
+    events: RegistrationEvent[];
 }
 
-/** Reads `Pulumi.<stack>.yaml` as the CLI passes it to the program (structured values as JSON). */
-export function stackConfig(stack: string, overrides: Record<string, unknown> = {}): { config: Record<string, string>; secretKeys: string[] } {
+/** Options of a render. */
+export interface RenderOptions {
+    /** Stack outputs of the previous deployment, as the program's StackReference to its own stack reads them. */
+    previousOutputs?: Record<string, unknown>;
+    /** Apply scripts/render-overlays/<stack>.yaml (default true). */
+    overlay?: boolean;
+    /** Milliseconds the mock engine takes to create a resource: slow ones show what waits for them. */
+    latency?: (resource: { type: string; inputs: Record<string, unknown> }) => number;
+}
+
+/** When the mock engine received a resource and when it finished creating it. */
+export interface RegistrationEvent {
+    phase: "requested" | "created";
+    type: string;
+    name: string;
+    /** `Kind/metadata.name` of a Kubernetes object. */
+    object?: string;
+}
+
+/** The overlay fills placeholders only: a value the organisation has set is rendered as set. */
+function fillPlaceholders(base: unknown, over: unknown): unknown {
+    const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
+    if (isObject(base) && isObject(over)) {
+        const out: Record<string, unknown> = { ...base };
+        for (const [k, v] of Object.entries(over)) out[k] = fillPlaceholders(base[k], v);
+        return out;
+    }
+    return typeof base === "string" && PLACEHOLDER.test(base) ? over : base;
+}
+
+/** The overlay file of a stack, when there is one. */
+export function overlayFile(stack: string): string | undefined {
+    const file = path.join(OVERLAY_DIR, `${stack}.yaml`);
+    return fs.existsSync(file) ? file : undefined;
+}
+
+/**
+ * Reads `Pulumi.<stack>.yaml` as the CLI passes it to the program (structured values as JSON),
+ * with the render overlay's example values in the placeholders it still has, unless `overlay` is false.
+ */
+export function stackConfig(stack: string, overrides: Record<string, unknown> = {}, options: { overlay?: boolean } = {}): { config: Record<string, string>; secretKeys: string[]; overlay?: string } {
     const file = path.join(ROOT, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(file)) throw new Error(`no stack file ${path.relative(process.cwd(), file)}: known stacks are ${knownStacks().join(", ")}`);
     const stackFile = YAML.parse(fs.readFileSync(file, "utf8")) ?? {};
-    const values: Record<string, unknown> = { ...(stackFile.config ?? {}), ...overrides };
+    const overlay = options.overlay === false ? undefined : overlayFile(stack);
+    const overlaid: Record<string, unknown> = { ...(stackFile.config ?? {}) };
+    if (overlay) {
+        for (const [key, value] of Object.entries((YAML.parse(fs.readFileSync(overlay, "utf8")) ?? {}).config ?? {})) {
+            overlaid[key] = fillPlaceholders(overlaid[key], value);
+        }
+    }
+    const values: Record<string, unknown> = { ...overlaid, ...overrides };
     const config: Record<string, string> = {};
     const secretKeys: string[] = [];
     for (const [key, value] of Object.entries(values)) {
@@ -68,7 +142,7 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
             config[key] = typeof value === "string" ? value : JSON.stringify(value);
         }
     }
-    return { config, secretKeys };
+    return { config, secretKeys, ...(overlay ? { overlay } : {}) };
 }
 
 export function knownStacks(): string[] {
@@ -96,8 +170,10 @@ export function reveal(value: unknown): unknown {
 }
 
 /** Plausible values for the outputs of the non-Kubernetes resources the program reads. */
-function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+function mockState(type: string, name: string, inputs: Record<string, unknown>, options: RenderOptions): Record<string, unknown> {
     switch (type) {
+        case "pulumi:pulumi:StackReference":
+            return { ...inputs, outputs: options.previousOutputs ?? {}, secretOutputNames: [] };
         case "random:index/randomPassword:RandomPassword":
             return { ...inputs, result: pulumi.secret(`mock-password-${name}`) };
         case "tls:index/privateKey:PrivateKey":
@@ -130,41 +206,50 @@ let rendering = false;
  * Runs the program for one stack under mocks. Throws the program's error (a ConfigError on bad
  * config) before any resource is registered. Renders run one after another in a process.
  */
-export async function renderStack(stack: string, overrides: Record<string, unknown> = {}): Promise<Render> {
-    const { config, secretKeys } = stackConfig(stack, overrides);
+export async function renderStack(stack: string, overrides: Record<string, unknown> = {}, options: RenderOptions = {}): Promise<Render> {
+    const { config, secretKeys } = stackConfig(stack, overrides, options);
     pulumi.runtime.setAllConfig(config, secretKeys);
     // Bad config fails here, exactly as the program would, before any resource exists.
     readConfig();
     // The program module exports one function; it is re-run for each stack.
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const program: () => Promise<Record<string, unknown>> = require(path.join(ROOT, "index.ts"));
-    return renderProgram(stack, program);
+    return renderProgram(stack, program, options);
 }
 
 /**
  * Runs any Pulumi program function (the whole stack, or one component in a test) under mocks,
  * inside a root Stack resource as the CLI's language host does, and collects what it registers.
  */
-export async function renderProgram(stack: string, program: () => Promise<Record<string, unknown>> | Record<string, unknown>): Promise<Render> {
+export async function renderProgram(stack: string, program: () => Promise<Record<string, unknown>> | Record<string, unknown>, renderOptions: RenderOptions = {}): Promise<Render> {
     if (rendering) throw new Error("renderProgram: one render at a time");
     rendering = true;
     try {
         const resources: RegisteredResource[] = [];
         const options = new Map<string, { protect: boolean; retainOnDelete: boolean }>();
+        const registrations: { resource: pulumi.Resource; type: string; name: string; parent?: pulumi.Resource; protect: boolean; retainOnDelete: boolean; props: unknown }[] = [];
+        const events: RegistrationEvent[] = [];
         await pulumi.runtime.setMocks({
-            newResource: (args) => {
+            newResource: async (args) => {
                 const opts = options.get(`${args.type}::${args.name}`) ?? { protect: false, retainOnDelete: false };
                 resources.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider ?? "", ...opts });
-                return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
+                const meta = args.inputs.metadata as { name?: string } | undefined;
+                const event = { type: args.type, name: args.name, ...(args.inputs.kind ? { object: `${String(args.inputs.kind)}/${meta?.name}` } : {}) };
+                events.push({ phase: "requested", ...event });
+                const wait = renderOptions.latency?.({ type: args.type, inputs: args.inputs }) ?? 0;
+                if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+                events.push({ phase: "created", ...event });
+                return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs, renderOptions) };
             },
             call: (args) => args.inputs,
-        }, PROJECT, stack, false);
+        }, PROJECT, stack, false, MOCK_ORGANIZATION);
         let outputs: Record<string, unknown> = {};
         await pulumi.runtime.runInPulumiStack(async () => {
             // Pulumi's own hook sees each resource's options: how the render learns `protect`
             // (the SDK-side transformation: the mock monitor runs no engine-side transforms).
-            pulumi.runtime.registerStackTransformation(({ type, name, opts }) => {
+            pulumi.runtime.registerStackTransformation(({ resource, type, name, props, opts }) => {
                 options.set(`${type}::${name}`, { protect: !!opts.protect, retainOnDelete: !!opts.retainOnDelete });
+                registrations.push({ resource, type, name, parent: opts.parent, protect: !!opts.protect, retainOnDelete: !!opts.retainOnDelete, props });
                 return undefined;
             });
             outputs = await program();
@@ -199,10 +284,71 @@ export async function renderProgram(stack: string, program: () => Promise<Record
             }
             objects.push(orderKeys(manifest));
         }
-        return { stack, objects, resources, outputs: resolved, secretLeaks };
+        const identities = await resourceIdentities(stack, registrations);
+        return { stack, objects, resources, outputs: resolved, secretLeaks, identities, events };
     } finally {
         rendering = false;
     }
+}
+
+/** URNs as the engine builds them: the parent's qualified type chain, without the root stack's type. */
+async function resourceIdentities(
+    stack: string,
+    registrations: readonly { resource: pulumi.Resource; type: string; name: string; parent?: pulumi.Resource; protect: boolean; retainOnDelete: boolean; props: unknown }[],
+): Promise<ResourceIdentity[]> {
+    const byResource = new Map(registrations.map((r) => [r.resource, r]));
+    const qualifiedType = (r: (typeof registrations)[number]): string => {
+        const parent = r.parent && byResource.get(r.parent);
+        return parent ? `${qualifiedType(parent)}$${r.type}` : r.type;
+    };
+    const urnOf = (r: (typeof registrations)[number]) => `urn:pulumi:${stack}::${PROJECT}::${qualifiedType(r)}::${r.name}`;
+    return Promise.all(registrations.map(async (r): Promise<ResourceIdentity> => {
+        const parent = r.parent && byResource.get(r.parent);
+        let importId: string | undefined;
+        if (r.type.startsWith("kubernetes:")) {
+            const metadata = await promiseOf(pulumi.output((r.props as { metadata?: unknown }).metadata)) as { name?: string; namespace?: string } | undefined;
+            if (metadata?.name) importId = metadata.namespace ? `${metadata.namespace}/${metadata.name}` : metadata.name;
+        }
+        return {
+            urn: urnOf(r),
+            type: r.type,
+            name: r.name,
+            ...(parent ? { parentUrn: urnOf(parent) } : {}),
+            component: pulumi.ComponentResource.isInstance(r.resource),
+            protect: r.protect,
+            retainOnDelete: r.retainOnDelete,
+            ...(importId ? { importId } : {}),
+        };
+    }));
+}
+
+/** A `pulumi import --file` spec (https://www.pulumi.com/docs/iac/cli/commands/pulumi_import/). */
+export interface ImportFile {
+    nameTable: Record<string, string>;
+    resources: { name: string; logicalName: string; type: string; id?: string; component?: boolean; parent?: string; provider?: string }[];
+}
+
+/**
+ * The import spec that adopts the objects this stack keeps in the cluster after they leave it
+ * (retainOnDelete), under the same parents and provider as the program registers them, so the
+ * next `pulumi up` updates them in place instead of failing with AlreadyExists.
+ */
+export function adoptionImportFile(render: Render): ImportFile {
+    const byUrn = new Map(render.identities.map((i) => [i.urn, i]));
+    const provider = render.identities.find((i) => i.type === "pulumi:providers:kubernetes");
+    if (!provider) throw new Error("the program registers no explicit kubernetes provider");
+    const key = (i: ResourceIdentity): string => (i.parentUrn ? `${key(byUrn.get(i.parentUrn)!)}/${i.name}` : `${i.type.split(":").pop()}/${i.name}`);
+    const entries = new Map<string, ImportFile["resources"][number]>();
+    const add = (i: ResourceIdentity) => {
+        if (entries.has(i.urn)) return;
+        const parent = i.parentUrn ? byUrn.get(i.parentUrn) : undefined;
+        if (parent) add(parent);
+        entries.set(i.urn, i.component
+            ? { name: key(i), logicalName: i.name, type: i.type, component: true, ...(parent ? { parent: key(parent) } : {}) }
+            : { name: key(i), logicalName: i.name, type: i.type, id: i.importId, ...(parent ? { parent: key(parent) } : {}), provider: "kubernetes" });
+    };
+    render.identities.filter((i) => i.retainOnDelete && i.type.startsWith("kubernetes:")).forEach(add);
+    return { nameTable: { kubernetes: provider.urn }, resources: [...entries.values()] };
 }
 
 /** apiVersion, kind, metadata first, as kubectl prints them. */
@@ -221,29 +367,40 @@ export function toYaml(objects: readonly K8sManifest[]): string {
     return objects.map((o) => YAML.stringify(o, { lineWidth: 0 })).join("---\n");
 }
 
-function parseArgs(argv: string[]): { stack: string; out: string } {
+function parseArgs(argv: string[]): { stack: string; out: string; overlay: boolean; adoptionFile?: string } {
     let stack: string | undefined;
     let out = "rendered";
+    let overlay = true;
+    let adoptionFile: string | undefined;
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a === "--stack") stack = argv[++i];
         else if (a === "--out") out = argv[++i];
-        else throw new Error(`unknown argument ${a}; usage: npm run render -- --stack <${knownStacks().join("|")}> [--out <dir>]`);
+        else if (a === "--no-overlay") overlay = false;
+        else if (a === "--adoption-file") adoptionFile = argv[++i];
+        else throw new Error(`unknown argument ${a}; usage: npm run render -- --stack <${knownStacks().join("|")}> [--out <dir>] [--no-overlay] [--adoption-file <file>]`);
     }
     if (!stack) throw new Error(`--stack is required; known stacks: ${knownStacks().join(", ")}`);
-    return { stack, out };
+    return { stack, out, overlay, ...(adoptionFile ? { adoptionFile } : {}) };
 }
 
 async function main() {
-    const { stack, out } = parseArgs(process.argv.slice(2));
-    const render = await renderStack(stack);
+    const { stack, out, overlay, adoptionFile } = parseArgs(process.argv.slice(2));
+    const overlayUsed = overlay ? overlayFile(stack) : undefined;
+    const render = await renderStack(stack, {}, { overlay });
     if (render.secretLeaks.length > 0) {
         throw new Error(`secret values outside Secret objects: ${render.secretLeaks.join(", ")}`);
     }
     fs.mkdirSync(out, { recursive: true });
     const file = path.join(out, `${stack}.yaml`);
-    fs.writeFileSync(file, `# Rendered offline from Pulumi.${stack}.yaml by scripts/render.ts; Secret values are ${REDACTED}.\n` + toYaml(render.objects));
-    console.log(`${file}: ${render.objects.length} objects`);
+    const source = `Pulumi.${stack}.yaml` + (overlayUsed ? ` with the example values of ${path.relative(ROOT, overlayUsed)} over its placeholders` : "");
+    fs.writeFileSync(file, `# Rendered offline from ${source} by scripts/render.ts; Secret values are ${REDACTED}.\n` + toYaml(render.objects));
+    console.log(`${file}: ${render.objects.length} objects` + (overlayUsed ? ` (placeholders filled from ${path.relative(ROOT, overlayUsed)})` : ""));
+    if (adoptionFile) {
+        const spec = adoptionImportFile(render);
+        fs.writeFileSync(adoptionFile, JSON.stringify(spec, null, 4) + "\n");
+        console.log(`${adoptionFile}: ${spec.resources.filter((r) => !r.component).length} objects to adopt with pulumi import --file`);
+    }
 }
 
 if (require.main === module) {

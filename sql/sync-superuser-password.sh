@@ -6,6 +6,10 @@
 # Connects over the pod's own socket (peer authentication, no password); the password travels
 # through the environment and psql's \getenv, never a command line. Always exits 0: a hook
 # failure would kill the container, and a database still recovering must be left to finish.
+# ALTER ROLE ... PASSWORD carries the password in its text: before it, this session turns off
+# every way the server could log a statement (log_statement ddl/all, durations, samples,
+# errors, parse-tree dumps) and pg_stat_statements' utility tracking. psql sends each line as
+# its own statement, so each SET is in force before the next one arrives.
 set -u
 host="${PGHOST:-/var/run/postgresql}"
 user="${POSTGRES_USER:-postgres}"
@@ -14,6 +18,15 @@ i=0
 while [ "$i" -lt "$tries" ]; do
   if pg_isready -q -h "$host"; then
     if printf '%s\n' "\\getenv pw POSTGRES_PASSWORD" \
+        "SET log_statement = 'none';" \
+        "SET log_min_duration_statement = -1;" \
+        "SET log_min_duration_sample = -1;" \
+        "SET log_transaction_sample_rate = 0;" \
+        "SET log_min_error_statement = 'panic';" \
+        "SET debug_print_parse = off;" \
+        "SET debug_print_rewritten = off;" \
+        "SET debug_print_plan = off;" \
+        "SET pg_stat_statements.track_utility = off;" \
         "SET password_encryption = 'scram-sha-256';" \
         "ALTER ROLE :\"role\" PASSWORD :'pw';" \
       | psql -X -q -v ON_ERROR_STOP=1 -h "$host" -U "$user" -d postgres -v role="$user" >/dev/null; then

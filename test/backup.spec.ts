@@ -126,7 +126,7 @@ describe("AskyBackup (components/backup.ts)", () => {
         new AskyBackup("b", {
             namespace: "asky", instance: "asky-test", image: "postgres:16.6-bookworm", databaseName: "asky",
             superuserSecretName: "postgres-superuser", protect: true,
-            backup: { enabled: true, schedule: "15 2 * * *", retentionDays: 14, storageSize: "50Gi" },
+            backup: { enabled: true, schedule: "15 2 * * *", retentionDays: 14, storageSize: "50Gi", claimName: "postgres-backup" },
         });
     });
 

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, parseAskyConfig, parseImage, parseQuantity } from "../config";
+import { ConfigError, parseAskyConfig, parseImage, parseQuantity, readConfig } from "../config";
 import { renderStack, stackConfig } from "../scripts/render";
 import { stackSettings } from "./support/render";
 
@@ -28,8 +28,8 @@ type Mutation = (c: Record<string, any>) => void;
 const badInputs: [title: string, stack: "dev" | "prod", mutate: Mutation, expected: RegExp[]][] = [
     ["negative replicas", "dev", (c) => { c.services.auth.replicas = -1; }, [/asky:services\.auth\.replicas = -1/, /≥ 0/]],
     ["an unknown service", "dev", (c) => { c.services.billing = c.services.auth; }, [/asky:services\.billing: unknown key/, /allowed here: auth, pyxis, request-management/]],
-    ["an image without tag in prod", "prod", (c) => { c.services.pyxis.image = "elisaflemer/asky-pyxis"; }, [/asky:services\.pyxis\.image = "elisaflemer\/asky-pyxis"/, /pinned tag/]],
-    ["'latest' in prod", "prod", (c) => { c.gateway.image = "nginxinc/nginx-unprivileged:latest"; }, [/asky:gateway\.image = "nginxinc\/nginx-unprivileged:latest"/, /other than 'latest'/]],
+    ["an image without tag in prod", "prod", (c) => { c.services.pyxis.image = "elisaflemer/asky-pyxis"; }, [/asky:services\.pyxis\.image = "elisaflemer\/asky-pyxis"/, /pinned image: a tag that starts with a full version/, /@sha256 digest/]],
+    ["'latest' in prod", "prod", (c) => { c.gateway.image = "nginxinc/nginx-unprivileged:latest"; }, [/asky:gateway\.image = "nginxinc\/nginx-unprivileged:latest"/, /moving tags such as latest/]],
     ["an invalid namespace name", "dev", (c) => { c.namespace = "Asky_Prod"; }, [/asky:namespace = "Asky_Prod"/, /DNS label/]],
     ["a malformed storage size", "dev", (c) => { c.storage.size = "5GB"; }, [/asky:storage\.size = "5GB"/, /quantity of bytes such as/]],
     ["memory in thousandths of a byte", "dev", (c) => { c.cache.resources.limits.memory = "512m"; }, [/asky:cache\.resources\.limits\.memory = "512m"/, /512Mi/]],
@@ -64,6 +64,33 @@ const badInputs: [title: string, stack: "dev" | "prod", mutate: Mutation, expect
     ["an unknown environment", "dev", (c) => { c.environment = "staging"; }, [/asky:environment = "staging"/, /dev.*prod/]],
     ["a missing section", "dev", (c) => { delete c.cache; }, [/asky:cache = \(missing\)/]],
     ["a string where a number belongs", "dev", (c) => { c.services.pyxis.replicas = "two"; }, [/asky:services\.pyxis\.replicas = "two"/, /number/]],
+    // Namespaces the cluster owns: the stack would put default-deny policies and restricted Pod Security on them.
+    ...["kube-system", "default", "kube-public", "kube-node-lease"].map((ns): (typeof badInputs)[number] =>
+        [`the cluster's namespace ${ns}`, "dev", (c) => { c.namespace = ns; }, [new RegExp(`asky:namespace = "${ns}"`), /cluster's own namespace/, /e\.g\. asky/]]),
+    // Limits we set must limit: 0 means none (Redis would get --maxmemory 0, unlimited).
+    ["a CPU limit of 0", "dev", (c) => { c.services.auth.resources.limits.cpu = "0"; c.services.auth.resources.requests.cpu = "0"; }, [/asky:services\.auth\.resources\.limits\.cpu = "0"/, /at least 1m/]],
+    ["a memory limit of 0", "dev", (c) => { c.cache.resources.limits.memory = "0"; c.cache.resources.requests.memory = "0"; }, [/asky:cache\.resources\.limits\.memory = "0"/, /at least 6Mi/]],
+    ["a memory limit below the runtime's 6Mi", "dev", (c) => { c.gateway.resources.limits.memory = "1Mi"; c.gateway.resources.requests.memory = "1Mi"; }, [/asky:gateway\.resources\.limits\.memory = "1Mi"/, /at least 6Mi/]],
+    ["an ephemeral-storage limit of 0", "dev", (c) => { c.database.resources.limits.ephemeralStorage = "0Mi"; c.database.resources.requests.ephemeralStorage = "0Mi"; }, [/asky:database\.resources\.limits\.ephemeralStorage = "0Mi"/, /more than 0/]],
+    ["a missing limit", "dev", (c) => { delete c.services.pyxis.resources.limits.memory; }, [/asky:services\.pyxis\.resources\.limits\.memory = \(missing\)/]],
+    ["a Redis limit too small for its maxmemory", "dev", (c) => { c.cache.resources.limits.memory = "8Mi"; c.cache.resources.requests.memory = "8Mi"; }, [/asky:cache\.resources\.limits\.memory = "8Mi"/, /Redis needs at least 16Mi/]],
+    // Numbers the API server refuses.
+    ["replicas beyond int32", "dev", (c) => { c.services.auth.replicas = 2 ** 31; }, [/asky:services\.auth\.replicas = 2147483648/, /at most 2147483647/]],
+    ["gateway replicas beyond int32", "dev", (c) => { c.gateway.replicas = 2 ** 31; }, [/asky:gateway\.replicas = 2147483648/, /at most 2147483647/]],
+    ["maxReplicas beyond int32", "prod", (c) => { c.availability.autoscaling.maxReplicas = 1e12; }, [/asky:availability\.autoscaling\.maxReplicas = 1000000000000/, /int32/]],
+    ["a storage size of 0", "dev", (c) => { c.storage.size = "0"; }, [/asky:storage\.size = "0"/, /more than 0/]],
+    ["a backup volume of 0Gi", "prod", (c) => { c.backup.storageSize = "0Gi"; }, [/asky:backup\.storageSize = "0Gi"/, /more than 0/]],
+    ["a storage size beyond int64", "dev", (c) => { c.storage.size = "9Ei"; }, [/asky:storage\.size = "9Ei"/, /less than 8Ei/]],
+    // hostPath: under a safe prefix, no '..'.
+    ...["/etc/postgres", "/", "/mnt", "/mnt/../etc", "/mnt/data/", "/mnt//data", "/var/lib/kubelet/pods", "mnt/data"].map((p): (typeof badInputs)[number] =>
+        [`the hostPath ${p}`, "dev", (c) => { c.storage.hostPath = p; }, [new RegExp(`asky:storage\\.hostPath = "${p.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}"`), /under \/mnt\/, \/data\/, \/srv\//, /'\.\.'/]]),
+    ["a hostPath with a class other than manual", "dev", (c) => { c.storage.storageClass = "standard"; }, [/asky:storage\.storageClass = "standard"/, /StorageClass "manual"/]],
+    ["the backups on the database's claim", "prod", (c) => { c.backup.claimName = c.storage.claimName; }, [/asky:backup\.claimName = "postgres-pv-claim"/, /their own claim/]],
+    // Moving tags, in any case or spelling (POD-11).
+    ...["LATEST", "Latest", "stable", "alpine", "mainline", "edge", "16", "16-bookworm", "bookworm", "1"].map((tag): (typeof badInputs)[number] =>
+        [`the moving tag ${tag} in prod`, "prod", (c) => { c.cache.image = `redis:${tag}`; }, [new RegExp(`asky:cache\\.image = "redis:${tag}"`), /full version/, /@sha256 digest/]]),
+    ["a PostgreSQL pinned by digest alone in prod", "prod", (c) => { c.database.image = `postgres@sha256:${"a".repeat(64)}`; }, [/asky:database\.image = "postgres@sha256:a+/, /major version \(≥ 15\) must be readable from the tag/, /postgres:16\.6-bookworm@sha256:<digest>/]],
+    ["a PostgreSQL 14 pinned by tag and digest", "prod", (c) => { c.database.image = `postgres:14.10-bookworm@sha256:${"a".repeat(64)}`; }, [/asky:database\.image = "postgres:14\.10-bookworm@sha256/, /PostgreSQL 15 or newer/]],
 ];
 
 describe("config (config/index.ts)", () => {
@@ -107,6 +134,126 @@ describe("config (config/index.ts)", () => {
         raw.namespace = "BAD";
         raw.services.auth.replicas = -3;
         assert.strictEqual(problemsOf(raw).length, 2);
+    });
+
+    it("POD-11 accepts in prod a tag that starts with a full version, or a digest (with or without a tag)", () => {
+        const digest = `@sha256:${"b".repeat(64)}`;
+        for (const image of ["redis:7.4.1-alpine", "registry:5000/team/redis:v7.4", "redis:7.4", "redis:7.4.1.2", `redis${digest}`, `redis:latest${digest}`]) {
+            const raw = rawConfig("prod");
+            raw.cache.image = image;
+            assert.deepStrictEqual(problemsOf(raw), [], image);
+        }
+        const raw = rawConfig("prod");
+        raw.database.image = `postgres:16.6-bookworm${digest}`;
+        assert.deepStrictEqual(problemsOf(raw), [], "the major version is read from the tag in front of the digest");
+    });
+
+    it("dev: a PostgreSQL image whose version the tag does not tell is a warning, not an error", () => {
+        const raw = rawConfig("dev");
+        raw.database.image = `postgres@sha256:${"c".repeat(64)}`;
+        const { warnings } = parseAskyConfig(raw);
+        assert.ok(warnings.some((w) => /asky:database\.image = .*cannot check PostgreSQL ≥ 15/.test(w)), warnings.join("\n"));
+    });
+
+    it("accepts numbers for quantities, as pulumi config set --path … 2 stores them", () => {
+        const raw = rawConfig("dev");
+        raw.services.auth.resources.limits.cpu = 2;
+        raw.services.auth.resources.requests.cpu = 0.5;
+        raw.database.resources.limits.memory = 1073741824;
+        const { config } = parseAskyConfig(raw);
+        assert.deepStrictEqual([config.services.auth.resources.limits.cpu, config.services.auth.resources.requests.cpu, config.database.resources.limits.memory], ["2", "0.5", "1073741824"]);
+        raw.storage.size = -5;
+        assert.match(problemsOf(raw).join("\n"), /asky:storage\.size = "-5": must be a Kubernetes quantity of bytes/);
+    });
+
+    it("the committed Pulumi.prod.yaml marks what each organisation must set: one error names every placeholder key, before any resource", async () => {
+        const { config, secretKeys } = stackConfig("prod", {}, { overlay: false });
+        const raw = Object.fromEntries(Object.entries(config).map(([k, v]) => [k.slice("asky:".length), JSON.parse(/^[[{"\d]|^(true|false)$/.test(v) ? v : JSON.stringify(v))]));
+        let error: unknown;
+        try { parseAskyConfig(raw); } catch (err) { error = err; }
+        assert.ok(error instanceof ConfigError, String(error));
+        assert.deepStrictEqual(error.problems.map((p) => p.split(":").slice(0, 2).join(":")), [
+            "asky:kubeContext", "asky:storage.storageClass", "asky:services.auth.image", "asky:services.pyxis.image", "asky:services.request-management.image",
+        ]);
+        assert.match(error.message, /5 placeholder value\(s\) <REQUIRED: …>; nothing was deployed/);
+        assert.match(error.message, /asky:services\.auth\.image: the auth image in your registry, pinned/);
+        // The program itself: not one resource registered.
+        pulumi.runtime.setAllConfig(config, secretKeys);
+        let registered = 0;
+        await pulumi.runtime.setMocks({ newResource: (a) => { registered++; return { id: a.name, state: a.inputs }; }, call: (a) => a.inputs }, "asky", "prod", false, "organization");
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const program: () => Promise<unknown> = require(path.join(__dirname, "..", "index.ts"));
+        await assert.rejects(program(), /asky:kubeContext: the kubeconfig context of your production cluster/);
+        assert.strictEqual(registered, 0);
+    });
+
+    it("the render overlay fills exactly the placeholders, and only the render and tests read it", () => {
+        const overlay = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "scripts", "render-overlays", "prod.yaml"), "utf8")).config;
+        const committed = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.prod.yaml"), "utf8")).config;
+        const leaves = (v: any, p: string): string[] => (v && typeof v === "object" ? Object.entries(v).flatMap(([k, x]) => leaves(x, `${p}.${k}`)) : [p]);
+        const placeholders = Object.entries(committed).flatMap(([k, v]) => leaves(v, k)).filter((p) => {
+            const value = p.split(".").slice(1).reduce((o: any, k) => o?.[k], committed[p.split(".")[0]]);
+            return typeof value === "string" && value.startsWith("<REQUIRED: ");
+        });
+        assert.deepStrictEqual(Object.entries(overlay).flatMap(([k, v]) => leaves(v, k)).sort(), placeholders.sort());
+    });
+
+    it("the render overlay never replaces a value the organisation has set", () => {
+        const root = path.join(__dirname, "..");
+        const stackFile = path.join(root, "Pulumi.overlay-test.yaml");
+        const overlay = path.join(root, "scripts", "render-overlays", "overlay-test.yaml");
+        fs.writeFileSync(stackFile, fs.readFileSync(path.join(root, "Pulumi.prod.yaml"), "utf8").replace(/asky:kubeContext: .*/, "asky:kubeContext: gke_hospital_prod"));
+        fs.copyFileSync(path.join(root, "scripts", "render-overlays", "prod.yaml"), overlay);
+        try {
+            const { config, overlay: used } = stackConfig("overlay-test");
+            assert.strictEqual(used, overlay);
+            assert.strictEqual(config["asky:kubeContext"], "gke_hospital_prod");
+            assert.strictEqual(JSON.parse(config["asky:services"]).auth.image, "registry.example.org/asky/auth:1.0.0", "a placeholder is filled");
+        } finally {
+            fs.rmSync(stackFile, { force: true });
+            fs.rmSync(overlay, { force: true });
+        }
+    });
+
+    describe("secret values in errors (pulumi config set --secret)", () => {
+        const load = (values: Record<string, unknown>, secretKeys: string[]) => {
+            const { config } = stackConfig("dev", values);
+            pulumi.runtime.setAllConfig(config, secretKeys);
+            return readConfig;
+        };
+        after(() => pulumi.runtime.setAllConfig({}, []));
+
+        it("prints [secret] for a secret key's value in a schema error", () => {
+            const read = load({ "asky:kubeconfig": "", "asky:kubeContext": "" }, ["asky:kubeconfig"]);
+            assert.throws(read, (err: ConfigError) => {
+                assert.match(err.message, /asky:kubeconfig = \[secret\]: /);
+                assert.match(err.message, /asky:kubeContext = "": /, "a plain key still shows its value");
+                return true;
+            });
+        });
+
+        it("prints [secret] wherever a cross-key rule would quote a value of a secret key", () => {
+            const { config } = stackConfig("dev");
+            const storage = { ...JSON.parse(config["asky:storage"]), hostPath: "/etc/s3cr3t-path" };
+            const cache = JSON.parse(config["asky:cache"]);
+            cache.resources.requests.memory = "77Mi";
+            cache.resources.limits.memory = "11Mi";
+            const read = load({ "asky:storage": storage, "asky:cache": cache }, ["asky:storage", "asky:cache"]);
+            assert.throws(read, (err: ConfigError) => {
+                assert.ok(!/s3cr3t|77Mi|11Mi/.test(err.message), err.message);
+                assert.match(err.message, /asky:storage\.hostPath = \[secret\]: must be an absolute directory under/);
+                return true;
+            });
+            const plain = load({ "asky:cache": cache }, []);
+            assert.throws(plain, /asky:cache\.resources\.limits\.memory = "11Mi"/);
+        });
+
+        it("warns when firebaseServiceAccount sits in plain text in the stack file, not when it is a secret", () => {
+            const warnings = (secret: boolean) => load({ "asky:firebaseServiceAccount": "{\"type\":\"service_account\"}" }, secret ? ["asky:firebaseServiceAccount"] : [])().warnings;
+            assert.ok(warnings(false).some((w) => /asky:firebaseServiceAccount is stored in plain text .* pulumi config set --secret asky:firebaseServiceAccount/.test(w)), warnings(false).join("\n"));
+            assert.ok(!warnings(true).some((w) => /firebaseServiceAccount/.test(w)));
+            assert.ok(!warnings(false).some((w) => /service_account/.test(w)), "the warning never prints the value");
+        });
     });
 
     it("reads quantities in base units", () => {

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { AskyDatabase, PGDATA, DATA_MOUNT } from "../components";
+import { AskyDatabase, PGDATA, DATA_MOUNT, hostPathVolumeName } from "../components";
 import { renderDatabaseSql, superuserSyncScript } from "../sql/render";
 import { RENDER_PROTECTED_ANNOTATION } from "../scripts/render";
 import { find, isSecretEnvelope, namesOf, renderComponent, reveal, stackSettings } from "./support/render";
@@ -109,11 +109,23 @@ describe("AskyDatabase (components/database.ts)", () => {
         assert.ok(c.env.every((e: any) => e.value === undefined || !/password/i.test(e.name)), "POD-12");
     });
 
-    it("dev: binds the seed's hostPath PV; prod: a StorageClass claim and no PV", async () => {
-        assert.deepStrictEqual(namesOf((await build(dev)).objects, "PersistentVolume"), ["postgres-pv-volume"]);
+    it("dev: binds the seed's hostPath PV through the class manual it creates; prod: a StorageClass claim, no PV, no class", async () => {
+        const d = await build(dev);
+        assert.deepStrictEqual(namesOf(d.objects, "PersistentVolume"), ["postgres-pv-volume"]);
+        assert.deepStrictEqual(namesOf(d.objects, "StorageClass"), ["manual"]);
+        assert.strictEqual(find(d.objects, "StorageClass", "manual").allowVolumeExpansion, true, "a larger asky:storage.size updates the claim in place");
         const p = await build(prod);
         assert.deepStrictEqual(namesOf(p.objects, "PersistentVolume"), []);
+        assert.deepStrictEqual(namesOf(p.objects, "StorageClass"), [], "prod uses the cluster's class");
         assert.strictEqual(find(p.objects, "PersistentVolumeClaim", "postgres-pv-claim").spec.storageClassName, "standard-rwo");
+    });
+
+    it("names the claim after asky:storage.claimName, and a non-default claim's dev PV <claim>-pv, never the seed's PV name", async () => {
+        const moved = await build({ ...dev, storage: { ...dev.storage, claimName: "postgres-data-2" } });
+        assert.strictEqual(find(moved.objects, "PersistentVolumeClaim", "postgres-data-2").spec.volumeName, "postgres-data-2-pv");
+        assert.deepStrictEqual(namesOf(moved.objects, "PersistentVolume"), ["postgres-data-2-pv"]);
+        assert.strictEqual(hostPathVolumeName("postgres-pv-claim"), "postgres-pv-volume");
+        assert.notStrictEqual(hostPathVolumeName("postgres-pv"), "postgres-pv-volume");
     });
 
     it("DATA-1 protect: the claim, PV and StatefulSet are protected and retained on delete; unprotected otherwise", async () => {

@@ -6,7 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
 import * as YAML from "yaml";
-import { REDACTED, RENDER_PROTECTED_ANNOTATION, RegisteredResource, mockKeyPair, renderStack } from "../scripts/render";
+import { REDACTED, RENDER_PROTECTED_ANNOTATION, RegisteredResource, adoptionImportFile, mockKeyPair, renderStack, stackConfig } from "../scripts/render";
 import { find, isSecretEnvelope, namesOf, renderedStack, reveal } from "./support/render";
 
 const ROOT = path.join(__dirname, "..");
@@ -237,7 +237,7 @@ describe("offline render (scripts/render.ts)", () => {
             assert.deepStrictEqual(docs.map((d) => `${d.kind}/${d.metadata.name}`), objects.map((o) => `${o.kind}/${o.metadata.name}`));
             for (const d of docs) {
                 assert.ok(d.apiVersion && d.kind && d.metadata?.name, JSON.stringify(d).slice(0, 100));
-                const clusterScoped = ["Namespace", "PersistentVolume"].includes(d.kind);
+                const clusterScoped = ["Namespace", "PersistentVolume", "StorageClass"].includes(d.kind);
                 assert.strictEqual(d.metadata.namespace, clusterScoped ? undefined : "asky", `${d.kind}/${d.metadata.name}`);
                 if (d.kind === "Secret") {
                     // The keys stay visible (what a pod may reference), never the values.
@@ -266,5 +266,167 @@ describe("offline render (scripts/render.ts)", () => {
 
     it("exits non-zero on an unknown stack, listing the known ones", async () => {
         await assert.rejects(run("npm", ["run", "--silent", "render", "--", "--stack", "staging"], { cwd: ROOT }), /known stacks are dev, prod/);
+    });
+});
+
+/** What a change after the first deploy does: updates in place, waits where it must, or is refused up front. */
+describe("day-2 changes (index.ts, components, config/storage.ts)", () => {
+    for (const stack of ["dev", "prod"] as const) {
+        it(`${stack}: the provider updates Secrets and ConfigMaps in place (enableSecretMutable, enableConfigMapMutable) and none is immutable`, async () => {
+            const { resources, objects } = await renderedStack(stack);
+            const provider = resources.find((r) => r.type === "pulumi:providers:kubernetes")!;
+            // Provider inputs travel as JSON strings.
+            assert.strictEqual(JSON.parse(String(provider.inputs.enableSecretMutable)), true);
+            assert.strictEqual(JSON.parse(String(provider.inputs.enableConfigMapMutable)), true);
+            const mutableKinds = objects.filter((o) => o.kind === "Secret" || o.kind === "ConfigMap");
+            assert.ok(mutableKinds.length >= 9);
+            // An immutable object is still replaced (delete first, for these fixed names) whatever the provider says.
+            for (const o of mutableKinds) assert.strictEqual((o as any).immutable, undefined, `${o.kind}/${o.metadata.name}`);
+        });
+
+        it(`${stack}: no pod-running object is sent before every NetworkPolicy exists; the cache and services wait for the schema Job; the gateway for them (GW-9)`, async () => {
+            // Slow policies and a slow schema Job: whatever truly waits for them shows up after their completion.
+            const slow = new Set(["NetworkPolicy", "Job"]);
+            const render = await (async () => {
+                await renderedStack(stack); // renders are sequential
+                return renderStack(stack, {}, { latency: ({ inputs }) => (slow.has(String(inputs.kind)) ? 30 : 0) });
+            })();
+            const at = (phase: string, object: RegExp) => render.events.findIndex((e) => e.phase === phase && e.object !== undefined && object.test(e.object));
+            const lastAt = (phase: string, object: RegExp) => render.events.map((e, i) => (e.phase === phase && e.object && object.test(e.object) ? i : -1)).reduce((a, b) => Math.max(a, b), -1);
+            const policiesDone = lastAt("created", /^NetworkPolicy\//);
+            assert.ok(policiesDone > 0);
+            for (const workload of [/^StatefulSet\//, /^Deployment\//, /^Job\//, /^CronJob\//]) {
+                const first = at("requested", workload);
+                if (first >= 0) assert.ok(first > policiesDone, `${render.events[first].object} was sent before the last NetworkPolicy existed`);
+            }
+            const jobDone = at("created", /^Job\/postgres-bootstrap-/);
+            for (const name of ["redis", "auth", "pyxis", "request-management"]) {
+                assert.ok(at("requested", new RegExp(`^Deployment/${name}$`)) > jobDone, `${name} waits for the schema Job`);
+            }
+            for (const name of ["redis", "auth", "pyxis", "request-management"]) {
+                assert.ok(at("requested", /^Deployment\/gateway$/) > at("created", new RegExp(`^Service/${name}$`)), `the gateway waits for Service ${name}`);
+            }
+        });
+    }
+
+    it("dev: the StorageClass manual (no provisioner, expansion allowed, Retain) exists before the PV and the claim, so a larger size updates the claim in place", async () => {
+        const { objects } = await renderedStack("dev");
+        const sc = find(objects, "StorageClass", "manual");
+        assert.deepStrictEqual([sc.provisioner, sc.allowVolumeExpansion, sc.reclaimPolicy, sc.volumeBindingMode], ["kubernetes.io/no-provisioner", true, "Retain", "Immediate"]);
+        const index = (kind: string) => objects.findIndex((o) => o.kind === kind);
+        assert.ok(index("StorageClass") < index("PersistentVolume") && index("PersistentVolume") < index("PersistentVolumeClaim"));
+        const bigger = await renderStack("dev", { "asky:storage": { ...JSON.parse(stackConfig("dev").config["asky:storage"]), size: "8Gi" } });
+        assert.strictEqual(find(bigger.objects, "PersistentVolumeClaim", "postgres-pv-claim").spec.resources.requests.storage, "8Gi");
+        assert.strictEqual(find(bigger.objects, "PersistentVolume", "postgres-pv-volume").spec.capacity.storage, "8Gi");
+    });
+
+    describe("storage changes the claims cannot take in place are refused before any Kubernetes object", () => {
+        const settings = (stack: "dev" | "prod", key: string) => JSON.parse(stackConfig(stack).config[key]);
+        /** Renders `stack` with `overrides` as the next deploy after one that recorded `previous`. */
+        const nextDeploy = async (stack: "dev" | "prod", overrides: Record<string, unknown>) => {
+            const first = await renderedStack(stack);
+            assert.strictEqual(first.outputs.storage.secret, false);
+            return renderStack(stack, overrides, { previousOutputs: { storage: first.outputs.storage.value } });
+        };
+        const refused = async (stack: "dev" | "prod", overrides: Record<string, unknown>, expected: RegExp[]) => {
+            let kubernetesObjects = -1;
+            await assert.rejects(
+                nextDeploy(stack, overrides).then((r) => { kubernetesObjects = r.objects.length; }),
+                (err: Error) => {
+                    for (const re of expected) assert.match(err.message, re);
+                    assert.match(err.message, /nothing was deployed/);
+                    return true;
+                },
+            );
+            assert.strictEqual(kubernetesObjects, -1);
+        };
+
+        it("records what the claims were created with as the stack output storage", async () => {
+            assert.deepStrictEqual((await renderedStack("dev")).outputs.storage.value, {
+                database: { claimName: "postgres-pv-claim", storageClass: "manual", size: "5Gi", hostPath: "/mnt/data" },
+            });
+            assert.deepStrictEqual((await renderedStack("prod")).outputs.storage.value, {
+                database: { claimName: "postgres-pv-claim", storageClass: "standard-rwo", size: "20Gi" },
+                backup: { claimName: "postgres-backup", size: "50Gi" },
+            });
+        });
+
+        it("prod: another storage class for the same claim", async () => {
+            await refused("prod", { "asky:storage": { ...settings("prod", "asky:storage"), storageClass: "premium-rwo" } },
+                [/asky:storage\.storageClass = "premium-rwo": the claim postgres-pv-claim was created with class "standard-rwo"/, /new asky:storage\.claimName/, /Moving the database to a new volume/]);
+        });
+
+        it("dev: another hostPath for the same claim, and a smaller size", async () => {
+            await refused("dev", { "asky:storage": { ...settings("dev", "asky:storage"), hostPath: "/data/asky-postgres", size: "2Gi" } },
+                [/asky:storage\.hostPath = "\/data\/asky-postgres": the volume of the claim postgres-pv-claim is the node directory "\/mnt\/data"/, /asky:storage\.size = "2Gi": the claim postgres-pv-claim already has "5Gi" and a claim never shrinks/]);
+        });
+
+        it("prod: another class or a smaller size for the backup claim", async () => {
+            await refused("prod", { "asky:backup": { ...settings("prod", "asky:backup"), storageClass: "cold", storageSize: "10Gi" } },
+                [/asky:backup\.storageClass = "cold": the backup claim postgres-backup was created with class \(unset\)/, /asky:backup\.storageSize = "10Gi"/]);
+        });
+
+        it("a larger size is an in-place update, and nothing is checked on a first deploy", async () => {
+            const bigger = await nextDeploy("prod", { "asky:storage": { ...settings("prod", "asky:storage"), size: "40Gi" } });
+            assert.strictEqual(find(bigger.objects, "PersistentVolumeClaim", "postgres-pv-claim").spec.resources.requests.storage, "40Gi");
+            const fresh = await renderStack("prod", { "asky:storage": { ...settings("prod", "asky:storage"), storageClass: "premium-rwo" } });
+            assert.strictEqual(find(fresh.objects, "PersistentVolumeClaim", "postgres-pv-claim").spec.storageClassName, "premium-rwo");
+        });
+
+        it("a new claim name is the migration path: a new claim (and dev PV), mounted by postgres, with the schema Job run again on it", async () => {
+            const base = await renderedStack("dev");
+            const moved = await nextDeploy("dev", { "asky:storage": { ...settings("dev", "asky:storage"), claimName: "postgres-data-2", hostPath: "/data/asky-postgres" } });
+            const pvc = find(moved.objects, "PersistentVolumeClaim", "postgres-data-2");
+            assert.strictEqual(pvc.spec.volumeName, "postgres-data-2-pv");
+            assert.deepStrictEqual(find(moved.objects, "PersistentVolume", "postgres-data-2-pv").spec.claimRef, { namespace: "asky", name: "postgres-data-2" });
+            const volumes = find(moved.objects, "StatefulSet", "postgres").spec.template.spec.volumes;
+            assert.deepStrictEqual(volumes.find((v: any) => v.name === "data").persistentVolumeClaim, { claimName: "postgres-data-2" });
+            const job = (r: typeof base) => r.objects.find((o) => o.kind === "Job")!.metadata.name;
+            assert.notStrictEqual(job(moved), job(base), "the new, empty database gets the schema");
+            assert.deepStrictEqual((moved.outputs.storage.value as any).database.claimName, "postgres-data-2");
+        });
+    });
+
+    it("DATA-1 adoption: the import spec of the objects prod keeps in the cluster names their real types, parents, provider and IDs", async () => {
+        const spec = adoptionImportFile(await renderedStack("prod"));
+        const objects = spec.resources.filter((r) => !r.component).map((r) => [r.type, r.logicalName, r.id, r.parent]);
+        assert.deepStrictEqual(objects, [
+            ["kubernetes:core/v1:Namespace", "asky-namespace", "asky", "Namespace/asky"],
+            ["kubernetes:core/v1:PersistentVolumeClaim", "asky-pvc", "asky/postgres-pv-claim", "Database/asky"],
+            ["kubernetes:apps/v1:StatefulSet", "asky-statefulset", "asky/postgres", "Database/asky"],
+            ["kubernetes:core/v1:PersistentVolumeClaim", "asky-pvc", "asky/postgres-backup", "Backup/asky"],
+        ]);
+        assert.deepStrictEqual(spec.nameTable, { kubernetes: "urn:pulumi:prod::asky::pulumi:providers:kubernetes::kubernetes" });
+        // The URNs the next `pulumi up` registers: the import must land exactly there.
+        const { identities } = await renderedStack("prod");
+        for (const urn of [
+            "urn:pulumi:prod::asky::asky:index:Namespace$kubernetes:core/v1:Namespace::asky-namespace",
+            "urn:pulumi:prod::asky::asky:index:Database$kubernetes:core/v1:PersistentVolumeClaim::asky-pvc",
+            "urn:pulumi:prod::asky::asky:index:Database$kubernetes:apps/v1:StatefulSet::asky-statefulset",
+            "urn:pulumi:prod::asky::asky:index:Backup$kubernetes:core/v1:PersistentVolumeClaim::asky-pvc",
+        ]) {
+            const identity = identities.find((i) => i.urn === urn);
+            assert.ok(identity?.retainOnDelete, `${urn} is registered with retainOnDelete`);
+        }
+        assert.deepStrictEqual(identities.filter((i) => i.retainOnDelete).length, 4, "nothing else is retained");
+        assert.deepStrictEqual(adoptionImportFile(await renderedStack("dev")).resources, [], "dev keeps nothing");
+        // The README's copy is the program's.
+        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        const block = /```json\n(\{\n    "nameTable"[\s\S]*?)\n```/.exec(readme);
+        assert.ok(block, "README shows adopt.json");
+        assert.deepStrictEqual(JSON.parse(block[1]), spec);
+    });
+
+    it("npm run render -- --adoption-file writes that spec", async () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "asky-adopt-"));
+        try {
+            const file = path.join(out, "adopt.json");
+            const { stdout } = await run("npm", ["run", "--silent", "render", "--", "--stack", "prod", "--out", out, "--adoption-file", file], { cwd: ROOT });
+            assert.match(stdout, /adopt\.json: 4 objects to adopt with pulumi import --file/);
+            assert.match(stdout, /placeholders filled from scripts\/render-overlays\/prod\.yaml/);
+            assert.deepStrictEqual(JSON.parse(fs.readFileSync(file, "utf8")), adoptionImportFile(await renderedStack("prod")));
+        } finally {
+            fs.rmSync(out, { recursive: true, force: true });
+        }
     });
 });

@@ -47,3 +47,42 @@ describe("superuser password sync (sql/sync-superuser-password.sh) on a real Pos
         assert.ok(!code.some((l) => /\$POSTGRES_PASSWORD|\$\{POSTGRES_PASSWORD|-v\s+pw=|PASSWORD\s+'/.test(l)));
     });
 });
+
+describe("superuser password sync with statement logging on (log_statement = 'all')", () => {
+    let pg: TestPostgres;
+    before(async () => {
+        pg = await TestPostgres.start({
+            database: "asky_sync_log_test",
+            // Every way the server can write a statement's text to its log, switched on.
+            serverSettings: {
+                log_statement: "all",
+                log_min_duration_statement: "0",
+                log_min_duration_sample: "0",
+                log_statement_sample_rate: "1",
+                log_transaction_sample_rate: "1",
+                log_min_error_statement: "debug5",
+                debug_print_parse: "on",
+            },
+        });
+    });
+    after(async () => { await pg?.stop(); });
+
+    it("SEC-1 leaves neither the password nor its SCRAM verifier in the server log", async () => {
+        const rotated = "Rotated" + Date.now().toString(36) + "Pw42";
+        const before = pg.logText().length;
+        const result = await runHook({ ...pg.connectionEnv("postgres"), POSTGRES_USER: pg.superuser.user, POSTGRES_PASSWORD: rotated });
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(result.stdout, /superuser password synchronised/);
+        pg.superuser.password = rotated;
+        const verifier = await pg.scalar(`SELECT rolpassword FROM pg_authid WHERE rolname = '${pg.superuser.user}'`);
+        const [, , salt, storedKey, serverKey] = /^SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)$/.exec(verifier) ?? [];
+        assert.ok(salt && storedKey && serverKey, verifier);
+        const log = pg.logText().slice(before);
+        for (const [what, secret] of [["password", rotated], ["salt", salt], ["StoredKey", storedKey], ["ServerKey", serverKey]]) {
+            assert.ok(!log.includes(secret), `the server log holds the ${what}`);
+        }
+        assert.ok(!/ALTER ROLE/i.test(log), "the ALTER ROLE statement was logged");
+        // The hook's own session was logged (logging really is on) until it turned logging off.
+        assert.match(log, /statement: SET /);
+    });
+});

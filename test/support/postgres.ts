@@ -227,6 +227,11 @@ export class TestPostgres {
         }
     }
 
+    /** The whole server log so far (stderr of the server: every line it logged). */
+    logText(): string {
+        return fs.readFileSync(path.join(this.dir, "server.log"), "utf8");
+    }
+
     /** libpq environment for connecting over TCP as `as` (default: the superuser). */
     connectionEnv(database = this.database, as: Credentials = this.superuser): NodeJS.ProcessEnv {
         return {
