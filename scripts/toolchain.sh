@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Builds the e2e toolchain from published Go modules (nothing prebuilt is downloaded) into
+# .toolchain/ (ignored): the Pulumi CLI and the resource plugins at the versions package-lock.json
+# pins, and a Kubernetes control plane with KWOK at the versions of scripts/toolchain/versions.sh.
+# One folder per tool and version; what is already built is skipped, so a second run takes seconds.
+# Go's module and build caches live in .toolchain/go. Prints the bin folder to put first on PATH.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TC=${ASKY_TOOLCHAIN_DIR:-$ROOT/.toolchain}
+# shellcheck source=toolchain/versions.sh
+. "$ROOT/scripts/toolchain/versions.sh"
+
+command -v go >/dev/null || { echo "toolchain: Go is not installed (needs Go >= 1.26 and the Go module proxy)" >&2; exit 1; }
+export GOMODCACHE=$TC/go/mod GOCACHE=$TC/go/cache GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0
+mkdir -p "$TC/bin" "$TC/src" "$TC/tools"
+log() { echo "toolchain: $*" >&2; }
+
+npm_version() {
+    node -e 'const v = require(process.argv[1]).packages["node_modules/" + process.argv[2]]; if (!v) process.exit(1); console.log(v.version)' \
+        "$ROOT/package-lock.json" "$1" || { log "$1 is not in package-lock.json"; exit 1; }
+}
+
+# go mod download -json MODULE@VERSION, field FIELD (GoMod, Dir); fails with the proxy's error.
+module_field() {
+    go mod download -json "$1" | node -e '
+        let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+            const j = JSON.parse(s);
+            if (j.Error) { console.error("toolchain: " + j.Error); process.exit(1); }
+            console.log(j[process.argv[1]]);
+        });' "$2"
+}
+
+# A fresh wrapper module of ours in .toolchain/src/NAME; prints its folder.
+wrapper() {
+    local dir=$TC/src/$1
+    rm -rf "$dir" && mkdir -p "$dir"
+    (cd "$dir" && go mod init "asky.local/toolchain/$1" >/dev/null 2>&1)
+    echo "$dir"
+}
+
+# Only the main module's replace directives apply: repeat MODULE@VERSION's non-local ones in the wrapper.
+copy_replaces() {
+    local gomod
+    gomod=$(module_field "$1" GoMod)
+    go mod edit -json "$gomod" | node -e '
+        let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+            for (const r of JSON.parse(s).Replace || []) {
+                if (!r.New.Version) continue; // a local path inside the upstream repository
+                const old = r.Old.Version ? `${r.Old.Path}@${r.Old.Version}` : r.Old.Path;
+                console.log(`-replace=${old}=${r.New.Path}@${r.New.Version}`);
+            }
+        });' | xargs -r go mod edit
+}
+
+# build NAME VERSION FUNCTION ARGS...: FUNCTION writes its binaries into $out unless already built.
+build() {
+    local name=$1 version=$2 fn=$3
+    shift 3
+    out=$TC/tools/$name-$version
+    if [ -f "$out/.built" ]; then
+        log "$name $version: already built"
+    else
+        local start=$SECONDS
+        rm -rf "$out" && mkdir -p "$out"
+        log "building $name $version"
+        # Not in a condition: there errexit would be off inside the function too.
+        set +e
+        (set -e; "$fn" "$@")
+        local status=$?
+        set -e
+        [ "$status" = 0 ] || { log "FAILED to build $name $version (log above)"; exit 1; }
+        touch "$out/.built"
+        log "$name $version built in $((SECONDS - start)) s"
+        echo "$(date -u +%FT%TZ) $name $version $((SECONDS - start))s" >>"$TC/build-times.log"
+    fi
+    for f in "$out"/*; do ln -sfn "$f" "$TC/bin/$(basename "$f")"; done
+}
+
+build_pulumi() { # VERSION (the @pulumi/pulumi version)
+    local v=v$1 dir
+    dir=$(wrapper "pulumi-$1") && cd "$dir"
+    go mod edit -require="github.com/pulumi/pulumi/pkg/v3@$v" -require="github.com/pulumi/pulumi/sdk/v3@$v" \
+        -tool=github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    copy_replaces "github.com/pulumi/pulumi/pkg/v3@$v"
+    copy_replaces "github.com/pulumi/pulumi/sdk/v3@$v"
+    go mod tidy
+    go build -trimpath -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$v" \
+        -o "$out/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    [ "$("$out/pulumi" version)" = "$v" ] || { log "pulumi version is $("$out/pulumi" version), not $v"; return 1; }
+}
+
+build_kubernetes_provider() { # MODULE_VERSION
+    local mod=$1 dir src
+    dir=$(wrapper "kubernetes-provider-$mod") && cd "$dir"
+    cp "$ROOT/scripts/toolchain/kubernetes-provider/main.go" .
+    go mod edit -require="github.com/pulumi/pulumi-kubernetes/provider/v4@$mod"
+    copy_replaces "github.com/pulumi/pulumi-kubernetes/provider/v4@$mod"
+    # The committed schema and mappings, copied at build time (the upstream main embeds generated copies).
+    src=$(module_field "github.com/pulumi/pulumi-kubernetes/provider/v4@$mod" Dir)/cmd/pulumi-resource-kubernetes
+    cp "$src/schema.json" "$src/terraform-mapping.json" . && chmod u+w ./*.json
+    go mod tidy
+    go build -trimpath -ldflags "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=${mod#v}" \
+        -o "$out/pulumi-resource-kubernetes" .
+}
+
+build_standin() { # NAME NPM_VERSION
+    cd "$ROOT/scripts/toolchain/standins"
+    go build -trimpath -ldflags "-X main.version=$2+standin" -o "$out/pulumi-resource-$1" "./$1"
+}
+
+build_kubernetes() { # VERSION
+    local v=$1 dir gomod minor patch pkg="k8s.io/component-base/version" cgo="k8s.io/client-go/pkg/version"
+    dir=$(wrapper "kubernetes-$v") && cd "$dir"
+    go mod edit -require="k8s.io/kubernetes@$v" -godebug=default=go1.26
+    gomod=$(module_field "k8s.io/kubernetes@$v" GoMod)
+    IFS=. read -r _ minor patch <<<"${v#v}"
+    # k8s.io/kubernetes requires its staging modules at v0.0.0 from ./staging: use their published
+    # v0.MINOR.PATCH of the same release instead.
+    go mod edit -json "$gomod" | node -e '
+        let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+            for (const r of JSON.parse(s).Replace || [])
+                if (r.New.Path.startsWith("./staging/")) console.log(`-replace=${r.Old.Path}=${r.Old.Path}@${process.argv[1]}`);
+        });' "v0.$minor.$patch" | xargs -r go mod edit
+    for t in kube-apiserver kube-controller-manager kube-scheduler kubectl; do go mod edit -tool="k8s.io/kubernetes/cmd/$t"; done
+    go mod tidy
+    # kwokctl and the kubernetes provider read the server's version: stamp it as a release build does.
+    local flags=""
+    for p in $pkg $cgo; do
+        flags+=" -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+    done
+    go build -trimpath -ldflags "$flags" -o "$out/" k8s.io/kubernetes/cmd/kube-apiserver \
+        k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+    "$out/kube-apiserver" --version | grep -qx "Kubernetes $v" || { log "kube-apiserver reports $("$out/kube-apiserver" --version)"; return 1; }
+}
+
+build_etcd() { # VERSION
+    local v=$1 dir m
+    dir=$(wrapper "etcd-$v") && cd "$dir"
+    # The server module replaces its siblings with local paths: require them all at one version.
+    for m in api/v3 client/pkg/v3 client/v3 pkg/v3 server/v3; do go mod edit -require="go.etcd.io/etcd/$m@$v"; done
+    copy_replaces "go.etcd.io/etcd/server/v3@$v"
+    go mod edit -tool=go.etcd.io/etcd/server/v3
+    go mod tidy
+    go build -trimpath -o "$out/etcd" go.etcd.io/etcd/server/v3
+}
+
+build_kwok() { # VERSION
+    local v=$1 dir
+    dir=$(wrapper "kwok-$v") && cd "$dir"
+    go mod edit -require="sigs.k8s.io/kwok@$v" -tool=sigs.k8s.io/kwok/cmd/kwok -tool=sigs.k8s.io/kwok/cmd/kwokctl
+    go mod tidy
+    go build -trimpath -ldflags "-X sigs.k8s.io/kwok/pkg/consts.Version=${v#v} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBERNETES_VERSION#v}" \
+        -o "$out/" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
+}
+
+pulumi_version=$(npm_version @pulumi/pulumi)
+kubernetes_npm=$(npm_version @pulumi/kubernetes)
+kubernetes_module=$(kubernetes_provider_module "$kubernetes_npm") || {
+    log "no provider module recorded for @pulumi/kubernetes $kubernetes_npm: add its release commit's pseudo-version to scripts/toolchain/versions.sh"
+    exit 1
+}
+
+build pulumi "$pulumi_version" build_pulumi "$pulumi_version"
+build pulumi-resource-kubernetes "$kubernetes_module" build_kubernetes_provider "$kubernetes_module"
+# Keyed by their source too: a change of the stand-ins rebuilds them.
+standin_hash=$(cd "$ROOT/scripts/toolchain/standins" && cat go.mod go.sum $(find . -name '*.go' | sort) | sha256sum | cut -c1-10)
+for p in $STANDIN_PROVIDERS; do
+    v=$(npm_version "@pulumi/$p")
+    build "pulumi-resource-$p" "$v+standin-$standin_hash" build_standin "$p" "$v"
+done
+build etcd "$ETCD_VERSION" build_etcd "$ETCD_VERSION"
+build kubernetes "$KUBERNETES_VERSION" build_kubernetes "$KUBERNETES_VERSION"
+build kwok "$KWOK_VERSION" build_kwok "$KWOK_VERSION"
+log "disk: $(du -sh "$TC" | cut -f1) in $TC"
+echo "$TC/bin"

@@ -1,0 +1,148 @@
+import { Stack } from "@pulumi/pulumi/automation";
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { Cluster, startCluster } from "./support/cluster";
+import { KObject, list, must, waitFor } from "./support/kube";
+import { cliEnv, e2eStack, outputLog, ROOT } from "./support/stack";
+import { spawnSync } from "child_process";
+
+const bin = process.env.ASKY_E2E_BIN!;
+const workdir = process.env.ASKY_E2E_DIR!;
+const clusterName = process.env.ASKY_E2E_CLUSTER!;
+const keep = process.env.ASKY_E2E_KEEP === "1";
+const NS = "asky";
+const STACK = "e2e-prod";
+/** What a managed cluster provides and the test stands in for: a Retain StorageClass and volumes of it. */
+const STORAGE_CLASS = "e2e-managed-retain";
+const LB_ADDRESS = "203.0.113.10";
+
+/** Deep-merges `overlay` into `target` (objects key by key, everything else replaced). */
+function merge(target: Record<string, any>, overlay: Record<string, any>): void {
+    for (const [k, v] of Object.entries(overlay)) {
+        if (v && typeof v === "object" && !Array.isArray(v) && target[k] && typeof target[k] === "object") merge(target[k], v);
+        else target[k] = v;
+    }
+}
+
+/** The cloud's part of a LoadBalancer: gives the gateway Service an address while the engine waits. */
+function loadBalancerController(cluster: Cluster): () => void {
+    let stopped = false;
+    const tick = () => {
+        if (stopped) return;
+        try {
+            const svc = cluster.get<KObject>(["-n", NS, "service", "gateway"]);
+            if (svc?.spec.type === "LoadBalancer" && !svc.status?.loadBalancer?.ingress?.length) {
+                cluster.kubectl(["-n", NS, "patch", "service", "gateway", "--subresource=status", "--type=merge",
+                    "-p", JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: LB_ADDRESS }] } } })]);
+            }
+        } catch {
+            /* not created yet */
+        }
+        setTimeout(tick, 1000);
+    };
+    tick();
+    return () => (stopped = true);
+}
+
+function pulumiCli(args: string[]): string {
+    const r = spawnSync(path.join(bin, "pulumi"), [...args, "--non-interactive"], {
+        cwd: path.join(workdir, "project"), env: { ...process.env, ...cliEnv(workdir, bin) }, encoding: "utf8",
+    });
+    if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")}: ${r.stderr || r.stdout}`);
+    return r.stdout;
+}
+
+(keep ? describe.skip : describe)("e2e: a prod-shaped stack on the same kind of cluster", function () {
+    let cluster: Cluster;
+    let stack: Stack;
+
+    before(async function () {
+        cluster = startCluster({ name: clusterName, bin, workdir, nodes: 3 });
+        cluster.kubectl(["apply", "-f", "-"], YAML.stringify({
+            apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name: STORAGE_CLASS },
+            provisioner: "kubernetes.io/no-provisioner", reclaimPolicy: "Retain", volumeBindingMode: "Immediate", allowVolumeExpansion: true,
+        }));
+        const overlay = YAML.parse(fs.readFileSync(path.join(ROOT, "scripts", "render-overlays", "prod.yaml"), "utf8")).config;
+        stack = await e2eStack({
+            name: STACK, base: "prod", workdir, bin,
+            configure: (c) => {
+                merge(c, overlay);
+                c["asky:kubeconfig"] = cluster.kubeconfig;
+                c["asky:kubeContext"] = cluster.context;
+                c["asky:storage"].storageClass = STORAGE_CLASS;
+                c["asky:backup"].storageClass = STORAGE_CLASS;
+            },
+        });
+        // Static volumes of the class, as a managed cluster's provisioner would create them.
+        const config = YAML.parse(fs.readFileSync(path.join(workdir, "project", `Pulumi.${STACK}.yaml`), "utf8")).config;
+        const sizes = { "e2e-database": config["asky:storage"].size, "e2e-backup": config["asky:backup"].storageSize };
+        for (const [name, size] of Object.entries(sizes)) {
+            cluster.kubectl(["apply", "-f", "-"], YAML.stringify({
+                apiVersion: "v1", kind: "PersistentVolume", metadata: { name },
+                spec: { capacity: { storage: size }, accessModes: ["ReadWriteOnce"], storageClassName: STORAGE_CLASS,
+                    persistentVolumeReclaimPolicy: "Retain", hostPath: { path: `/var/lib/e2e/${name}` } },
+            }));
+        }
+    });
+
+    let failed = false;
+    afterEach(function () {
+        failed ||= this.currentTest?.state === "failed";
+    });
+    after(function () {
+        if (cluster && !failed) cluster.delete();
+    });
+
+    it("pulumi preview of prod plans every object without an error", async function () {
+        const result = await stack.preview({ onOutput: outputLog(workdir, "6-prod-preview") });
+        assert.ok((result.changeSummary.create ?? 0) > 40, `plans ${result.changeSummary.create} creates`);
+    });
+
+    it("pulumi up of prod: HPAs, PDBs, the LoadBalancer address, protected data objects", async function () {
+        const stopLb = loadBalancerController(cluster);
+        try {
+            const result = await stack.up({ onOutput: outputLog(workdir, "7-prod-up") });
+            assert.strictEqual(result.summary.result, "succeeded");
+            assert.ok(String(result.outputs.gatewayUrl.value).includes(LB_ADDRESS), `gatewayUrl ${result.outputs.gatewayUrl.value}`);
+        } finally {
+            stopLb();
+        }
+        const hpas = list(cluster, NS, "horizontalpodautoscalers");
+        for (const name of ["gateway", "pyxis", "request-management"]) {
+            const hpa = hpas.find((h) => h.metadata.name === name);
+            assert.ok(hpa, `HPA ${name}`);
+            assert.ok(hpa!.spec.minReplicas >= 2 && hpa!.spec.maxReplicas > hpa!.spec.minReplicas);
+        }
+        const pdbs = list(cluster, NS, "poddisruptionbudgets").map((p) => p.metadata.name);
+        for (const name of ["auth", "gateway", "pyxis", "request-management"]) assert.ok(pdbs.includes(name), `PDB ${name}`);
+        assert.strictEqual(must(cluster, NS, "pvc", "postgres-pv-claim").status.phase, "Bound");
+        const state = await stack.exportStack();
+        const protectedKinds = (state.deployment.resources ?? []).filter((r: any) => r.protect).map((r: any) => r.type).sort();
+        for (const t of ["kubernetes:apps/v1:StatefulSet", "kubernetes:core/v1:Namespace", "kubernetes:core/v1:PersistentVolumeClaim"]) {
+            assert.ok(protectedKinds.includes(t), `${t} protected: ${protectedKinds}`);
+        }
+    });
+
+    it("a second preview of prod plans no change", async function () {
+        await stack.preview({ expectNoChanges: true, onOutput: outputLog(workdir, "8-prod-preview-no-changes") });
+    });
+
+    it("pulumi destroy of prod stops at the protected objects, which stay in the cluster", async function () {
+        await assert.rejects(stack.destroy({ onOutput: outputLog(workdir, "9-prod-destroy") }), /protected/);
+        must(cluster, undefined, "namespace", NS);
+        must(cluster, NS, "statefulset", "postgres");
+        must(cluster, NS, "pvc", "postgres-pv-claim");
+    });
+
+    it("once unprotected, destroy removes the stack and retainOnDelete keeps the data objects in the cluster", async function () {
+        pulumiCli(["state", "unprotect", "--all", "--yes", "--stack", STACK]);
+        const result = await stack.destroy({ onOutput: outputLog(workdir, "10-prod-destroy-unprotected") });
+        assert.strictEqual(result.summary.result, "succeeded");
+        must(cluster, undefined, "namespace", NS);
+        must(cluster, NS, "statefulset", "postgres");
+        must(cluster, NS, "pvc", "postgres-pv-claim");
+        await waitFor("the unprotected workloads to be gone", () => !list(cluster, NS, "deployments").length);
+    });
+});
