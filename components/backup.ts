@@ -11,6 +11,7 @@ import {
     objectMeta,
     podSecurity,
     recommendedLabels,
+    retainedObject,
     scratchVolume,
 } from "./podHardening";
 
@@ -45,14 +46,15 @@ export class AskyBackup extends pulumi.ComponentResource {
         const id: WorkloadIdentity = { name: "postgres-backup", component: "backup", instance: args.instance };
         const b = args.backup;
 
+        const kept = retainedObject(args.protect);
         const claim = new k8s.core.v1.PersistentVolumeClaim(`${name}-pvc`, {
-            metadata: objectMeta(id, args.namespace, b.claimName),
+            metadata: objectMeta(id, args.namespace, b.claimName, kept.annotations),
             spec: {
                 accessModes: ["ReadWriteOnce"],
                 resources: { requests: { storage: b.storageSize } },
                 ...(b.storageClass ? { storageClassName: b.storageClass } : {}),
             },
-        }, { parent: this, protect: args.protect, retainOnDelete: args.protect });
+        }, { parent: this, ...kept.opts });
 
         const script = new k8s.core.v1.ConfigMap(`${name}-script`, {
             metadata: objectMeta(id, args.namespace, "postgres-backup-script"),

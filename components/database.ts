@@ -13,6 +13,7 @@ import {
     podSecurity,
     probes,
     recommendedLabels,
+    retainedObject,
     scratchVolume,
     selectorLabels,
     JOB_RESOURCES,
@@ -81,7 +82,8 @@ export class AskyDatabase extends pulumi.ComponentResource {
         super("asky:index:Database", name, {}, opts);
         const db = args.database;
         const id: WorkloadIdentity = { name: "postgres", component: "database", instance: args.instance };
-        const dataOpts: pulumi.CustomResourceOptions = { parent: this, protect: args.protect, retainOnDelete: args.protect };
+        const kept = retainedObject(args.protect);
+        const dataOpts: pulumi.CustomResourceOptions = { parent: this, ...kept.opts };
 
         // URL-safe generated passwords: they are embedded in DATABASE_URL.
         const password = (role: string) =>
@@ -148,7 +150,7 @@ export class AskyDatabase extends pulumi.ComponentResource {
             volumeName = pv.metadata.name;
         }
         const claim = new k8s.core.v1.PersistentVolumeClaim(`${name}-pvc`, {
-            metadata: objectMeta(id, args.namespace, claimName),
+            metadata: objectMeta(id, args.namespace, claimName, kept.annotations),
             spec: {
                 storageClassName: args.storage.storageClass,
                 accessModes: ["ReadWriteOnce"],
@@ -167,7 +169,7 @@ export class AskyDatabase extends pulumi.ComponentResource {
         const readiness = { command: ["pg_isready", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", "postgres", "-d", db.name] };
         const liveness = { command: ["pg_isready", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT)] };
         this.statefulSet = new k8s.apps.v1.StatefulSet(`${name}-statefulset`, {
-            metadata: objectMeta(id, args.namespace),
+            metadata: objectMeta(id, args.namespace, id.name, kept.annotations),
             spec: {
                 replicas: 1,
                 serviceName: "postgres",

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { WorkloadIdentity, recommendedLabels } from "./podHardening";
+import { WorkloadIdentity, recommendedLabels, retainedObject } from "./podHardening";
 
 export interface AskyNamespaceArgs {
     /** The namespace's name (config `asky:namespace`). */
@@ -26,9 +26,10 @@ export class AskyNamespace extends pulumi.ComponentResource {
                 [`pod-security.kubernetes.io/${mode}-version`, "latest"],
             ]),
         );
+        const kept = retainedObject(args.protect);
         this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
-            metadata: { name: args.name, labels: { ...recommendedLabels(id), ...pss } },
-        }, { parent: this, protect: args.protect, retainOnDelete: args.protect });
+            metadata: { name: args.name, labels: { ...recommendedLabels(id), ...pss }, ...(kept.annotations ? { annotations: kept.annotations } : {}) },
+        }, { parent: this, ...kept.opts });
         this.name = this.namespace.metadata.name;
         this.registerOutputs({ name: this.name });
     }

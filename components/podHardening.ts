@@ -34,6 +34,22 @@ export function recommendedLabels(id: WorkloadIdentity): Record<string, string> 
     };
 }
 
+/**
+ * How an object that must outlive its stack is kept (DATA-1): protected from `pulumi destroy`, left in
+ * the cluster when it leaves the stack (retainOnDelete), and applied under a fixed server-side-apply
+ * field manager. The provider otherwise names a random manager per create, so a later stack adopting
+ * the object (README: "Adopting objects the stack kept") would conflict on every field it changes.
+ */
+export function retainedObject(protect: boolean): {
+    opts: { protect: boolean; retainOnDelete: boolean };
+    annotations: Record<string, string> | undefined;
+} {
+    return {
+        opts: { protect, retainOnDelete: protect },
+        annotations: protect ? { "pulumi.com/patchFieldManager": "asky-retained" } : undefined,
+    };
+}
+
 /** The stable subset used by selectors: a selector never changes when a label is added. */
 export function selectorLabels(id: WorkloadIdentity): Record<string, string> {
     return { "app.kubernetes.io/name": id.name, "app.kubernetes.io/instance": id.instance };

@@ -3,13 +3,11 @@
  * every Kubernetes object it would create as a complete manifest, in creation order, with
  * Secret values redacted. No cluster and no Pulumi CLI needed.
  *
- *   npm run render -- --stack dev [--out rendered] [--no-overlay] [--adoption-file adopt.json]
+ *   npm run render -- --stack dev [--out rendered] [--no-overlay]
  *
  * Values a stack file still leaves to each organisation (`<REQUIRED: …>`, the committed prod) are
  * filled from scripts/render-overlays/<stack>.yaml, for the render and the tests only; a real
- * `pulumi up` never reads it. `--adoption-file` writes the `pulumi import --file` spec of the
- * objects the stack keeps in the cluster when they leave it (retainOnDelete), with their real
- * types, names, parents and IDs (README: "Adopting objects the stack kept").
+ * `pulumi up` never reads it.
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -38,7 +36,7 @@ export interface K8sManifest {
     [field: string]: unknown;
 }
 
-/** One resource as Pulumi names it in the state: URN, parent, options and, for Kubernetes objects, the import ID. */
+/** One resource as Pulumi names it in the state: URN, parent and options. */
 export interface ResourceIdentity {
     urn: string;
     type: string;
@@ -48,8 +46,6 @@ export interface ResourceIdentity {
     component: boolean;
     protect: boolean;
     retainOnDelete: boolean;
-    /** `pulumi import` ID of a Kubernetes object: `<namespace>/<name>`, or `<name>` when cluster-scoped. */
-    importId?: string;
 }
 
 /** One resource the program registered, Kubernetes or not. */
@@ -304,11 +300,6 @@ async function resourceIdentities(
     const urnOf = (r: (typeof registrations)[number]) => `urn:pulumi:${stack}::${PROJECT}::${qualifiedType(r)}::${r.name}`;
     return Promise.all(registrations.map(async (r): Promise<ResourceIdentity> => {
         const parent = r.parent && byResource.get(r.parent);
-        let importId: string | undefined;
-        if (r.type.startsWith("kubernetes:")) {
-            const metadata = await promiseOf(pulumi.output((r.props as { metadata?: unknown }).metadata)) as { name?: string; namespace?: string } | undefined;
-            if (metadata?.name) importId = metadata.namespace ? `${metadata.namespace}/${metadata.name}` : metadata.name;
-        }
         return {
             urn: urnOf(r),
             type: r.type,
@@ -317,38 +308,8 @@ async function resourceIdentities(
             component: pulumi.ComponentResource.isInstance(r.resource),
             protect: r.protect,
             retainOnDelete: r.retainOnDelete,
-            ...(importId ? { importId } : {}),
         };
     }));
-}
-
-/** A `pulumi import --file` spec (https://www.pulumi.com/docs/iac/cli/commands/pulumi_import/). */
-export interface ImportFile {
-    nameTable: Record<string, string>;
-    resources: { name: string; logicalName: string; type: string; id?: string; component?: boolean; parent?: string; provider?: string }[];
-}
-
-/**
- * The import spec that adopts the objects this stack keeps in the cluster after they leave it
- * (retainOnDelete), under the same parents and provider as the program registers them, so the
- * next `pulumi up` updates them in place instead of failing with AlreadyExists.
- */
-export function adoptionImportFile(render: Render): ImportFile {
-    const byUrn = new Map(render.identities.map((i) => [i.urn, i]));
-    const provider = render.identities.find((i) => i.type === "pulumi:providers:kubernetes");
-    if (!provider) throw new Error("the program registers no explicit kubernetes provider");
-    const key = (i: ResourceIdentity): string => (i.parentUrn ? `${key(byUrn.get(i.parentUrn)!)}/${i.name}` : `${i.type.split(":").pop()}/${i.name}`);
-    const entries = new Map<string, ImportFile["resources"][number]>();
-    const add = (i: ResourceIdentity) => {
-        if (entries.has(i.urn)) return;
-        const parent = i.parentUrn ? byUrn.get(i.parentUrn) : undefined;
-        if (parent) add(parent);
-        entries.set(i.urn, i.component
-            ? { name: key(i), logicalName: i.name, type: i.type, component: true, ...(parent ? { parent: key(parent) } : {}) }
-            : { name: key(i), logicalName: i.name, type: i.type, id: i.importId, ...(parent ? { parent: key(parent) } : {}), provider: "kubernetes" });
-    };
-    render.identities.filter((i) => i.retainOnDelete && i.type.startsWith("kubernetes:")).forEach(add);
-    return { nameTable: { kubernetes: provider.urn }, resources: [...entries.values()] };
 }
 
 /** apiVersion, kind, metadata first, as kubectl prints them. */
@@ -367,25 +328,23 @@ export function toYaml(objects: readonly K8sManifest[]): string {
     return objects.map((o) => YAML.stringify(o, { lineWidth: 0 })).join("---\n");
 }
 
-function parseArgs(argv: string[]): { stack: string; out: string; overlay: boolean; adoptionFile?: string } {
+function parseArgs(argv: string[]): { stack: string; out: string; overlay: boolean } {
     let stack: string | undefined;
     let out = "rendered";
     let overlay = true;
-    let adoptionFile: string | undefined;
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a === "--stack") stack = argv[++i];
         else if (a === "--out") out = argv[++i];
         else if (a === "--no-overlay") overlay = false;
-        else if (a === "--adoption-file") adoptionFile = argv[++i];
-        else throw new Error(`unknown argument ${a}; usage: npm run render -- --stack <${knownStacks().join("|")}> [--out <dir>] [--no-overlay] [--adoption-file <file>]`);
+        else throw new Error(`unknown argument ${a}; usage: npm run render -- --stack <${knownStacks().join("|")}> [--out <dir>] [--no-overlay]`);
     }
     if (!stack) throw new Error(`--stack is required; known stacks: ${knownStacks().join(", ")}`);
-    return { stack, out, overlay, ...(adoptionFile ? { adoptionFile } : {}) };
+    return { stack, out, overlay };
 }
 
 async function main() {
-    const { stack, out, overlay, adoptionFile } = parseArgs(process.argv.slice(2));
+    const { stack, out, overlay } = parseArgs(process.argv.slice(2));
     const overlayUsed = overlay ? overlayFile(stack) : undefined;
     const render = await renderStack(stack, {}, { overlay });
     if (render.secretLeaks.length > 0) {
@@ -396,11 +355,6 @@ async function main() {
     const source = `Pulumi.${stack}.yaml` + (overlayUsed ? ` with the example values of ${path.relative(ROOT, overlayUsed)} over its placeholders` : "");
     fs.writeFileSync(file, `# Rendered offline from ${source} by scripts/render.ts; Secret values are ${REDACTED}.\n` + toYaml(render.objects));
     console.log(`${file}: ${render.objects.length} objects` + (overlayUsed ? ` (placeholders filled from ${path.relative(ROOT, overlayUsed)})` : ""));
-    if (adoptionFile) {
-        const spec = adoptionImportFile(render);
-        fs.writeFileSync(adoptionFile, JSON.stringify(spec, null, 4) + "\n");
-        console.log(`${adoptionFile}: ${spec.resources.filter((r) => !r.component).length} objects to adopt with pulumi import --file`);
-    }
 }
 
 if (require.main === module) {

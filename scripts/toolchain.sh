@@ -53,9 +53,10 @@ copy_replaces() {
         });' | xargs -r go mod edit
 }
 
-# build NAME VERSION FUNCTION ARGS...: FUNCTION writes its binaries into $out unless already built.
+# build NAME VERSION FUNCTION ARGS...: FUNCTION writes its binaries into $out unless already built;
+# they are linked into $TC/bin.
 build() {
-    local name=$1 version=$2 fn=$3
+    local name=$1 version=$2 fn=$3 link=$TC/bin
     shift 3
     out=$TC/tools/$name-$version
     if [ -f "$out/.built" ]; then
@@ -74,7 +75,8 @@ build() {
         log "$name $version built in $((SECONDS - start)) s"
         echo "$(date -u +%FT%TZ) $name $version $((SECONDS - start))s" >>"$TC/build-times.log"
     fi
-    for f in "$out"/*; do ln -sfn "$f" "$TC/bin/$(basename "$f")"; done
+    mkdir -p "$link"
+    for f in "$out"/*; do ln -sfn "$f" "$link/$(basename "$f")"; done
 }
 
 build_pulumi() { # VERSION (the @pulumi/pulumi version)
@@ -104,9 +106,9 @@ build_kubernetes_provider() { # MODULE_VERSION
         -o "$out/pulumi-resource-kubernetes" .
 }
 
-build_standin() { # NAME NPM_VERSION
+build_standin() { # NAME NPM_VERSION BINARY
     cd "$ROOT/scripts/toolchain/standins"
-    go build -trimpath -ldflags "-X main.version=$2+standin" -o "$out/pulumi-resource-$1" "./$1"
+    go build -trimpath -ldflags "-X main.version=$2+standin" -o "$out/$3" "./$1"
 }
 
 build_kubernetes() { # VERSION
@@ -167,7 +169,7 @@ build pulumi-resource-kubernetes "$kubernetes_module" build_kubernetes_provider 
 standin_hash=$(cd "$ROOT/scripts/toolchain/standins" && cat go.mod go.sum $(find . -name '*.go' | sort) | sha256sum | cut -c1-10)
 for p in $STANDIN_PROVIDERS; do
     v=$(npm_version "@pulumi/$p")
-    build "pulumi-resource-$p" "$v+standin-$standin_hash" build_standin "$p" "$v"
+    build "pulumi-resource-$p" "$v+standin-$standin_hash" build_standin "$p" "$v" "pulumi-resource-$p"
 done
 build etcd "$ETCD_VERSION" build_etcd "$ETCD_VERSION"
 build kubernetes "$KUBERNETES_VERSION" build_kubernetes "$KUBERNETES_VERSION"

@@ -6,7 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
 import * as YAML from "yaml";
-import { REDACTED, RENDER_PROTECTED_ANNOTATION, RegisteredResource, adoptionImportFile, mockKeyPair, renderStack, stackConfig } from "../scripts/render";
+import { REDACTED, RENDER_PROTECTED_ANNOTATION, RegisteredResource, mockKeyPair, renderStack, stackConfig } from "../scripts/render";
 import { find, isSecretEnvelope, namesOf, renderedStack, reveal } from "./support/render";
 
 const ROOT = path.join(__dirname, "..");
@@ -387,46 +387,24 @@ describe("day-2 changes (index.ts, components, config/storage.ts)", () => {
         });
     });
 
-    it("DATA-1 adoption: the import spec of the objects prod keeps in the cluster names their real types, parents, provider and IDs", async () => {
-        const spec = adoptionImportFile(await renderedStack("prod"));
-        const objects = spec.resources.filter((r) => !r.component).map((r) => [r.type, r.logicalName, r.id, r.parent]);
-        assert.deepStrictEqual(objects, [
-            ["kubernetes:core/v1:Namespace", "asky-namespace", "asky", "Namespace/asky"],
-            ["kubernetes:core/v1:PersistentVolumeClaim", "asky-pvc", "asky/postgres-pv-claim", "Database/asky"],
-            ["kubernetes:apps/v1:StatefulSet", "asky-statefulset", "asky/postgres", "Database/asky"],
-            ["kubernetes:core/v1:PersistentVolumeClaim", "asky-pvc", "asky/postgres-backup", "Backup/asky"],
-        ]);
-        assert.deepStrictEqual(spec.nameTable, { kubernetes: "urn:pulumi:prod::asky::pulumi:providers:kubernetes::kubernetes" });
-        // The URNs the next `pulumi up` registers: the import must land exactly there.
+    it("DATA-1 the objects prod keeps in the cluster are registered with retainOnDelete under these URNs (README: adopting them)", async () => {
         const { identities } = await renderedStack("prod");
-        for (const urn of [
-            "urn:pulumi:prod::asky::asky:index:Namespace$kubernetes:core/v1:Namespace::asky-namespace",
-            "urn:pulumi:prod::asky::asky:index:Database$kubernetes:core/v1:PersistentVolumeClaim::asky-pvc",
-            "urn:pulumi:prod::asky::asky:index:Database$kubernetes:apps/v1:StatefulSet::asky-statefulset",
+        const kept = identities.filter((i) => i.retainOnDelete && i.type.startsWith("kubernetes:")).map((i) => i.urn).sort();
+        assert.deepStrictEqual(kept, [
             "urn:pulumi:prod::asky::asky:index:Backup$kubernetes:core/v1:PersistentVolumeClaim::asky-pvc",
-        ]) {
-            const identity = identities.find((i) => i.urn === urn);
-            assert.ok(identity?.retainOnDelete, `${urn} is registered with retainOnDelete`);
-        }
-        assert.deepStrictEqual(identities.filter((i) => i.retainOnDelete).length, 4, "nothing else is retained");
-        assert.deepStrictEqual(adoptionImportFile(await renderedStack("dev")).resources, [], "dev keeps nothing");
-        // The README's copy is the program's.
-        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
-        const block = /```json\n(\{\n    "nameTable"[\s\S]*?)\n```/.exec(readme);
-        assert.ok(block, "README shows adopt.json");
-        assert.deepStrictEqual(JSON.parse(block[1]), spec);
+            "urn:pulumi:prod::asky::asky:index:Database$kubernetes:apps/v1:StatefulSet::asky-statefulset",
+            "urn:pulumi:prod::asky::asky:index:Database$kubernetes:core/v1:PersistentVolumeClaim::asky-pvc",
+            "urn:pulumi:prod::asky::asky:index:Namespace$kubernetes:core/v1:Namespace::asky-namespace",
+        ]);
+        assert.deepStrictEqual((await renderedStack("dev")).identities.filter((i) => i.retainOnDelete), [], "dev keeps nothing");
     });
 
-    it("npm run render -- --adoption-file writes that spec", async () => {
-        const out = fs.mkdtempSync(path.join(os.tmpdir(), "asky-adopt-"));
-        try {
-            const file = path.join(out, "adopt.json");
-            const { stdout } = await run("npm", ["run", "--silent", "render", "--", "--stack", "prod", "--out", out, "--adoption-file", file], { cwd: ROOT });
-            assert.match(stdout, /adopt\.json: 4 objects to adopt with pulumi import --file/);
-            assert.match(stdout, /placeholders filled from scripts\/render-overlays\/prod\.yaml/);
-            assert.deepStrictEqual(JSON.parse(fs.readFileSync(file, "utf8")), adoptionImportFile(await renderedStack("prod")));
-        } finally {
-            fs.rmSync(out, { recursive: true, force: true });
-        }
+    it("DATA-1 what prod keeps is applied under one fixed field manager, so a later stack can adopt it without field conflicts", async () => {
+        const managed = (stack: "dev" | "prod") => renderedStack(stack).then(({ objects }) => objects
+            .filter((o) => o.metadata.annotations?.["pulumi.com/patchFieldManager"] === "asky-retained")
+            .map((o) => `${o.kind}/${o.metadata.name}`).sort());
+        assert.deepStrictEqual(await managed("prod"), ["Namespace/asky", "PersistentVolumeClaim/postgres-backup", "PersistentVolumeClaim/postgres-pv-claim", "StatefulSet/postgres"]);
+        assert.deepStrictEqual(await managed("dev"), [], "dev keeps nothing, so it names no manager");
     });
+
 });

@@ -46,9 +46,11 @@ function loadBalancerController(cluster: Cluster): () => void {
     return () => (stopped = true);
 }
 
+/** Runs the CLI directly, as an operator would (commands that run no program). */
 function pulumiCli(args: string[]): string {
+    const env = { ...process.env, ...cliEnv(workdir, bin) };
     const r = spawnSync(path.join(bin, "pulumi"), [...args, "--non-interactive"], {
-        cwd: path.join(workdir, "project"), env: { ...process.env, ...cliEnv(workdir, bin) }, encoding: "utf8",
+        cwd: path.join(workdir, "project"), env, encoding: "utf8",
     });
     if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")}: ${r.stderr || r.stdout}`);
     return r.stdout;
@@ -144,5 +146,33 @@ function pulumiCli(args: string[]): string {
         must(cluster, NS, "statefulset", "postgres");
         must(cluster, NS, "pvc", "postgres-pv-claim");
         await waitFor("the unprotected workloads to be gone", () => !list(cluster, NS, "deployments").length);
+    });
+
+    it("the README's adoption path takes the retained objects back into a fresh up: same UIDs, then no change", async function () {
+        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        const section = readme.slice(readme.indexOf("### Adopting objects the stack kept"));
+        const commands = /```bash\n([\s\S]*?)\n```/.exec(section)![1];
+        const upsert = /^(\w+)=true pulumi up/m.exec(commands);
+        assert.ok(upsert, `the README adopts with an environment switch on pulumi up:\n${commands}`);
+        assert.match(commands, /pulumi preview --stack prod --expect-no-changes/);
+        const retained = ["namespace/asky", "statefulset/postgres", "pvc/postgres-pv-claim", "pvc/postgres-backup"];
+        const uids = () => Object.fromEntries(retained.map((ref) => {
+            const [kind, name] = ref.split("/");
+            return [ref, must(cluster, kind === "namespace" ? undefined : NS, kind, name).metadata.uid];
+        }));
+        const before = uids();
+        const env = stack.workspace.envVars; // the environment of every CLI run of this workspace
+        env[upsert![1]] = "true";
+        const stopLb = loadBalancerController(cluster);
+        try {
+            assert.strictEqual((await stack.up({ onOutput: outputLog(workdir, "11-adopt-up") })).summary.result, "succeeded");
+        } finally {
+            stopLb();
+            delete env[upsert![1]];
+        }
+        assert.deepStrictEqual(uids(), before, "adopted in place, not deleted and created again");
+        await stack.preview({ expectNoChanges: true, onOutput: outputLog(workdir, "12-adopt-preview") });
+        pulumiCli(["state", "unprotect", "--all", "--yes", "--stack", STACK]);
+        await stack.destroy({ onOutput: outputLog(workdir, "13-prod-teardown") });
     });
 });
