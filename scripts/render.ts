@@ -323,9 +323,10 @@ export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise((resolve) => output.apply((v) => { resolve(v); return v; }));
 }
 
-/** The render as a multi-document YAML stream. */
+/** The render as a multi-document YAML stream. YAML 1.1 quoting: kubectl and the API server read
+ * YAML 1.1, where an unquoted `no`, `on` or `yes` (e.g. Redis's `--appendonly no`) is a boolean. */
 export function toYaml(objects: readonly K8sManifest[]): string {
-    return objects.map((o) => YAML.stringify(o, { lineWidth: 0 })).join("---\n");
+    return objects.map((o) => YAML.stringify(o, { lineWidth: 0, version: "1.1" })).join("---\n");
 }
 
 function parseArgs(argv: string[]): { stack: string; out: string; overlay: boolean } {

@@ -245,6 +245,9 @@ describe("offline render (scripts/render.ts)", () => {
                     for (const v of Object.values(d.stringData)) assert.strictEqual(v, REDACTED);
                 }
             }
+            // kubectl reads YAML 1.1, where an unquoted `no` is a boolean: the file must mean the same there.
+            const asKubectlReadsIt = YAML.parseAllDocuments(fs.readFileSync(file, "utf8"), { version: "1.1" }).map((d) => d.toJS());
+            assert.deepStrictEqual(asKubectlReadsIt, docs);
         });
     }
 

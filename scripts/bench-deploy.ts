@@ -1,0 +1,155 @@
+// npm run bench:deploy [-- --pod-start-seconds 5 --rounds 1]: wall time of `pulumi up` of the dev
+// stack on the local control plane (scripts/toolchain.sh, KWOK nodes whose pods take a set time to
+// become Ready), with the time each wave finished, beside a strictly sequential apply of the same
+// manifests (the offline render, in creation order) with a wait after each object, as run.sh did.
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { renderStack, toYaml } from "./render";
+import { toolchain } from "./e2e";
+import { Cluster, deleteCluster, startCluster } from "../test/e2e/support/cluster";
+import { e2eStack, outputLog } from "../test/e2e/support/stack";
+import { waitFor } from "../test/e2e/support/kube";
+
+const ROOT = path.resolve(__dirname, "..");
+const WORKDIR = path.join(ROOT, ".bench", "deploy");
+const CLUSTER = "asky-bench";
+const NS = "asky";
+
+/** The waves of the deploy order (README), each finished when its last object is ready. */
+const WAVES: { wave: string; match: (kind: string, name: string) => boolean }[] = [
+    { wave: "namespace and network policies", match: (k) => k === "Namespace" || k === "NetworkPolicy" },
+    { wave: "database ready (StatefulSet)", match: (k, n) => k === "StatefulSet" && n === "postgres" },
+    { wave: "schema Job complete", match: (k, n) => k === "Job" && n.startsWith("postgres-bootstrap") },
+    { wave: "cache and services available", match: (k, n) => (k === "Deployment" || k === "Service") && ["auth", "pyxis", "request-management", "redis"].includes(n) },
+    { wave: "gateway available", match: (k, n) => (k === "Deployment" || k === "Service") && n.startsWith("gateway") },
+];
+
+function flag(args: string[], name: string, def: number): number {
+    const i = args.indexOf(name);
+    return i >= 0 ? Number(args[i + 1]) : def;
+}
+
+/** KWOK's "general" pod lifecycle (create, init, ready, complete, delete) from the kwok module, with
+ * a fixed delay before a pod is Ready and before a Job's pod completes; the fast node stages as usual. */
+function stages(tc: string, podStartMs: number): string {
+    const versions = fs.readFileSync(path.join(ROOT, "scripts", "toolchain", "versions.sh"), "utf8");
+    const kwok = /^KWOK_VERSION=(\S+)/m.exec(versions)![1];
+    const dir = path.join(tc, "go", "mod", "sigs.k8s.io", `kwok@${kwok}`, "kustomize", "stage");
+    const read = (f: string) => YAML.parse(fs.readFileSync(path.join(dir, f), "utf8"));
+    const docs = [
+        read("node/fast/node-initialize.yaml"),
+        read("node/heartbeat-with-lease/node-heartbeat-with-lease.yaml"),
+        ...["pod-create", "pod-init-container-running", "pod-init-container-completed", "pod-ready", "pod-complete", "pod-delete"]
+            .map((s) => read(`pod/general/${s}.yaml`)),
+    ];
+    for (const d of docs) {
+        if (!d.spec.delay || d.spec.resourceRef.kind !== "Pod") continue;
+        const ms = d.metadata.name === "pod-ready" || d.metadata.name === "pod-complete" ? podStartMs : 0;
+        d.spec.delay = { durationMilliseconds: ms, jitterDurationMilliseconds: ms };
+    }
+    return docs.map((d) => YAML.stringify(d)).join("---\n");
+}
+
+function kubectl(cluster: Cluster, args: string[], input?: string): void {
+    cluster.kubectl(args, input);
+}
+
+/** Applies every rendered object in creation order, waiting for each workload to be ready (or
+ * complete) before the next, as run.sh waited on pods. */
+async function sequential(cluster: Cluster): Promise<{ total: number; finished: Map<string, number> }> {
+    const { objects } = await renderStack("dev");
+    const start = Date.now();
+    const finished = new Map<string, number>();
+    for (const o of objects) {
+        const kind = o.kind;
+        const name = o.metadata.name;
+        const ns = o.metadata.namespace ? ["-n", o.metadata.namespace] : [];
+        kubectl(cluster, ["apply", "-f", "-"], toYaml([o]));
+        if (kind === "Deployment" || kind === "StatefulSet") {
+            kubectl(cluster, [...ns, "rollout", "status", `${kind.toLowerCase()}/${name}`, "--timeout=10m"]);
+        } else if (kind === "Job") {
+            kubectl(cluster, [...ns, "wait", "--for=condition=complete", `job/${name}`, "--timeout=20m"]);
+        } else if (kind === "PersistentVolumeClaim") {
+            kubectl(cluster, [...ns, "wait", "--for=jsonpath={.status.phase}=Bound", `pvc/${name}`, "--timeout=5m"]);
+        }
+        // A Service comes before the workload it selects: its endpoints follow the pods waited for above.
+        finished.set(`${kind}/${name}`, (Date.now() - start) / 1000);
+    }
+    return { total: (Date.now() - start) / 1000, finished };
+}
+
+/** `pulumi up` of the dev stack, with when each Kubernetes object's step finished. */
+async function pulumiUp(cluster: Cluster, bin: string): Promise<{ total: number; finished: Map<string, number> }> {
+    const stack = await e2eStack({
+        name: "bench-dev", base: "dev", workdir: WORKDIR, bin,
+        configure: (c) => {
+            c["asky:kubeconfig"] = cluster.kubeconfig;
+            c["asky:kubeContext"] = cluster.context;
+        },
+    });
+    const finished = new Map<string, number>();
+    const start = Date.now();
+    await stack.up({
+        onOutput: outputLog(WORKDIR, "bench-up"),
+        onEvent: (e) => {
+            const out = e.resOutputsEvent?.metadata;
+            const outputs = out?.new?.outputs as { kind?: string; metadata?: { name?: string } } | undefined;
+            if (out && outputs?.kind && outputs.metadata?.name) finished.set(`${outputs.kind}/${outputs.metadata.name}`, (Date.now() - start) / 1000);
+        },
+    });
+    const total = (Date.now() - start) / 1000;
+    await stack.destroy({ onOutput: outputLog(WORKDIR, "bench-destroy") });
+    await stack.workspace.removeStack("bench-dev");
+    return { total, finished };
+}
+
+function waveTimes(finished: Map<string, number>): (number | undefined)[] {
+    return WAVES.map(({ match }) => {
+        const times = [...finished].filter(([ref]) => match(...(ref.split("/") as [string, string]))).map(([, t]) => t);
+        return times.length ? Math.max(...times) : undefined;
+    });
+}
+
+async function main(args: string[]): Promise<void> {
+    const podStart = flag(args, "--pod-start-seconds", 5);
+    const rounds = flag(args, "--rounds", 1);
+    const bin = toolchain();
+    const tc = path.dirname(bin);
+    fs.rmSync(WORKDIR, { recursive: true, force: true });
+    const cluster = startCluster({ name: CLUSTER, bin, workdir: WORKDIR, nodes: 3, config: stages(tc, podStart * 1000) });
+    const results: { engine: number; seq: number; engineWaves: (number | undefined)[]; seqWaves: (number | undefined)[] }[] = [];
+    try {
+        for (let r = 1; r <= rounds; r++) {
+            const up = await pulumiUp(cluster, bin);
+            await waitFor("namespace gone after destroy", () => cluster.get(["namespace", NS]) === undefined, 300_000);
+            const seq = await sequential(cluster);
+            kubectl(cluster, ["delete", "namespace", NS, "--wait=true", "--timeout=5m"]);
+            kubectl(cluster, ["delete", "pv", "--all", "--wait=true", "--timeout=2m"]);
+            kubectl(cluster, ["delete", "storageclass", "manual", "--ignore-not-found"]);
+            results.push({ engine: up.total, seq: seq.total, engineWaves: waveTimes(up.finished), seqWaves: waveTimes(seq.finished) });
+            console.log(`round ${r}: pulumi up ${up.total.toFixed(1)} s, sequential apply-and-wait ${seq.total.toFixed(1)} s`);
+        }
+    } finally {
+        if (!args.includes("--keep")) deleteCluster({ name: CLUSTER, bin, workdir: WORKDIR });
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const fmt = (x: number | undefined) => (x === undefined ? "—" : `${x.toFixed(1)} s`);
+    console.log(`\nDeploy of the dev stack, pods Ready ${podStart} s after they start (KWOK), median of ${rounds} round(s):\n`);
+    console.log("| wave finished | pulumi up (engine, parallel) | sequential apply + wait (run.sh) |");
+    console.log("|---|---|---|");
+    WAVES.forEach((w, i) => {
+        const e = results.map((r) => r.engineWaves[i]).filter((x): x is number => x !== undefined);
+        const s = results.map((r) => r.seqWaves[i]).filter((x): x is number => x !== undefined);
+        console.log(`| ${w.wave} | ${fmt(e.length ? median(e) : undefined)} | ${fmt(s.length ? median(s) : undefined)} |`);
+    });
+    const engine = median(results.map((r) => r.engine));
+    const seq = median(results.map((r) => r.seq));
+    console.log(`| **total** | **${fmt(engine)}** | **${fmt(seq)}** |`);
+    console.log(`\npulumi up / sequential: ${(engine / seq).toFixed(2)}×`);
+}
+
+main(process.argv.slice(2)).catch((e) => {
+    console.error(e);
+    process.exit(1);
+});
