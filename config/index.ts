@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { gatewayChecks } from "./gateway";
 import { parseQuantity } from "./quantity";
 import { askyConfigSchema, AskyConfigShape, Resources, knownTopLevelKeys } from "./schema";
 
+export * from "./gateway";
 export * from "./quantity";
 export * from "./schema";
 
@@ -165,6 +167,9 @@ function crossChecks(c: AskyConfigShape): { problems: string[]; warnings: string
     emails.forEach((e, i) => {
         if (emails.indexOf(e) !== i) problems.push(`${keyPath(["database", "users", i, "email"])} = ${show(e)}: seeded twice`);
     });
+    const gateway = gatewayChecks(c, keyPath, show);
+    problems.push(...gateway.problems);
+    warnings.push(...gateway.warnings);
     if (prod) {
         const off: [string, boolean][] = [
             ["networkPolicies", c.networkPolicies],
