@@ -142,6 +142,9 @@ export function gatewayChecks(
     }
 
     const tls = g.tls;
+    if (tls.mode !== "off" && tls.nodePort === undefined && g.exposure === "NodePort") {
+        problems.push(`${key(["gateway", "tls", "nodePort"])} = (missing): with asky:gateway.exposure "NodePort" and TLS on, set the HTTPS node port (30000-32767): plain HTTP redirects to it`);
+    }
     if (tls.mode !== "off" && tls.nodePort !== undefined) {
         if (g.exposure !== "NodePort") problems.push(`${key(["gateway", "tls", "nodePort"])} = ${tls.nodePort}: only allowed with asky:gateway.exposure "NodePort", not ${show(g.exposure)}`);
         else if (tls.nodePort === g.nodePort) problems.push(`${key(["gateway", "tls", "nodePort"])} = ${tls.nodePort}: must differ from asky:gateway.nodePort`);
