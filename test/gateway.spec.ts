@@ -3,7 +3,8 @@ import * as crypto from "crypto";
 import { AskyGateway } from "../components";
 import { AskyConfigShape, parseAskyConfig } from "../config";
 import { renderGatewayConfig } from "../nginx/render";
-import { find, isSecretEnvelope, namesOf, renderComponent, reveal, stackSettings } from "./support/render";
+import { effectiveFlows, formatPorts } from "./policy";
+import { find, isSecretEnvelope, namesOf, renderComponent, renderedStack, reveal, stackSettings } from "./support/render";
 
 type Gateway = AskyConfigShape["gateway"];
 
@@ -123,6 +124,18 @@ describe("AskyGateway (components/gateway.ts)", () => {
             assert.strictEqual(outputs.clusterUrl.value, "http://gateway-internal.asky.svc.cluster.local:80");
             const exposed = find(objects, "Service", "gateway").spec.ports.map((p: any) => p.targetPort);
             assert.deepStrictEqual(exposed, stack === "dev" ? ["http"] : ["http", "https"], stack);
+        }
+    });
+
+    it("NET-2 in both stacks only request-management reaches the internal listener; the public ports are open to anyone; the probe ports to no pod", async () => {
+        for (const stack of ["dev", "prod"] as const) {
+            const { objects } = await renderedStack(stack);
+            const toGateway = effectiveFlows(objects, { stack, namespace: "asky" })
+                .filter((f) => f.to === "gateway")
+                .map((f) => `${f.from} ${formatPorts(f.ports)}`)
+                .sort();
+            const publicPorts = stack === "dev" ? "TCP/8080" : "TCP/8080, TCP/8443";
+            assert.deepStrictEqual(toGateway, [`external ${publicPorts}`, `other-namespaces ${publicPorts}`, "request-management TCP/8090"], stack);
         }
     });
 
