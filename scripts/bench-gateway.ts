@@ -363,11 +363,11 @@ async function main() {
     );
 
     const rows: Row[] = [];
-    // Target by target (both tools back to back), the seed last in each round; rounds are
-    // interleaved so load from other processes on the machine spreads over all targets.
+    // Tool by tool, the targets back to back (the gateway right before the seed), rounds
+    // interleaved: load from other processes on the machine falls on the pairs compared alike.
     for (let round = 1; round <= opts.rounds; round++) {
-        for (const target of targets) {
-            for (const tool of target.tools) {
+        for (const tool of opts.tools) {
+            for (const target of targets.filter((t) => t.tools.includes(tool))) {
                 const url = target.url;
                 if (opts.warmup > 0) {
                     if (url.startsWith("https:")) await runWrk(url, opts.connections, opts.warmup, () => undefined, target.headers);
@@ -483,6 +483,14 @@ function printTable(rows: Row[], tools: string[]) {
         }
         const vsSeed = rps("project gateway") / rps("seed gateway");
         const vsDirect = rps("project gateway") / rps("direct (stub)");
+        // The same ratios round by round (each pair measured minutes apart at most), then their median.
+        const paired = (other: string) => median([...new Set(rows.map((r) => r.round))].map((round) => {
+            const at = (target: string) => rows.find((r) => r.tool === tool && r.target === target && r.round === round)?.rps ?? NaN;
+            return at("project gateway") / at(other);
+        }));
+        if (rounds > 1) {
+            console.log(`${tool}: per-round ratios, median: gateway/seed ${paired("seed gateway").toFixed(2)}x, gateway/direct ${paired("direct (stub)").toFixed(2)}x`);
+        }
         console.log(
             `${tool}: gateway/seed = ${vsSeed.toFixed(2)}x req/s (target >= 3x: ${vsSeed >= 3 ? "met" : "NOT met"}), ` +
                 `gateway/direct = ${vsDirect.toFixed(2)}x (target >= 0.40x: ${vsDirect >= 0.4 ? "met" : "NOT met"}); ` +
