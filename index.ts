@@ -10,12 +10,13 @@ import {
     AskyService,
     AskyServiceSecrets,
     Flow,
-    GATEWAY_CONTAINER_PORT,
+    GATEWAY_INTERNAL_PORT,
     POSTGRES_PORT,
     REDIS_PORT,
     gatewayClusterUrl,
+    gatewayPublicPorts,
 } from "./components";
-import { AskyConfig, ServiceName, loadConfig } from "./config";
+import { AskyConfig, ServiceName, awaitsLoadBalancer, loadConfig } from "./config";
 import { refuseStorageChanges, storageRecord } from "./config/storage";
 
 /** Composes the Asky platform from the validated config; the deploy order replaces run.sh. */
@@ -43,11 +44,12 @@ function deployAsky(config: AskyConfig) {
     if (config.networkPolicies) {
         const services = config.services;
         const flows: Flow[] = [
-            { from: "*", to: "gateway", port: GATEWAY_CONTAINER_PORT },
+            ...gatewayPublicPorts(config.gateway).map((port) => ({ from: "*", to: "gateway", port })),
             { from: "gateway", to: "auth", port: services.auth.port },
             { from: "gateway", to: "pyxis", port: services.pyxis.port },
             { from: "gateway", to: "request-management", port: services["request-management"].port },
-            { from: "request-management", to: "gateway", port: GATEWAY_CONTAINER_PORT },
+            // Only request-management calls through GATEWAY_URL (ARCHITECTURE.md), on the internal listener.
+            { from: "request-management", to: "gateway", port: GATEWAY_INTERNAL_PORT },
             ...(["auth", "pyxis", "request-management", "postgres-bootstrap"].map((from) => ({ from, to: "postgres", port: POSTGRES_PORT }))),
             ...(config.backup.enabled ? [{ from: "postgres-backup", to: "postgres", port: POSTGRES_PORT }] : []),
             { from: "pyxis", to: "redis", port: REDIS_PORT },
@@ -80,7 +82,7 @@ function deployAsky(config: AskyConfig) {
         settings: config.services[name],
         databaseUrlSecretName: database.databaseUrlSecretNames[name],
         databaseUrl: database.databaseUrls[name],
-        gatewayUrl: gatewayClusterUrl(config.namespace, config.gateway.port),
+        gatewayUrl: gatewayClusterUrl(config.namespace),
         jwtKey: name === "auth"
             ? { secretName: secrets.privateKeySecretName, pem: secrets.privateKeyPem }
             : { secretName: secrets.publicKeySecretName, pem: secrets.publicKeyPem },
@@ -97,6 +99,7 @@ function deployAsky(config: AskyConfig) {
         namespaceName: config.namespace,
         instance,
         gateway: config.gateway,
+        awaitLoadBalancer: awaitsLoadBalancer(config),
         upstreamPorts: {
             auth: config.services.auth.port,
             pyxis: config.services.pyxis.port,

@@ -1,17 +1,34 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AskyConfig, parseQuantity } from "../config";
-import { GATEWAY_HEALTH_PATH, GatewayUpstream, renderGatewayConfig } from "../nginx/render";
-import { WorkloadIdentity, contentChecksum, objectMeta, probes, scratchVolume } from "./podHardening";
+import * as tls from "@pulumi/tls";
+import { AskyConfig, gatewaySizingOf, gatewayTmpBytesOf } from "../config";
+import { GATEWAY_HEALTH_PATH, GATEWAY_PORTS, GatewayTlsInput, GatewayUpstream, renderGatewayConfig } from "../nginx/render";
+import { WorkloadIdentity, contentChecksum, objectMeta, probes, recommendedLabels, scratchVolume, selectorLabels } from "./podHardening";
 import { AskyWorkload, AutoscalingArgs } from "./workload";
 
-/** nginx-unprivileged runs as UID 101 and listens on an unprivileged port (GW-8). */
+/** nginx-unprivileged runs as UID 101 and listens on unprivileged ports (GW-8). */
 export const GATEWAY_UID = 101;
-export const GATEWAY_CONTAINER_PORT = 8080;
+/** The public plain-HTTP container port. */
+export const GATEWAY_CONTAINER_PORT = GATEWAY_PORTS.http;
+/** The internal listener's container port: request-management's only way in (NET-2). */
+export const GATEWAY_INTERNAL_PORT = GATEWAY_PORTS.internal;
+/** The ClusterIP Service of the internal listener, the services' GATEWAY_URL. */
+export const GATEWAY_INTERNAL_SERVICE = "gateway-internal";
+/** Port of that Service. */
+export const GATEWAY_INTERNAL_SERVICE_PORT = 80;
+/** Where the TLS Secret is mounted: a directory, so a renewed certificate reaches the pod. */
+const TLS_DIR = "/etc/nginx/tls";
+/** Port of HTTPS on the exposed Service. */
+const HTTPS_SERVICE_PORT = 443;
 
-/** The gateway's in-cluster URL (`GATEWAY_URL`), known before the gateway exists: the services are created first. */
-export function gatewayClusterUrl(namespace: string, port: number): string {
-    return `http://gateway.${namespace}.svc.cluster.local:${port}`;
+/** The gateway's in-cluster URL (`GATEWAY_URL`, the internal listener), known before the gateway exists. */
+export function gatewayClusterUrl(namespace: string): string {
+    return `http://${GATEWAY_INTERNAL_SERVICE}.${namespace}.svc.cluster.local:${GATEWAY_INTERNAL_SERVICE_PORT}`;
+}
+
+/** Container ports anyone may reach (NET-2): plain HTTP, and HTTPS when TLS is on. */
+export function gatewayPublicPorts(g: AskyConfig["gateway"]): number[] {
+    return g.tls.mode === "off" ? [GATEWAY_PORTS.http] : [GATEWAY_PORTS.http, GATEWAY_PORTS.https];
 }
 
 export interface AskyGatewayArgs {
@@ -21,8 +38,10 @@ export interface AskyGatewayArgs {
     namespaceName: string;
     /** `app.kubernetes.io/instance` of the stack. */
     instance: string;
-    /** Image, exposure, ports, replicas, resources and limits (`asky:gateway`). */
+    /** Image, exposure, TLS, public routes, ports, replicas, resources and limits (`asky:gateway`). */
     gateway: AskyConfig["gateway"];
+    /** Wait for a LoadBalancer's address (prod); false sets `pulumi.com/skipAwait` so a cluster without one does not hang the deploy. */
+    awaitLoadBalancer: boolean;
     /** Port of each proxied Service (their names are fixed: auth, pyxis, request-management). */
     upstreamPorts: { auth: number; pyxis: number; requestManagement: number };
     /** Set in prod when `autoscale` is on. */
@@ -35,14 +54,17 @@ export interface AskyGatewayArgs {
 
 /**
  * The NGINX reverse proxy in front of the three services: ConfigMap `gateway-config` rendered
- * from `nginx/`, a hardened Deployment whose pods roll when the config changes, and the only
- * Service exposed outside the cluster (NodePort in dev, LoadBalancer in prod).
+ * from `nginx/`, a hardened Deployment whose pods roll when the config changes, the only Service
+ * exposed outside the cluster (`gateway`: NodePort in dev, LoadBalancer in prod; the public
+ * allow-list, TLS when configured) and the ClusterIP `gateway-internal` the services call.
+ * With TLS, the certificate Secret is mounted optional and the pod is ready once it exists;
+ * `certManager` and `selfSigned` modes create it (a cert-manager Certificate, or @pulumi/tls).
  * Create it after the Services it proxies: NGINX resolves their names when it starts (GW-9).
  */
 export class AskyGateway extends pulumi.ComponentResource {
     /** The rendered nginx.conf. */
     public readonly nginxConf: string;
-    /** In-cluster URL, the services' `GATEWAY_URL`. */
+    /** In-cluster URL of the internal listener, the services' `GATEWAY_URL`. */
     public readonly clusterUrl: string;
     /** How to reach the gateway from outside: the LoadBalancer address, or the node port. */
     public readonly externalUrl: pulumi.Output<string>;
@@ -52,7 +74,18 @@ export class AskyGateway extends pulumi.ComponentResource {
         super("asky:index:Gateway", name, {}, opts);
         const g = args.gateway;
         const id: WorkloadIdentity = { name: "gateway", component: "gateway", instance: args.instance };
-        const upstream = (service: string, port: number): GatewayUpstream => ({ host: `${service}.${args.namespaceName}.svc.cluster.local`, port });
+        const ns = args.namespaceName;
+        const upstream = (service: string, port: number): GatewayUpstream => ({ host: `${service}.${ns}.svc.cluster.local`, port });
+        const t = g.tls;
+        const nodePortExposure = g.exposure === "NodePort";
+        const httpsPort = nodePortExposure && t.mode !== "off" ? t.nodePort! : HTTPS_SERVICE_PORT;
+        const tlsInput: GatewayTlsInput | undefined = t.mode === "off" ? undefined : {
+            certificate: `${TLS_DIR}/tls.crt`,
+            certificateKey: `${TLS_DIR}/tls.key`,
+            hostname: t.hostname,
+            httpsPort,
+        };
+        const sizing = gatewaySizingOf(g);
 
         this.nginxConf = renderGatewayConfig({
             upstreams: {
@@ -60,12 +93,23 @@ export class AskyGateway extends pulumi.ComponentResource {
                 pyxis: upstream("pyxis", args.upstreamPorts.pyxis),
                 requestManagement: upstream("request-management", args.upstreamPorts.requestManagement),
             },
-            listenPort: GATEWAY_CONTAINER_PORT,
-            // One worker per CPU the container may use.
-            workerProcesses: Math.max(1, Math.ceil(parseQuantity(g.resources.limits.cpu))),
-            workerConnections: 1024,
+            listenPort: GATEWAY_PORTS.http,
+            tlsPort: GATEWAY_PORTS.https,
+            internalPort: GATEWAY_PORTS.internal,
+            readyPort: GATEWAY_PORTS.ready,
+            livePort: GATEWAY_PORTS.live,
+            statusPort: GATEWAY_PORTS.status,
+            serverNames: {
+                public: (t.mode !== "off" ? t.hostname : undefined) ?? `gateway.${ns}.svc.cluster.local`,
+                internal: `${GATEWAY_INTERNAL_SERVICE}.${ns}.svc.cluster.local`,
+            },
+            publicRoutes: g.publicRoutes,
+            tls: tlsInput,
+            ...sizing,
             keepaliveConnections: g.limits.keepaliveConnections,
             clientMaxBodySize: g.limits.clientMaxBodySize,
+            connectionsPerClient: g.limits.connectionsPerClient,
+            largeBodySlots: g.limits.largeBodySlots,
             proxyConnectTimeoutSeconds: g.limits.proxyConnectTimeoutSeconds,
             proxyReadTimeoutSeconds: g.limits.proxyReadTimeoutSeconds,
             proxySendTimeoutSeconds: g.limits.proxySendTimeoutSeconds,
@@ -75,12 +119,56 @@ export class AskyGateway extends pulumi.ComponentResource {
             errorLog: "/dev/stderr",
             accessLog: "/dev/stdout",
         });
-        this.clusterUrl = gatewayClusterUrl(args.namespaceName, g.port);
+        this.clusterUrl = gatewayClusterUrl(ns);
 
         const config = new k8s.core.v1.ConfigMap(`${name}-config`, {
             metadata: objectMeta(id, args.namespace, "gateway-config"),
             data: { "nginx.conf": this.nginxConf },
         }, { parent: this });
+
+        const tlsId: WorkloadIdentity = { name: "gateway-tls", component: "gateway", instance: args.instance };
+        const tlsCreated: pulumi.Resource[] = [];
+        if (t.mode === "certManager") {
+            tlsCreated.push(new k8s.apiextensions.CustomResource(`${name}-certificate`, {
+                apiVersion: "cert-manager.io/v1",
+                kind: "Certificate",
+                metadata: objectMeta(tlsId, args.namespace, t.secretName),
+                spec: {
+                    secretName: t.secretName,
+                    secretTemplate: { labels: recommendedLabels(tlsId) },
+                    dnsNames: [t.hostname],
+                    issuerRef: { group: "cert-manager.io", kind: t.issuer.kind, name: t.issuer.name },
+                    // A fresh ECDSA key at every renewal: cheap handshakes, no key kept for years.
+                    privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
+                },
+            }, { parent: this }));
+        } else if (t.mode === "selfSigned") {
+            const key = new tls.PrivateKey(`${name}-tls-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+            const cert = new tls.SelfSignedCert(`${name}-tls-certificate`, {
+                privateKeyPem: key.privateKeyPem,
+                subject: { commonName: t.hostname, organization: "Asky dev (self-signed)" },
+                dnsNames: [t.hostname],
+                validityPeriodHours: t.validityDays * 24,
+                // A `pulumi up` in the last third of its life replaces it.
+                earlyRenewalHours: Math.floor((t.validityDays * 24) / 3),
+                allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+            }, { parent: this });
+            tlsCreated.push(new k8s.core.v1.Secret(`${name}-tls`, {
+                metadata: objectMeta(tlsId, args.namespace, t.secretName),
+                type: "kubernetes.io/tls",
+                stringData: { "tls.crt": cert.certPem, "tls.key": pulumi.secret(key.privateKeyPem) },
+            }, { parent: this }));
+        }
+
+        const containerPorts = [
+            { name: "http", containerPort: GATEWAY_PORTS.http, protocol: "TCP" },
+            ...(t.mode !== "off" ? [{ name: "https", containerPort: GATEWAY_PORTS.https, protocol: "TCP" }] : []),
+            { name: "internal", containerPort: GATEWAY_PORTS.internal, protocol: "TCP" },
+            { name: "ready", containerPort: GATEWAY_PORTS.ready, protocol: "TCP" },
+            { name: "live", containerPort: GATEWAY_PORTS.live, protocol: "TCP" },
+        ];
+        const tmpMiB = Math.ceil(gatewayTmpBytesOf(g) / 2 ** 20);
+        const lb = g.exposure === "LoadBalancer";
 
         this.workload = new AskyWorkload(`${name}-workload`, {
             identity: id,
@@ -91,40 +179,77 @@ export class AskyGateway extends pulumi.ComponentResource {
             autoscaling: args.autoscaling,
             disruptionBudget: args.disruptionBudget,
             spreadAcrossNodes: args.spreadAcrossNodes,
+            // The certificate is read at each handshake: its renewal needs no roll, a config change does.
             podAnnotations: { "checksum/config": contentChecksum(this.nginxConf) },
             container: {
                 name: "nginx",
                 image: g.image,
-                ports: [{ name: "http", containerPort: GATEWAY_CONTAINER_PORT, protocol: "TCP" }],
+                ports: containerPorts,
                 volumeMounts: [
                     { name: "config", mountPath: "/etc/nginx/nginx.conf", subPath: "nginx.conf", readOnly: true },
                     { name: "tmp", mountPath: "/tmp" },
+                    ...(t.mode !== "off" ? [{ name: "tls", mountPath: TLS_DIR, readOnly: true }] : []),
                 ],
-                ...probes({ httpPort: "http", path: GATEWAY_HEALTH_PATH }),
+                // Probes on ports of their own, which no client can reach or fill (GW-7).
+                ...probes({ httpPort: "ready", path: GATEWAY_HEALTH_PATH }, { httpPort: "live", path: GATEWAY_HEALTH_PATH }),
             },
             volumes: [
                 { name: "config", configMap: { name: config.metadata.name } },
-                scratchVolume("tmp", "64Mi"),
+                // Holds every large-body slot full (asky:gateway.limits.largeBodySlots × clientMaxBodySize) plus headroom.
+                scratchVolume("tmp", `${tmpMiB}Mi`),
+                // Optional: the pod starts before cert-manager or the organisation has made the Secret, and is not ready until it exists.
+                ...(t.mode !== "off"
+                    ? [{ name: "tls", secret: { secretName: t.secretName, optional: true, defaultMode: 0o440, items: [{ key: "tls.crt", path: "tls.crt" }, { key: "tls.key", path: "tls.key" }] } }]
+                    : []),
             ],
             service: {
                 port: g.port,
                 targetPort: "http",
                 type: g.exposure,
                 ...(g.nodePort !== undefined ? { nodePort: g.nodePort } : {}),
+                ...(t.mode !== "off"
+                    ? { extraPorts: [{ port: HTTPS_SERVICE_PORT, targetPort: "https", ...(t.nodePort !== undefined ? { nodePort: t.nodePort } : {}) }] }
+                    : {}),
                 // The login rate limit is per client address: a LoadBalancer must not SNAT it away.
                 // (NodePort keeps Cluster: kind maps the host port to a node that may run no gateway pod.)
-                ...(g.exposure === "LoadBalancer" ? { externalTrafficPolicy: "Local" as const } : {}),
+                ...(lb ? { externalTrafficPolicy: "Local" as const } : {}),
+                // minikube/kind give a LoadBalancer no address: waiting for one would fail the deploy after 10 minutes.
+                ...(lb && !args.awaitLoadBalancer ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
             },
-        }, { parent: this, dependsOn: opts?.dependsOn });
+        }, { parent: this, dependsOn: tlsCreated.length ? [...toArray(opts?.dependsOn), ...tlsCreated] : opts?.dependsOn });
+
+        // The internal listener: ClusterIP only, so it never leaves the cluster even where NetworkPolicies are not enforced.
+        new k8s.core.v1.Service(`${name}-internal`, {
+            metadata: objectMeta(id, args.namespace, GATEWAY_INTERNAL_SERVICE),
+            spec: {
+                type: "ClusterIP",
+                selector: selectorLabels(id),
+                ports: [{ name: "internal", port: GATEWAY_INTERNAL_SERVICE_PORT, targetPort: "internal", protocol: "TCP" }],
+            },
+        }, { parent: this });
 
         const svc = this.workload.service;
-        this.externalUrl = g.exposure === "LoadBalancer"
+        const scheme = t.mode === "off" ? "http" : "https";
+        const servicePort = t.mode === "off" ? g.port : HTTPS_SERVICE_PORT;
+        const portSuffix = (p: number, standard: number) => (p === standard ? "" : `:${p}`);
+        this.externalUrl = lb
             ? svc.status.apply((st) => {
                 const ingress = st?.loadBalancer?.ingress?.[0];
-                const address = ingress?.hostname || ingress?.ip;
-                return address ? `http://${address}:${g.port}` : "(load balancer address pending: kubectl get svc gateway)";
+                const address = (t.mode !== "off" ? t.hostname : undefined) ?? (ingress?.hostname || ingress?.ip);
+                return address
+                    ? `${scheme}://${address}${portSuffix(servicePort, scheme === "https" ? 443 : 80)}`
+                    : "(load balancer address pending: kubectl get svc gateway)";
             })
-            : svc.spec.apply((spec) => `http://<node-ip>:${spec.ports[0].nodePort ?? g.nodePort} (minikube: http://$(minikube ip):${spec.ports[0].nodePort ?? g.nodePort})`);
+            : svc.spec.apply((spec) => {
+                const port = spec.ports.find((p) => p.name === scheme)?.nodePort ?? (t.mode !== "off" ? t.nodePort : g.nodePort);
+                return `${scheme}://<node-ip>:${port} (minikube: ${scheme}://$(minikube ip):${port})`;
+            });
         this.registerOutputs({ externalUrl: this.externalUrl });
     }
+}
+
+/** The program passes dependsOn as a plain list (or one resource). */
+function toArray(value: pulumi.ResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {
+    if (value === undefined) return [];
+    return Array.isArray(value) ? value : [value as pulumi.Input<pulumi.Resource>];
 }

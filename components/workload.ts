@@ -57,6 +57,10 @@ export interface AskyWorkloadArgs {
         nodePort?: number;
         /** `Local` keeps the client's source address (no SNAT); left out, Kubernetes' default `Cluster`. */
         externalTrafficPolicy?: "Local" | "Cluster";
+        /** More ports on the same Service, each to a named container port (the gateway's HTTPS); left out, one port. */
+        extraPorts?: { port: number; targetPort: string; nodePort?: number }[];
+        /** Annotations of the Service (e.g. `pulumi.com/skipAwait`); left out, none. */
+        annotations?: Record<string, string>;
     };
 }
 
@@ -106,19 +110,20 @@ export class AskyWorkload extends pulumi.ComponentResource {
             },
         }, childOpts);
 
+        const servicePort = (p: { port: number; targetPort: string; nodePort?: number }) => ({
+            name: p.targetPort,
+            port: p.port,
+            targetPort: p.targetPort,
+            protocol: "TCP",
+            ...(p.nodePort !== undefined ? { nodePort: p.nodePort } : {}),
+        });
         this.service = new k8s.core.v1.Service(`${name}-service`, {
-            metadata: objectMeta(id, args.namespace),
+            metadata: objectMeta(id, args.namespace, id.name, args.service.annotations),
             spec: {
                 type: args.service.type ?? "ClusterIP",
                 ...(args.service.externalTrafficPolicy ? { externalTrafficPolicy: args.service.externalTrafficPolicy } : {}),
                 selector: selectorLabels(id),
-                ports: [{
-                    name: args.service.targetPort,
-                    port: args.service.port,
-                    targetPort: args.service.targetPort,
-                    protocol: "TCP",
-                    ...(args.service.nodePort !== undefined ? { nodePort: args.service.nodePort } : {}),
-                }],
+                ports: [args.service, ...(args.service.extraPorts ?? [])].map(servicePort),
             },
         }, { parent: this });
 

@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { gatewayChecks } from "./gateway";
 import { parseQuantity } from "./quantity";
 import { askyConfigSchema, AskyConfigShape, MAX_INT32, Resources, knownTopLevelKeys } from "./schema";
 
+export * from "./gateway";
 export * from "./quantity";
 export * from "./schema";
 
@@ -246,6 +248,9 @@ function crossChecks(c: AskyConfigShape): { problems: string[]; warnings: string
     if (rotationDays >= lifetimeDays) {
         problems.push(`${keyPath(["serviceToken", "rotationDays"])} = ${rotationDays}: must be less than ${keyPath(["serviceToken", "lifetimeDays"])} (${lifetimeDays}), or a deployed token could expire before the next one is minted`);
     }
+    const gateway = gatewayChecks(c, keyPath, show);
+    problems.push(...gateway.problems);
+    warnings.push(...gateway.warnings);
     if (prod) {
         const off: [string, boolean][] = [
             ["networkPolicies", c.networkPolicies],

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { MAX_BCRYPT_COST, MIN_BCRYPT_COST } from "../sql/render";
 import { seedUserSchema, seedUsersSchema } from "../sql/seedUsers";
+import { gatewayLimitsSchema, gatewayTlsSchema, publicRoutesSchema } from "./gateway";
 import { BYTE_QUANTITY, CPU_QUANTITY, parseQuantity } from "./quantity";
 
 /** `pulumi config set --path … 2` stores the number 2: a quantity may arrive as a number. */
@@ -163,24 +164,22 @@ export const askyConfigSchema = z.strictObject({
     gateway: z.strictObject({
         image,
         exposure: z.enum(["NodePort", "LoadBalancer"]),
-        /** Service port inside the cluster (GATEWAY_URL). */
+        /** LoadBalancer only: wait for the load balancer's address. Default: prod yes, dev no (minikube/kind have none). */
+        awaitLoadBalancer: z.boolean().optional(),
+        /** Port of the public Service (plain HTTP; 80). */
         port,
         /** dev: the node port (30000-32767); only with exposure NodePort. */
         nodePort: z.number().int().min(30000, { message: "must be a node port from 30000 to 32767" }).max(32767, {
             message: "must be a node port from 30000 to 32767",
         }).optional(),
-        replicas: z.number().int().min(0, { message: "must be an integer ≥ 0" }),
+        replicas: replicaCount(0),
         autoscale: z.boolean(),
         resources,
-        limits: z.strictObject({
-            clientMaxBodySize: z.string().regex(/^[0-9]+[kKmMgG]?$/, { message: "must be an NGINX size such as 1m" }),
-            loginRateLimitPerMinute: z.number().int().min(1),
-            loginBurst: z.number().int().min(0),
-            keepaliveConnections: z.number().int().min(1),
-            proxyConnectTimeoutSeconds: z.number().int().min(1),
-            proxyReadTimeoutSeconds: z.number().int().min(1),
-            proxySendTimeoutSeconds: z.number().int().min(1),
-        }),
+        /** Routes of the public listener; the internal one (GATEWAY_URL) serves every route. */
+        publicRoutes: publicRoutesSchema,
+        /** TLS on the public listener. */
+        tls: gatewayTlsSchema,
+        limits: gatewayLimitsSchema,
     }),
     availability: z.strictObject({
         autoscaling,

@@ -1,10 +1,12 @@
 // `npm run bench:gateway [-- --duration 10 --connections 50 ...]`
 // Throughput of the project's gateway config against the seed team's original one, on
 // loopback: a stub upstream (Node cluster, separate processes), the seed nginx
-// (scripts/bench/seed-gateway.conf.mustache), the project nginx (nginx/render.ts), and the
-// stub hit directly as a ceiling. Each target is driven for the same duration and
-// concurrency with autocannon (in-process) and/or wrk; a table with req/s, p50/p99, errors,
-// upstream connections per request and CPU use per component is printed.
+// (scripts/bench/seed-gateway.conf.mustache), the project nginx (nginx/render.ts) on its
+// internal listener (plain HTTP, the one the services call), and the stub hit directly as a
+// ceiling. Each target is driven for the same duration and concurrency with autocannon
+// (in-process) and/or wrk; with wrk, the project's public HTTPS listener is measured too:
+// TLS handshakes/s (a new connection per request) and requests/s over keep-alive. A table
+// with req/s, p50/p99, errors, upstream connections per request and CPU use is printed.
 import { ChildProcess, fork, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -12,7 +14,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import Mustache from "mustache";
 import { renderGatewayConfig } from "../nginx/render";
-import { RunningNginx, findNginx, freePort, gatewayTestInput, makeRuntimeDir, runNginx } from "../test/support/nginx";
+import { GatewayPorts, RunningNginx, findNginx, freePort, gatewayTestInput, makeRuntimeDir, makeTestCertificate, portsOf, runNginx } from "../test/support/nginx";
 
 const USAGE = `usage: npm run bench:gateway -- [options]
   --duration <s>         measured seconds per target (default 10, max 120)
@@ -173,13 +175,15 @@ async function startSeedGateway(stub: StubProcess): Promise<RunningNginx> {
     return nginx;
 }
 
-async function startProjectGateway(stub: StubProcess, workers: number, keepalive: number): Promise<RunningNginx> {
+async function startProjectGateway(stub: StubProcess, workers: number, keepalive: number, connections: number): Promise<RunningNginx & { ports: GatewayPorts }> {
     const dir = makeRuntimeDir();
     const upstream = { host: stub.host, port: stub.port };
-    // Cluster values from Pulumi.prod.yaml / components/gateway.ts; only paths and ports are local.
+    const cert = makeTestCertificate(dir, "bench");
+    // Cluster values from Pulumi.prod.yaml / components/gateway.ts (1 CPU, 256Mi: 8192
+    // connections; TLS on, as in prod); only paths, ports and the certificate are local.
     const input = await gatewayTestInput({ auth: upstream, pyxis: upstream, requestManagement: upstream }, dir, {
         workerProcesses: workers,
-        workerConnections: 1024,
+        workerConnections: 8192,
         keepaliveConnections: keepalive,
         clientMaxBodySize: "1m",
         proxyConnectTimeoutSeconds: 5,
@@ -187,10 +191,14 @@ async function startProjectGateway(stub: StubProcess, workers: number, keepalive
         proxySendTimeoutSeconds: 30,
         loginRateLimitPerMinute: 30,
         loginBurst: 10,
+        // Every load-generator connection comes from 127.0.0.1: here one address stands for many clients.
+        connectionsPerClient: Math.max(32, connections),
+        largeBodySlots: 32,
     });
-    const nginx = await runNginx({ config: renderGatewayConfig(input), dir, port: input.listenPort, probePath: "/healthz" });
+    input.tls = { certificate: cert.certificate, certificateKey: cert.key, httpsPort: input.tlsPort! };
+    const nginx = await runNginx({ config: renderGatewayConfig(input), dir, port: input.readyPort!, probePath: "/healthz" });
     cleanups.push(() => nginx.stop());
-    return nginx;
+    return { ...nginx, ports: portsOf(input) };
 }
 
 // ---------- CPU accounting from /proc ----------
@@ -280,10 +288,10 @@ function toMs(value: string): number {
     return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2] as "us" | "ms" | "s" | "m"];
 }
 
-function runWrk(url: string, connections: number, duration: number, onStart: (pid: number) => void): Promise<LoadResult> {
+function runWrk(url: string, connections: number, duration: number, onStart: (pid: number) => void, headers: string[] = []): Promise<LoadResult> {
     return new Promise((resolve, reject) => {
         const threads = String(Math.min(2, connections));
-        const child = spawn("wrk", ["-t", threads, "-c", String(connections), "-d", `${duration}s`, "--latency", url], {
+        const child = spawn("wrk", ["-t", threads, "-c", String(connections), "-d", `${duration}s`, "--latency", ...headers.flatMap((h) => ["-H", h]), url], {
             stdio: ["ignore", "pipe", "inherit"],
         });
         cleanups.push(() => {
@@ -333,27 +341,38 @@ async function main() {
 
     const stub = await startStub(opts.stubWorkers, opts.upstreamHost);
     const seed = await startSeedGateway(stub);
-    const project = await startProjectGateway(stub, opts.gatewayWorkers, opts.keepalive);
-    const targets = [
-        { name: "direct (stub)", host: stub.host, port: stub.port, nginx: null as RunningNginx | null },
-        { name: "project gateway", host: "127.0.0.1", port: project.port, nginx: project },
-        { name: "seed gateway", host: "127.0.0.1", port: seed.port, nginx: seed },
+    const project = await startProjectGateway(stub, opts.gatewayWorkers, opts.keepalive, opts.connections);
+    interface Target { name: string; url: string; nginx: RunningNginx | null; tools: string[]; headers?: string[] }
+    const http = (host: string, port: number) => `http://${host}:${port}${opts.path}`;
+    const tlsTools = opts.tools.includes("wrk") ? ["wrk"] : [];
+    const targets: Target[] = [
+        { name: "direct (stub)", url: http(stub.host, stub.port), nginx: null, tools: opts.tools },
+        { name: "project gateway", url: http("127.0.0.1", project.ports.internal), nginx: project, tools: opts.tools },
+        { name: "seed gateway", url: http("127.0.0.1", seed.port), nginx: seed, tools: opts.tools },
+        // The public HTTPS listener (wrk speaks TLS; autocannon here would measure Node's TLS client).
+        { name: HTTPS_KEEPALIVE, url: `https://127.0.0.1:${project.ports.https}${opts.path}`, nginx: project, tools: tlsTools },
+        { name: HTTPS_HANDSHAKES, url: `https://127.0.0.1:${project.ports.https}${opts.path}`, nginx: project, tools: tlsTools, headers: ["Connection: close"] },
     ];
+    if (tlsTools.length === 0) console.log("(TLS rows need wrk: --tool wrk or both)");
 
     console.log(
         `bench: ${opts.duration}s x ${opts.connections} connections per target, warm-up ${opts.warmup}s, GET ${opts.path}\n` +
             `stub: ${opts.stubWorkers} Node workers on ${stub.host}:${stub.port}; project gateway: worker_processes ${opts.gatewayWorkers}, ` +
-            `keepalive ${opts.keepalive}; seed gateway: worker_processes 1, no keepalive; CPUs: ${os.cpus().length}\n`,
+            `keepalive ${opts.keepalive}, internal listener (plain HTTP, GATEWAY_URL) and public HTTPS (ECDSA P-256 test certificate); ` +
+            `seed gateway: worker_processes 1, no keepalive; CPUs: ${os.cpus().length}\n`,
     );
 
     const rows: Row[] = [];
-    // Target by target (both tools back to back), the seed last in each round; rounds are
-    // interleaved so load from other processes on the machine spreads over all targets.
+    // Tool by tool, the targets back to back (the gateway right before the seed), rounds
+    // interleaved: load from other processes on the machine falls on the pairs compared alike.
     for (let round = 1; round <= opts.rounds; round++) {
-        for (const target of targets) {
-            for (const tool of opts.tools) {
-                const url = `http://${target.host}:${target.port}${opts.path}`;
-                if (opts.warmup > 0) await autocannon({ url, connections: opts.connections, duration: opts.warmup });
+        for (const tool of opts.tools) {
+            for (const target of targets.filter((t) => t.tools.includes(tool))) {
+                const url = target.url;
+                if (opts.warmup > 0) {
+                    if (url.startsWith("https:")) await runWrk(url, opts.connections, opts.warmup, () => undefined, target.headers);
+                    else await autocannon({ url, connections: opts.connections, duration: opts.warmup });
+                }
                 // Let the warm-up's TIME_WAIT sockets and queues settle a little before measuring.
                 await new Promise((r) => setTimeout(r, 500));
                 const nginxPids = target.nginx ? descendants(target.nginx.pid) : [];
@@ -368,14 +387,14 @@ async function main() {
                     timeWait: timeWaitTo(stub.port),
                 };
                 const started = Date.now();
-                process.stdout.write(`  round ${round}  ${tool.padEnd(10)} ${target.name.padEnd(16)} ...`);
+                process.stdout.write(`  round ${round}  ${tool.padEnd(10)} ${target.name.padEnd(24)} ...`);
                 // wrk's /proc entry vanishes when it exits: sample its CPU time while it runs.
                 let wrkCpu = 0;
                 const poll = setInterval(() => {
                     if (loadgenPid) wrkCpu = Math.max(wrkCpu, cpuSeconds([loadgenPid]));
                 }, 200);
                 const result = await (tool === "wrk"
-                    ? runWrk(url, opts.connections, opts.duration, (pid) => (loadgenPid = pid))
+                    ? runWrk(url, opts.connections, opts.duration, (pid) => (loadgenPid = pid), target.headers)
                     : runAutocannon(url, opts.connections, opts.duration)
                 ).finally(() => clearInterval(poll));
                 const seconds = (Date.now() - started) / 1000;
@@ -455,21 +474,39 @@ function printTable(rows: Row[], tools: string[]) {
         const rps = (target: string) => of(target, (r) => r.rps);
         const cost = (target: string) => of(target, (r) => r.serverUsPerRequest);
         if (rounds > 1) {
-            for (const target of ["direct (stub)", "project gateway", "seed gateway"]) {
+            for (const target of ["direct (stub)", "project gateway", "seed gateway", ...(tool === "wrk" ? [HTTPS_KEEPALIVE, HTTPS_HANDSHAKES] : [])]) {
                 console.log(
-                    `  ${tool.padEnd(10)} ${target.padEnd(16)} ${rps(target).toFixed(0).padStart(6)} req/s  p50 ${of(target, (r) => r.p50).toFixed(2)} ms` +
+                    `  ${tool.padEnd(10)} ${target.padEnd(24)} ${rps(target).toFixed(0).padStart(6)} req/s  p50 ${of(target, (r) => r.p50).toFixed(2)} ms` +
                         `  p99 ${of(target, (r) => r.p99).toFixed(2)} ms  server CPU ${cost(target).toFixed(1)} us/req`,
                 );
             }
         }
         const vsSeed = rps("project gateway") / rps("seed gateway");
         const vsDirect = rps("project gateway") / rps("direct (stub)");
+        // The same ratios round by round (each pair measured minutes apart at most), then their median.
+        const paired = (other: string) => median([...new Set(rows.map((r) => r.round))].map((round) => {
+            const at = (target: string) => rows.find((r) => r.tool === tool && r.target === target && r.round === round)?.rps ?? NaN;
+            return at("project gateway") / at(other);
+        }));
+        if (rounds > 1) {
+            console.log(`${tool}: per-round ratios, median: gateway/seed ${paired("seed gateway").toFixed(2)}x, gateway/direct ${paired("direct (stub)").toFixed(2)}x`);
+        }
         console.log(
             `${tool}: gateway/seed = ${vsSeed.toFixed(2)}x req/s (target >= 3x: ${vsSeed >= 3 ? "met" : "NOT met"}), ` +
-                `gateway/direct = ${vsDirect.toFixed(2)}x; server CPU per request seed/gateway = ${(cost("seed gateway") / cost("project gateway")).toFixed(2)}x`,
+                `gateway/direct = ${vsDirect.toFixed(2)}x (target >= 0.40x: ${vsDirect >= 0.4 ? "met" : "NOT met"}); ` +
+                `server CPU per request seed/gateway = ${(cost("seed gateway") / cost("project gateway")).toFixed(2)}x`,
         );
+        if (tool === "wrk") {
+            console.log(
+                `wrk: HTTPS ${rps(HTTPS_HANDSHAKES).toFixed(0)} handshakes/s (a full TLS handshake per request, ${cost(HTTPS_HANDSHAKES).toFixed(0)} us server CPU each), ` +
+                    `${rps(HTTPS_KEEPALIVE).toFixed(0)} req/s with keep-alive (${cost(HTTPS_KEEPALIVE).toFixed(1)} us/req)`,
+            );
+        }
     }
 }
+
+const HTTPS_KEEPALIVE = "project HTTPS keep-alive";
+const HTTPS_HANDSHAKES = "project HTTPS handshakes";
 
 main()
     .then(cleanup)

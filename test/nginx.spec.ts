@@ -3,7 +3,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { GatewayConfigInput, renderGatewayConfig } from "../nginx/render";
+import { GATEWAY_LIMITS, GatewayConfigInput, PUBLIC_ROUTES, renderGatewayConfig } from "../nginx/render";
 import {
     HttpResult,
     NGINX_UNPRIVILEGED_UID,
@@ -12,6 +12,7 @@ import {
     StubUpstream,
     findNginx,
     httpRequest,
+    makeTestCertificate,
     nginxTest,
     parseNginxConfig,
     startGateway,
@@ -26,10 +27,13 @@ const clusterInput: GatewayConfigInput = {
         requestManagement: { host: "request-management.asky.svc.cluster.local", port: 8002 },
     },
     listenPort: 8080,
+    serverNames: { public: "gateway.asky.svc.cluster.local", internal: "gateway-internal.asky.svc.cluster.local" },
     workerProcesses: 2,
-    workerConnections: 1024,
+    workerConnections: 4096,
     keepaliveConnections: 32,
     clientMaxBodySize: "1m",
+    connectionsPerClient: 32,
+    largeBodySlots: 32,
     proxyConnectTimeoutSeconds: 5,
     proxyReadTimeoutSeconds: 60,
     proxySendTimeoutSeconds: 60,
@@ -39,6 +43,9 @@ const clusterInput: GatewayConfigInput = {
     errorLog: "/dev/stderr",
     accessLog: "/dev/stdout",
 };
+
+/** TLS as components/gateway.ts renders it: the Secret mounted at /etc/nginx/tls, behind a LoadBalancer on 443. */
+const clusterTls = { certificate: "/etc/nginx/tls/tls.crt", certificateKey: "/etc/nginx/tls/tls.key", hostname: "asky.example.org", httpsPort: 443 };
 
 const SECURITY_HEADERS: Record<string, string> = {
     "x-content-type-options": "nosniff",
@@ -66,28 +73,41 @@ describe("nginx gateway config: rendering (nginx/render.ts)", () => {
     const conf = renderGatewayConfig(clusterInput);
     const entries = walkNginxConfig(parseNginxConfig(conf));
     const named = (name: string) => entries.filter((e) => e.directive.name === name);
-    const contexts = (name: string) => named(name).map((e) => e.parents.map((p) => p.name).join("/"));
 
     it("renders a complete nginx.conf: main context, events, http", () => {
         const top = parseNginxConfig(conf).map((d) => d.name);
-        for (const name of ["worker_processes", "pid", "error_log", "events", "http"]) assert.ok(top.includes(name), name);
+        for (const name of ["worker_processes", "worker_rlimit_nofile", "pid", "error_log", "events", "http"]) assert.ok(top.includes(name), name);
         assert.deepStrictEqual(named("worker_processes")[0].directive.args, ["2"]);
-        assert.deepStrictEqual(named("worker_connections")[0].directive.args, ["1024"]);
+        assert.deepStrictEqual(named("worker_connections")[0].directive.args, ["4096"]);
+        assert.deepStrictEqual(named("worker_rlimit_nofile")[0].directive.args, ["8192"], "a descriptor for both sides of every connection");
         assert.doesNotMatch(conf, /\{\{|\}\}/, "no Mustache tag left over");
         assert.doesNotMatch(conf, /&[a-z#0-9]+;/, "no HTML escaping");
     });
 
-    it("GW-1 proxy_pass names an upstream with no URI part, for exactly the three prefixes", () => {
-        const routes = named("proxy_pass").map((e) => `${e.parents.at(-1)!.args.join(" ")} -> ${e.directive.args[0]}`);
-        assert.deepStrictEqual(routes.sort(), [
+    it("GW-1 the internal server proxies the three prefixes with no URI part; the public one only its allow-list", () => {
+        const routes = (listen: string) => named("proxy_pass")
+            .filter((e) => e.parents.find((p) => p.name === "server")!.children!.some((c) => c.name === "listen" && c.args[0] === listen))
+            .map((e) => `${e.parents.at(-1)!.args.join(" ")} -> ${e.directive.args[0]}`)
+            .sort();
+        assert.deepStrictEqual(routes("8090"), [
             "/auth/ -> http://auth",
             "/pyxis/ -> http://pyxis",
             "/requests/ -> http://request_management",
             "= /auth -> http://auth",
-            "= /auth/login -> http://auth",
             "= /pyxis -> http://pyxis",
             "= /requests -> http://request_management",
         ]);
+        // The mobile app's routes; login with its canonical path whatever the client spelled.
+        assert.deepStrictEqual(routes("8080"), [
+            "/pyxis/ -> http://pyxis",
+            "/requests/ -> http://request_management",
+            "= /auth/login -> http://auth/auth/login",
+            "= /pyxis -> http://pyxis",
+            "= /requests -> http://request_management",
+        ]);
+        const optIn = walkNginxConfig(parseNginxConfig(renderGatewayConfig({ ...clusterInput, publicRoutes: ["/auth/register", "/auth/users/"] })));
+        const publicOptIn = optIn.filter((e) => e.directive.name === "proxy_pass" && e.parents.find((p) => p.name === "server")!.children!.some((c) => c.name === "listen" && c.args[0] === "8080"));
+        assert.deepStrictEqual(publicOptIn.map((e) => e.parents.at(-1)!.args.join(" ")).sort(), ["/auth/users/", "= /auth/register"]);
         const upstreams = named("upstream").map((e) => [e.directive.args[0], e.directive.children!.find((c) => c.name === "server")!.args[0]]);
         assert.deepStrictEqual(upstreams, [
             ["auth", "auth.asky.svc.cluster.local:8003"],
@@ -96,13 +116,21 @@ describe("nginx gateway config: rendering (nginx/render.ts)", () => {
         ]);
     });
 
-    it("GW-2/GW-5 proxy_set_header and add_header are declared only at http level (no location drops them)", () => {
-        assert.deepStrictEqual([...new Set(contexts("proxy_set_header"))], ["http"]);
-        assert.deepStrictEqual([...new Set(contexts("add_header"))], ["http"]);
+    it("GW-2/GW-5 proxy_set_header, proxy_hide_header and add_header are declared only at http level (no location drops them)", () => {
+        for (const tls of [false, true]) {
+            const all = walkNginxConfig(parseNginxConfig(tls ? renderGatewayConfig({ ...clusterInput, tls: clusterTls }) : conf));
+            for (const d of ["proxy_set_header", "proxy_hide_header", "add_header"]) {
+                assert.deepStrictEqual([...new Set(all.filter((e) => e.directive.name === d).map((e) => e.parents.map((p) => p.name).join("/")))], ["http"], `${d}, tls ${tls}`);
+            }
+        }
         const headers = named("proxy_set_header").map((e) => e.directive.args[0]);
         for (const h of ["Host", "X-Real-IP", "X-Forwarded-For", "X-Forwarded-Proto", "X-Request-ID", "Proxy", "Connection"]) {
             assert.ok(headers.includes(h), h);
         }
+        for (const h of ["Forwarded", "X-Forwarded-Host", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Original-URL"]) {
+            assert.deepStrictEqual(named("proxy_set_header").find((e) => e.directive.args[0] === h)?.directive.args, [h, ""], `${h} is dropped`);
+        }
+        assert.ok(named("proxy_hide_header").some((e) => e.directive.args[0] === "X-Powered-By"));
         for (const e of named("add_header")) assert.strictEqual(e.directive.args.at(-1), "always", e.directive.args.join(" "));
     });
 
@@ -125,11 +153,46 @@ describe("nginx gateway config: rendering (nginx/render.ts)", () => {
         assert.strictEqual(arg("proxy_next_upstream_timeout"), "10s");
     });
 
-    it("GW-5 server_tokens off; GW-6 limit_req only in location = /auth/login with status 429", () => {
+    it("GW-5 server_tokens off; GW-6 limit_req only in location = /auth/login (and register when public) with status 429, logged below error", () => {
         assert.deepStrictEqual(named("server_tokens")[0].directive.args, ["off"]);
         assert.deepStrictEqual(named("limit_req").map((e) => e.parents.at(-1)!.args.join(" ")), ["= /auth/login"]);
         assert.deepStrictEqual(named("limit_req_status")[0].directive.args, ["429"]);
+        assert.deepStrictEqual(named("limit_conn_status")[0].directive.args, ["429"]);
+        assert.deepStrictEqual(named("limit_req_log_level")[0].directive.args, ["info"]);
+        assert.deepStrictEqual(named("limit_conn_log_level")[0].directive.args, ["info"]);
+        assert.deepStrictEqual(named("error_log")[0].directive.args.at(-1), "warn", "info lines are not written");
         assert.match(named("limit_req_zone")[0].directive.args.join(" "), /rate=30r\/m/);
+        const optIn = walkNginxConfig(parseNginxConfig(renderGatewayConfig({ ...clusterInput, publicRoutes: ["/auth/login", "/auth/register"] })));
+        assert.deepStrictEqual(optIn.filter((e) => e.directive.name === "limit_req").map((e) => e.parents.at(-1)!.args.join(" ")), ["= /auth/login", "= /auth/register"]);
+    });
+
+    it("limit_conn per client address and for large bodies only on the public server(s)", () => {
+        for (const tls of [false, true]) {
+            const all = walkNginxConfig(parseNginxConfig(tls ? renderGatewayConfig({ ...clusterInput, tls: clusterTls }) : conf));
+            const servers = all.filter((e) => e.directive.name === "limit_conn").map((e) => {
+                const server = e.parents.find((p) => p.name === "server")!;
+                return `${server.children!.filter((c) => c.name === "listen").map((c) => c.args.join(" ")).join(",")}: ${e.directive.args.join(" ")}`;
+            });
+            assert.deepStrictEqual(servers.sort(), tls
+                ? ["8080 default_server: asky_per_client 32", "8443 ssl default_server: asky_large_bodies 32", "8443 ssl default_server: asky_per_client 32"]
+                : ["8080 default_server: asky_large_bodies 32", "8080 default_server: asky_per_client 32"]);
+        }
+        assert.deepStrictEqual(named("client_body_buffer_size")[0].directive.args, ["16k"]);
+        assert.deepStrictEqual(named("proxy_max_temp_file_size")[0].directive.args, ["0"], "responses never go to disk");
+    });
+
+    it("TLS: 1.2 and 1.3 only, Mozilla intermediate ciphers, no session tickets, HSTS only over HTTPS, HTTP redirects", () => {
+        const tlsConf = walkNginxConfig(parseNginxConfig(renderGatewayConfig({ ...clusterInput, tls: clusterTls })));
+        const arg = (name: string) => tlsConf.find((e) => e.directive.name === name)?.directive.args.join(" ");
+        assert.strictEqual(arg("ssl_protocols"), "TLSv1.2 TLSv1.3");
+        assert.doesNotMatch(arg("ssl_ciphers")!, /CBC|RC4|3DES|SHA1\b|NULL|EXPORT/);
+        assert.strictEqual(arg("ssl_session_tickets"), "off");
+        assert.match(arg("ssl_certificate")!, /^\/etc\/nginx\/tls\/tls\.crt\$asky_reload_certificate$/, "read at each handshake");
+        const hsts = tlsConf.find((e) => e.directive.name === "map" && e.directive.args[0] === "$https")!;
+        assert.deepStrictEqual(hsts.directive.children!.map((c) => [c.name, ...c.args]), [["on", "max-age=63072000"], ["default", ""]]);
+        assert.ok(tlsConf.some((e) => e.directive.name === "return" && e.directive.args.join(" ") === "301 https://asky.example.org$request_uri"));
+        assert.ok(tlsConf.some((e) => e.directive.name === "return" && e.directive.args.join(" ") === "308 https://asky.example.org$request_uri"));
+        assert.doesNotMatch(conf, /ssl_|\b8443\b/, "no TLS without tls");
     });
 
     it("GW-7 stub_status lives only in a server listening on 127.0.0.1", () => {
@@ -149,9 +212,10 @@ describe("nginx gateway config: rendering (nginx/render.ts)", () => {
             assert.match(named(`${t}_temp_path`)[0]?.directive.args[0] ?? "", /^\/tmp\/[a-z_]+$/, t);
         }
         const gatewayListens = named("listen").map((e) => e.directive.args[0]).filter((a) => !a.startsWith("127.0.0.1:"));
-        assert.deepStrictEqual(gatewayListens, ["8080"]);
+        assert.deepStrictEqual(gatewayListens, ["8080", "8090", "8091", "8092"], "public, internal, readiness, liveness");
         const v6 = renderGatewayConfig({ ...clusterInput, listenIpv6: true });
         assert.match(v6, /listen \[::\]:8080 default_server;/);
+        assert.match(v6, /listen \[::\]:8090;/);
     });
 
     it("access log format carries request id, upstream address and timings, status", () => {
@@ -164,6 +228,7 @@ describe("nginx gateway config: rendering (nginx/render.ts)", () => {
             "asky_gateway",
             "buffer=4k",
             "flush=1s",
+            "if=$asky_log",
         ]);
         const off = walkNginxConfig(parseNginxConfig(renderGatewayConfig({ ...clusterInput, accessLog: "off" })));
         assert.deepStrictEqual(off.find((e) => e.directive.name === "access_log" && e.parents.length === 1)?.directive.args, ["off"]);
@@ -176,9 +241,22 @@ describe("nginx gateway config: rendering (nginx/render.ts)", () => {
             ["fractional workers", { workerProcesses: 1.5 }, /workerProcesses/],
             ["zero connections", { workerConnections: 0 }, /workerConnections/],
             ["status port = listen port", { statusPort: 8080 }, /statusPort must differ from listenPort/],
-            ["keepalive pools too large", { keepaliveConnections: 400 }, /keepaliveConnections/],
+            ["internal port = ready port", { internalPort: 8091 }, /readyPort must differ from internalPort/],
+            ["keepalive pools too large", { keepaliveConnections: 400, workerConnections: 1024 }, /keepaliveConnections times 3 upstreams must stay below workerConnections 1024/],
             ["size 1 megabyte", { clientMaxBodySize: "1 megabyte" }, /clientMaxBodySize/],
             ["size 0 (no limit)", { clientMaxBodySize: "0" }, /clientMaxBodySize/],
+            ["size beyond what NGINX parses", { clientMaxBodySize: "99999999999999999999g" }, /clientMaxBodySize/],
+            ["size above 1g", { clientMaxBodySize: "2g" }, /clientMaxBodySize/],
+            ["too few connections", { workerConnections: 512 }, /workerConnections must be an integer in 1024-65536/],
+            ["zero connections per client", { connectionsPerClient: 0 }, /connectionsPerClient/],
+            ["zero large-body slots", { largeBodySlots: 0 }, /largeBodySlots/],
+            ["connect timeout above 75 s", { proxyConnectTimeoutSeconds: 76 }, /proxyConnectTimeoutSeconds/],
+            ["read timeout above an hour", { proxyReadTimeoutSeconds: 3601 }, /proxyReadTimeoutSeconds/],
+            ["an unknown public route", { publicRoutes: ["/admin" as never] }, /publicRoutes/],
+            ["a public route twice", { publicRoutes: ["/pyxis/", "/pyxis/"] }, /publicRoutes/],
+            ["server name injection", { serverNames: { public: "a; include /etc/passwd", internal: "b" } }, /serverNames\.public/],
+            ["TLS hostname injection", { tls: { ...clusterTls, hostname: "x$request_uri" } }, /tls\.hostname/],
+            ["TLS certificate path injection", { tls: { ...clusterTls, certificate: "/etc/x.crt; ssl_protocols SSLv3" } }, /tls\.certificate/],
             ["negative timeout", { proxyReadTimeoutSeconds: -1 }, /proxyReadTimeoutSeconds/],
             ["zero login rate", { loginRateLimitPerMinute: 0 }, /loginRateLimitPerMinute/],
             ["negative burst", { loginBurst: -1 }, /loginBurst/],
@@ -202,6 +280,8 @@ describe("nginx gateway config: against a real nginx", function () {
     let stubs: { auth: StubUpstream; pyxis: StubUpstream; requestManagement: StubUpstream };
     let gw: RunningGateway;
     const get = (p: string, extra: Partial<Parameters<typeof httpRequest>[0]> = {}) => httpRequest({ port: gw.port, path: p, ...extra });
+    /** The internal listener (GATEWAY_URL): every route. */
+    const internal = (p: string, extra: Partial<Parameters<typeof httpRequest>[0]> = {}) => httpRequest({ port: gw.ports.internal, path: p, ...extra });
     const allStubRequests = () => stubs.auth.requests + stubs.pyxis.requests + stubs.requestManagement.requests;
 
     before(async () => {
@@ -230,9 +310,17 @@ describe("nginx gateway config: against a real nginx", function () {
         assert.match(ours.output, /syntax is ok/);
         // The cluster's values with its DNS names swapped for localhost (nginx -t resolves them).
         const local = { host: "localhost", port: 8001 };
+        const cert = makeTestCertificate(gw.dir, "variant");
         const variants: [string, Partial<GatewayConfigInput>][] = [
             ["cluster values", {}],
             ["access log off, IPv6 listen", { accessLog: "off", listenIpv6: true }],
+            ["TLS, every public route", { tls: { ...clusterTls, certificate: cert.certificate, certificateKey: cert.key }, publicRoutes: [...PUBLIC_ROUTES] }],
+            ["TLS without a hostname on a node port, the certificate not mounted yet", { tls: { certificate: "/nonexistent/tls.crt", certificateKey: "/nonexistent/tls.key", httpsPort: 30443 } }],
+            // The largest values config/gateway.ts accepts are values NGINX accepts.
+            ["every limit at its maximum", Object.fromEntries(Object.entries(GATEWAY_LIMITS).filter(([k]) => k !== "clientMaxBodyBytes" && k !== "workerProcesses").map(([k, v]) => [k, v.max]))],
+            ["every limit at its minimum", { ...Object.fromEntries(Object.entries(GATEWAY_LIMITS).filter(([k]) => k !== "clientMaxBodyBytes").map(([k, v]) => [k, v.min])), workerConnections: 1024, keepaliveConnections: 1 }],
+            ["the largest and the smallest body size", { clientMaxBodySize: "1g" }],
+            ["the smallest body size in bytes", { clientMaxBodySize: 1 }],
         ];
         for (const [title, overrides] of variants) {
             const file = path.join(gw.dir, "variant.conf");
@@ -260,7 +348,7 @@ describe("nginx gateway config: against a real nginx", function () {
         }
     });
 
-    it("GW-1 each prefix reaches its service with the full path, query, method and body", async () => {
+    it("GW-1 each prefix reaches its service with the full path, query, method and body (internal listener: every route)", async () => {
         const cases: [string, string, string, string | undefined][] = [
             ["GET", "/pyxis/dispensers/1?floor=2&q=a%20b", "pyxis", undefined],
             ["GET", "/pyxis", "pyxis", undefined],
@@ -271,7 +359,7 @@ describe("nginx gateway config: against a real nginx", function () {
             ["POST", "/auth/register", "auth", '{"email":"a@b.c"}'],
         ];
         for (const [method, url, stub, body] of cases) {
-            const res = await get(url, { method, body, headers: body ? { "content-type": "application/json" } : {} });
+            const res = await internal(url, { method, body, headers: body ? { "content-type": "application/json" } : {} });
             assert.strictEqual(res.status, 200, `${method} ${url}: ${res.body}`);
             const echo = echoOf(res);
             assert.strictEqual(echo.stub, stub, url);
@@ -291,10 +379,11 @@ describe("nginx gateway config: against a real nginx", function () {
     it("GW-1 unknown paths answer 404 JSON without reaching any service", async () => {
         const before = allStubRequests();
         for (const p of ["/", "/pyxisx", "/api/pyxis/dispensers", "/authx/login", "/admin", "/requestsfoo"]) {
-            const res = await get(p);
-            assertJsonError(res, 404);
-            assert.deepStrictEqual(JSON.parse(res.body), { error: "not found" });
-            assertSecurityHeaders(res, `404 ${p}`);
+            for (const res of [await get(p), await internal(p)]) {
+                assertJsonError(res, 404);
+                assert.deepStrictEqual(JSON.parse(res.body), { error: "not found" });
+                assertSecurityHeaders(res, `404 ${p}`);
+            }
         }
         assert.strictEqual(allStubRequests(), before);
     });
@@ -314,14 +403,18 @@ describe("nginx gateway config: against a real nginx", function () {
         assert.strictEqual(headers.proxy, undefined, "httpoxy: Proxy is cleared");
     });
 
-    it("GW-2 the same headers on every route, including the rate-limited /auth/login", async () => {
-        for (const p of ["/auth/users/x", "/auth/login", "/requests/heartbeat", "/pyxis"]) {
-            const res = await get(p, { method: p === "/auth/login" ? "POST" : "GET", localAddress: "127.0.0.8", headers: { proxy: "x" } });
+    it("GW-2 the same headers on every route of both listeners, including the rate-limited /auth/login", async () => {
+        const routes: [string, number][] = [
+            ...["/auth/login", "/requests/heartbeat", "/pyxis", "/pyxis/x"].map((p): [string, number] => [p, gw.port]),
+            ...["/auth/users/x", "/auth/login", "/requests/heartbeat", "/pyxis"].map((p): [string, number] => [p, gw.ports.internal]),
+        ];
+        for (const [p, port] of routes) {
+            const res = await httpRequest({ port, path: p, method: p === "/auth/login" ? "POST" : "GET", localAddress: "127.0.0.8", headers: { proxy: "x" } });
             const { headers } = echoOf(res);
             assert.strictEqual(headers["x-real-ip"], "127.0.0.8", p);
             assert.strictEqual(headers["x-forwarded-for"], "127.0.0.8", p);
             assert.strictEqual(headers["x-forwarded-proto"], "http", p);
-            assert.strictEqual(headers.host, `127.0.0.1:${gw.port}`, p);
+            assert.strictEqual(headers.host, `127.0.0.1:${port}`, p);
             assert.ok(headers["x-request-id"], p);
             assert.strictEqual(headers.proxy, undefined, p);
             assertSecurityHeaders(res, p);
@@ -369,12 +462,12 @@ describe("nginx gateway config: against a real nginx", function () {
     it("GW-4 a broken upstream connection answers 502 JSON; retries are bounded and POST is never retried", async () => {
         const stub = stubs.auth;
         let before = stub.requests;
-        const post = await get("/auth/__close", { method: "POST", body: "{}" });
+        const post = await internal("/auth/__close", { method: "POST", body: "{}" });
         assertJsonError(post, 502);
         assertSecurityHeaders(post, "502");
         assert.strictEqual(stub.requests - before, 1, "non-idempotent request sent once");
         before = stub.requests;
-        const read = await get("/auth/__close");
+        const read = await internal("/auth/__close");
         assertJsonError(read, 502);
         const tries = stub.requests - before;
         assert.ok(tries >= 1 && tries <= 2, `GET tried ${tries} times (proxy_next_upstream_tries 2)`);
@@ -407,23 +500,28 @@ describe("nginx gateway config: against a real nginx", function () {
         assert.strictEqual(stubs.auth.requests - before, passed.length, "limited requests never reach auth");
         assertJsonError(limited[0], 429);
         assertSecurityHeaders(limited[0], "429");
-        const others = await Promise.all(Array.from({ length: 10 }, () => get("/auth/users/x", { localAddress: "127.0.0.5" })));
+        const others = await Promise.all(Array.from({ length: 10 }, () => internal("/auth/users/x", { localAddress: "127.0.0.5" })));
         assert.deepStrictEqual([...new Set(others.map((r) => r.status))], [200]);
     });
 
-    it("GW-7 /healthz is answered by nginx itself (200 JSON) without touching any service", async () => {
+    it("GW-7 /healthz is answered by nginx itself (200 JSON) on the public and both probe ports, without touching any service", async () => {
         const before = allStubRequests();
-        const res = await get("/healthz");
-        assert.strictEqual(res.status, 200);
-        assert.deepStrictEqual(JSON.parse(res.body), { status: "ok" });
-        assert.match(String(res.headers["content-type"]), /^application\/json/);
-        assert.strictEqual(allStubRequests(), before);
+        for (const port of [gw.port, gw.ports.ready, gw.ports.live]) {
+            const res = await httpRequest({ port, path: "/healthz" });
+            assert.strictEqual(res.status, 200, `port ${port}`);
+            assert.deepStrictEqual(JSON.parse(res.body), { status: "ok" });
+            assert.match(String(res.headers["content-type"]), /^application\/json/);
+            // The probe ports answer nothing else.
+            assert.strictEqual((await httpRequest({ port, path: "/pyxis/x" })).status, port === gw.port ? 200 : 404);
+        }
+        assert.strictEqual(allStubRequests() - before, 1, "only the public /pyxis/x was proxied");
     });
 
-    it("GW-7 stub_status: refused on the public port, served only on 127.0.0.1 inside the pod", async () => {
-        const publicSide = await get("/stub_status");
-        assertJsonError(publicSide, 403);
-        assert.doesNotMatch(publicSide.body, /Active connections/);
+    it("GW-7 stub_status: refused on the public and internal ports like an unknown path, served only on 127.0.0.1 inside the pod", async () => {
+        for (const res of [await get("/stub_status"), await internal("/stub_status")]) {
+            assertJsonError(res, 404);
+            assert.doesNotMatch(res.body, /Active connections/);
+        }
         // The public server listens on every address; the status server only on 127.0.0.1.
         assert.strictEqual((await get("/healthz", { host: "127.0.0.2" })).status, 200);
         await assert.rejects(httpRequest({ host: "127.0.0.2", port: gw.statusPort, path: "/stub_status" }), /ECONNREFUSED/);

@@ -37,11 +37,11 @@ describe("the program (index.ts), both stacks", () => {
                 assert.deepStrictEqual(namesOf(objects, "Namespace"), ["asky"]);
                 assert.deepStrictEqual(namesOf(objects, "Deployment"), ["auth", "gateway", "pyxis", "redis", "request-management"]);
                 assert.deepStrictEqual(namesOf(objects, "StatefulSet"), ["postgres"]);
-                assert.deepStrictEqual(namesOf(objects, "Service"), ["auth", "gateway", "postgres", "pyxis", "redis", "request-management"]);
+                assert.deepStrictEqual(namesOf(objects, "Service"), ["auth", "gateway", "gateway-internal", "postgres", "pyxis", "redis", "request-management"]);
                 for (const cm of ["postgres-initdb-config", "gateway-config"]) find(objects, "ConfigMap", cm);
                 find(objects, "PersistentVolumeClaim", "postgres-pv-claim");
                 const ports = Object.fromEntries(objects.filter((o) => o.kind === "Service").map((s: any) => [s.metadata.name, s.spec.ports[0].port]));
-                assert.deepStrictEqual(ports, { auth: 8003, pyxis: 8001, "request-management": 8002, redis: 6379, postgres: 5432, gateway: 80 });
+                assert.deepStrictEqual(ports, { auth: 8003, pyxis: 8001, "request-management": 8002, redis: 6379, postgres: 5432, gateway: 80, "gateway-internal": 80 });
                 const jobs = objects.filter((o) => o.kind === "Job").map((o) => o.metadata.name);
                 assert.strictEqual(jobs.length, 1);
                 assert.match(jobs[0], /^postgres-bootstrap-[0-9a-f]{10}$/);
@@ -63,7 +63,7 @@ describe("the program (index.ts), both stacks", () => {
                     const container = find(objects, "Deployment", svc).spec.template.spec.containers[0];
                     const env = Object.fromEntries(container.env.map((e: any) => [e.name, e]));
                     assert.deepStrictEqual(env.DATABASE_URL.valueFrom, { secretKeyRef: { name: `${svc}-database-url`, key: "DATABASE_URL" } });
-                    assert.strictEqual(env.GATEWAY_URL.value, "http://gateway.asky.svc.cluster.local:80");
+                    assert.strictEqual(env.GATEWAY_URL.value, "http://gateway-internal.asky.svc.cluster.local:80", "the internal listener");
                     const secret = resources.find((r) => r.inputs.kind === "Secret" && (r.inputs.metadata as any).name === `${svc}-database-url`)!;
                     const url = (reveal(secret.inputs.stringData) as any).DATABASE_URL as string;
                     assert.match(url, new RegExp(`^postgresql\\+asyncpg://${roles[svc]}:[^@]+@postgres\\.asky\\.svc\\.cluster\\.local:5432/asky$`));

@@ -105,10 +105,14 @@ interface Endpoint {
  * clients (only an ingress rule without `from`, or an ipBlock, admits them) and pods of
  * other namespaces; pods of the namespace still need their own egress and are listed
  * one by one. Every pod also reaches DNS (kube-system/k8s-app=kube-dns) on 53/UDP and
- * 53/TCP. Pods absent from the objects drop their flows.
+ * 53/TCP. Pods absent from the objects drop their flows, and a flow marked `ifDeclared` is
+ * expected only when its destination declares that container port (the gateway's HTTPS
+ * exists only with TLS on). The gateway's internal listener (8090, GATEWAY_URL) is
+ * request-management's only way in; its probe ports are open to nobody (the kubelet is).
  */
-export const EXPECTED_FLOWS: { from: string; to: string; port: number; protocol: Proto }[] = [
+export const EXPECTED_FLOWS: { from: string; to: string; port: number; protocol: Proto; ifDeclared?: boolean }[] = [
   { from: ANYONE, to: "gateway", port: 8080, protocol: "TCP" },
+  { from: ANYONE, to: "gateway", port: 8443, protocol: "TCP", ifDeclared: true },
   { from: "gateway", to: "auth", port: 8003, protocol: "TCP" },
   { from: "gateway", to: "pyxis", port: 8001, protocol: "TCP" },
   { from: "gateway", to: "request-management", port: 8002, protocol: "TCP" },
@@ -117,7 +121,7 @@ export const EXPECTED_FLOWS: { from: string; to: string; port: number; protocol:
   { from: "request-management", to: "postgres", port: 5432, protocol: "TCP" },
   { from: "pyxis", to: "redis", port: 6379, protocol: "TCP" },
   { from: "request-management", to: "redis", port: 6379, protocol: "TCP" },
-  { from: "request-management", to: "gateway", port: 8080, protocol: "TCP" },
+  { from: "request-management", to: "gateway", port: 8090, protocol: "TCP" },
   { from: "postgres-backup", to: "postgres", port: 5432, protocol: "TCP" },
   { from: "postgres-bootstrap", to: "postgres", port: 5432, protocol: "TCP" },
 ];
@@ -128,6 +132,7 @@ function expectedPorts(src: Endpoint, dst: Endpoint): PortSet {
   const out: PortSet = [];
   for (const f of EXPECTED_FLOWS) {
     if (f.to !== dst.id) continue;
+    if (f.ifDeclared && !dst.ports.some((p) => p?.containerPort === f.port && (p.protocol ?? "TCP") === f.protocol)) continue;
     if (f.from === ANYONE ? src.kind === "external" || src.kind === "foreign" : f.from === src.id) out.push(port(f.protocol, f.port));
   }
   return normalize(out);

@@ -74,7 +74,9 @@ export interface StubUpstream {
 
 /**
  * Starts an echo server on 127.0.0.1. Special paths (under any prefix):
- * `.../__close` destroys the socket without answering, `.../__sleep?ms=N` answers after N ms.
+ * `.../__close` destroys the socket without answering, `.../__sleep?ms=N` answers after N ms,
+ * `.../__status?code=N` answers N like a Python service that talks too much: a traceback in a
+ * 5xx body, `X-Powered-By`, `Server: uvicorn`, its own `X-Request-ID` and `X-Frame-Options`.
  */
 export function startStubUpstream(name: string): Promise<StubUpstream> {
     const sockets = new Set<net.Socket>();
@@ -87,6 +89,21 @@ export function startStubUpstream(name: string): Promise<StubUpstream> {
             const url = new URL(req.url ?? "/", "http://stub");
             if (url.pathname.endsWith("/__close")) {
                 req.socket.destroy();
+                return;
+            }
+            if (url.pathname.endsWith("/__status")) {
+                const code = Number(url.searchParams.get("code") ?? 500);
+                res.writeHead(code, {
+                    "content-type": code >= 500 ? "text/plain" : "application/json",
+                    "x-powered-by": "FastAPI",
+                    server: "uvicorn",
+                    "x-runtime": "0.042",
+                    "x-request-id": "from-the-service",
+                    "x-frame-options": "SAMEORIGIN",
+                });
+                res.end(code >= 500
+                    ? 'Traceback (most recent call last):\n  File "/app/main.py", line 42\nsqlalchemy.exc.OperationalError: password=hunter2\n'
+                    : JSON.stringify({ detail: `the service says ${code}` }));
                 return;
             }
             const body = Buffer.concat(chunks);
@@ -142,10 +159,23 @@ export interface RunningNginx {
     stop(): Promise<void>;
 }
 
+/** The ports of a running gateway, by listener. */
+export interface GatewayPorts {
+    /** Public plain HTTP (a redirect to HTTPS when TLS is on). */
+    http: number;
+    /** Public HTTPS (only with TLS). */
+    https: number;
+    internal: number;
+    ready: number;
+    live: number;
+    status: number;
+}
+
 /** A running gateway: nginx with the config rendered by renderGatewayConfig. */
 export interface RunningGateway extends RunningNginx {
     config: string;
     input: GatewayConfigInput;
+    ports: GatewayPorts;
     statusPort: number;
     accessLogPath: string;
 }
@@ -259,23 +289,35 @@ export async function runNginx(opts: { config: string; dir: string; port: number
     return { dir, port, configPath, errorLogPath, pid: child.pid!, stop };
 }
 
+/** Distinct ports that were free a moment ago. */
+export async function freePorts(n: number): Promise<number[]> {
+    const ports = new Set<number>();
+    while (ports.size < n) ports.add(await freePort());
+    return [...ports];
+}
+
 /** Test defaults for the gateway on this host; ports are picked free. */
 export async function gatewayTestInput(
     upstreams: GatewayConfigInput["upstreams"],
     dir: string,
     overrides: Partial<GatewayConfigInput> = {},
 ): Promise<GatewayConfigInput> {
-    const listenPort = await freePort();
-    let statusPort = await freePort();
-    while (statusPort === listenPort) statusPort = await freePort();
+    const [listenPort, tlsPort, internalPort, readyPort, livePort, statusPort] = await freePorts(6);
     return {
         upstreams,
         listenPort,
+        tlsPort,
+        internalPort,
+        readyPort,
+        livePort,
         statusPort,
+        serverNames: { public: "gateway.asky.test", internal: "gateway-internal.asky.test" },
         workerProcesses: 2,
-        workerConnections: 1024,
+        workerConnections: 4096,
         keepaliveConnections: 16,
         clientMaxBodySize: "1m",
+        connectionsPerClient: 32,
+        largeBodySlots: 32,
         proxyConnectTimeoutSeconds: 2,
         proxyReadTimeoutSeconds: 10,
         proxySendTimeoutSeconds: 10,
@@ -288,19 +330,59 @@ export async function gatewayTestInput(
     };
 }
 
+/** The ports a rendered input listens on. */
+export function portsOf(input: GatewayConfigInput): GatewayPorts {
+    return {
+        http: input.listenPort,
+        https: input.tlsPort!,
+        internal: input.internalPort!,
+        ready: input.readyPort!,
+        live: input.livePort!,
+        status: input.statusPort!,
+    };
+}
+
 /**
  * Renders the gateway config with `overrides` on top of test defaults, checks it with
- * `nginx -t`, and starts nginx on a free port. Throws if nginx is missing.
+ * `nginx -t`, and starts nginx on free ports. `tls: true` makes a self-signed certificate for
+ * `localhost` in the runtime dir and serves HTTPS with it. Throws if nginx is missing.
  */
 export async function startGateway(
     upstreams: GatewayConfigInput["upstreams"],
-    overrides: Partial<GatewayConfigInput> = {},
+    overrides: Partial<GatewayConfigInput> & { withTestCertificate?: boolean } = {},
 ): Promise<RunningGateway> {
     const dir = makeRuntimeDir();
-    const input = await gatewayTestInput(upstreams, dir, overrides);
+    const { withTestCertificate, ...rest } = overrides;
+    const input = await gatewayTestInput(upstreams, dir, rest);
+    if (withTestCertificate) {
+        const cert = makeTestCertificate(dir);
+        input.tls = { certificate: cert.certificate, certificateKey: cert.key, httpsPort: input.tlsPort!, ...input.tls };
+    }
     const config = renderGatewayConfig(input);
-    const nginx = await runNginx({ config, dir, port: input.listenPort, probePath: "/healthz" });
-    return { ...nginx, config, input, statusPort: input.statusPort!, accessLogPath: input.accessLog };
+    const nginx = await runNginx({ config, dir, port: input.readyPort!, probePath: "/healthz" });
+    return { ...nginx, port: input.listenPort, config, input, ports: portsOf(input), statusPort: input.statusPort!, accessLogPath: input.accessLog };
+}
+
+/**
+ * A self-signed ECDSA P-256 certificate for `localhost` (and 127.0.0.1), made with the openssl
+ * CLI in `dir` and readable by the nginx workers. Returns the PEM paths and the certificate text.
+ */
+export function makeTestCertificate(dir: string, name = "test"): { certificate: string; key: string; pem: string } {
+    const certificate = path.join(dir, `${name}.crt`);
+    const key = path.join(dir, `${name}.key`);
+    const result = spawnSync("openssl", [
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", key, "-out", certificate, "-days", "2", "-subj", "/CN=localhost",
+        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ], { encoding: "utf8", timeout: 10_000 });
+    if (result.status !== 0) throw new Error(`openssl could not make a test certificate:\n${result.stderr}`);
+    const { uid } = launcher(findNginx());
+    for (const f of [certificate, key]) {
+        fs.chmodSync(f, 0o640);
+        if (uid !== null) fs.chownSync(f, uid, uid);
+        else fs.chmodSync(f, 0o644); // workers may run as `nobody` (root without setpriv)
+    }
+    return { certificate, key, pem: fs.readFileSync(certificate, "utf8") };
 }
 
 /** A response read to the end. */
@@ -346,6 +428,46 @@ export function httpRequest(opts: HttpRequestOptions): Promise<HttpResult> {
         req.setTimeout(15_000, () => req.destroy(new Error(`request ${opts.path} timed out`)));
         req.end(opts.body);
     });
+}
+
+/** What came back on a raw socket: the status line's code (0 if none), the header block and the body. */
+export interface RawResult {
+    status: number;
+    head: string;
+    body: string;
+    /** Everything received, for responses that are not HTTP/1.x. */
+    raw: string;
+}
+
+/**
+ * Writes `bytes` as they are on a fresh TCP connection and reads until the server closes it
+ * or `timeoutMs` passes: for requests an HTTP client library would refuse to send.
+ */
+export function rawRequest(port: number, bytes: string | Buffer, opts: { timeoutMs?: number; localAddress?: string } = {}): Promise<RawResult> {
+    return new Promise((resolve, reject) => {
+        const socket = net.connect({ port, host: "127.0.0.1", localAddress: opts.localAddress });
+        const chunks: Buffer[] = [];
+        const finish = () => {
+            clearTimeout(timer);
+            socket.destroy();
+            const raw = Buffer.concat(chunks).toString("latin1");
+            const split = raw.indexOf("\r\n\r\n");
+            const head = split < 0 ? raw : raw.slice(0, split);
+            resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(raw)?.[1] ?? 0), head, body: split < 0 ? "" : raw.slice(split + 4), raw });
+        };
+        const timer = setTimeout(finish, opts.timeoutMs ?? 5000);
+        socket.on("connect", () => socket.write(bytes));
+        socket.on("data", (c: Buffer) => chunks.push(c));
+        socket.on("end", finish);
+        socket.on("close", finish);
+        socket.on("error", (err: NodeJS.ErrnoException) => (err.code === "ECONNRESET" ? finish() : reject(err)));
+    });
+}
+
+/** A header of a raw response block (case-insensitive), or undefined. */
+export function rawHeader(head: string, name: string): string | undefined {
+    const line = head.split("\r\n").find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
+    return line?.slice(name.length + 1).trim();
 }
 
 /** A directive or block of an nginx config: `name args...;` or `name args... { children }`. */
