@@ -173,6 +173,34 @@ describe("e2e: the dev stack, deployed by the Pulumi CLI on a local control plan
         assert.ok("pharmacist@asky.local" in (outputs.initialUserPasswords.value as Record<string, string>));
     });
 
+    it("day-2: growing asky:storage.size updates the PV and the claim in place (StorageClass manual allows expansion)", async function () {
+        const before = identities(cluster, NS, kept);
+        const pvBefore = must(cluster, undefined, "pv", "postgres-pv-volume").metadata.uid;
+        editStackConfig(workdir, STACK, (c) => {
+            c["asky:storage"].size = "6Gi";
+        });
+        const result = await stack.up({ onOutput: outputLog(workdir, "4d-storage-grow") });
+        assert.strictEqual(result.summary.result, "succeeded");
+        const after = identities(cluster, NS, kept);
+        for (const ref of kept) assert.strictEqual(after[ref].uid, before[ref].uid, `${ref} kept`);
+        const pv = must(cluster, undefined, "pv", "postgres-pv-volume");
+        assert.strictEqual(pv.metadata.uid, pvBefore, "PV kept");
+        assert.strictEqual(pv.spec.capacity.storage, "6Gi");
+        assert.strictEqual(must(cluster, NS, "pvc", "postgres-pv-claim").spec.resources.requests.storage, "6Gi");
+    });
+
+    it("day-2: a hostPath change the volume cannot take is refused before any resource, naming the key", async function () {
+        editStackConfig(workdir, STACK, (c) => {
+            c["asky:storage"].hostPath = "/mnt/elsewhere";
+        });
+        const resourceVersions = identities(cluster, NS, [...kept, "configmap/gateway-config"]);
+        await assert.rejects(stack.up({ onOutput: outputLog(workdir, "4e-hostpath-refused") }), /asky:storage\.hostPath/);
+        assert.deepStrictEqual(identities(cluster, NS, Object.keys(resourceVersions)), resourceVersions, "nothing touched");
+        editStackConfig(workdir, STACK, (c) => {
+            c["asky:storage"].hostPath = "/mnt/data";
+        });
+    });
+
     it("day-2: after the changes, another preview still plans no change", async function () {
         await stack.preview({ expectNoChanges: true, onOutput: outputLog(workdir, "4d-preview-no-changes") });
     });

@@ -26,12 +26,26 @@ function merge(target: Record<string, any>, overlay: Record<string, any>): void 
     }
 }
 
-/** The cloud's part of a LoadBalancer: gives the gateway Service an address while the engine waits. */
-function loadBalancerController(cluster: Cluster): () => void {
+/** A self-signed certificate for the gateway's TLS Secret, as the organisation would issue one. */
+function tlsSecret(): string {
+    const dir = fs.mkdtempSync(path.join(workdir, "tls-"));
+    const r = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
+        "-subj", "/CN=asky.example.org", "-keyout", path.join(dir, "tls.key"), "-out", path.join(dir, "tls.crt")], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`openssl: ${r.stderr}`);
+    const b64 = (f: string) => fs.readFileSync(path.join(dir, f)).toString("base64");
+    return YAML.stringify({ apiVersion: "v1", kind: "Secret", type: "kubernetes.io/tls", metadata: { name: "gateway-tls", namespace: NS },
+        data: { "tls.crt": b64("tls.crt"), "tls.key": b64("tls.key") } });
+}
+
+/** What the cloud and the organisation do while the engine waits: an address for the LoadBalancer
+ * Service, and the TLS Secret the gateway reads (README: TLS setup for prod), once the namespace exists. */
+function managedClusterStandIn(cluster: Cluster): () => void {
     let stopped = false;
+    const secret = tlsSecret();
     const tick = () => {
         if (stopped) return;
         try {
+            if (cluster.get(["namespace", NS]) && !cluster.get(["-n", NS, "secret", "gateway-tls"])) cluster.kubectl(["apply", "-f", "-"], secret);
             const svc = cluster.get<KObject>(["-n", NS, "service", "gateway"]);
             if (svc?.spec.type === "LoadBalancer" && !svc.status?.loadBalancer?.ingress?.length) {
                 cluster.kubectl(["-n", NS, "patch", "service", "gateway", "--subresource=status", "--type=merge",
@@ -103,7 +117,7 @@ function pulumiCli(args: string[]): string {
     });
 
     it("pulumi up of prod: HPAs, PDBs, the LoadBalancer address, protected data objects", async function () {
-        const stopLb = loadBalancerController(cluster);
+        const stopLb = managedClusterStandIn(cluster);
         try {
             const result = await stack.up({ onOutput: outputLog(workdir, "7-prod-up") });
             assert.strictEqual(result.summary.result, "succeeded");
@@ -163,7 +177,7 @@ function pulumiCli(args: string[]): string {
         const before = uids();
         const env = stack.workspace.envVars; // the environment of every CLI run of this workspace
         env[upsert![1]] = "true";
-        const stopLb = loadBalancerController(cluster);
+        const stopLb = managedClusterStandIn(cluster);
         try {
             assert.strictEqual((await stack.up({ onOutput: outputLog(workdir, "11-adopt-up") })).summary.result, "succeeded");
         } finally {
