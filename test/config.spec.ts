@@ -5,22 +5,10 @@ import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseAskyConfig, parseImage, parseQuantity, readConfig } from "../config";
 import { renderStack, stackConfig } from "../scripts/render";
-import { stackSettings } from "./support/render";
+import { configProblems, rawStackConfig } from "./support/render";
 
-/** A stack's `asky:` keys decoded as the program sees them (a mutable copy). */
-function rawConfig(stack: "dev" | "prod"): Record<string, any> {
-    return JSON.parse(JSON.stringify(stackSettings(stack)));
-}
-
-function problemsOf(raw: Record<string, unknown>): string[] {
-    try {
-        parseAskyConfig(raw);
-    } catch (err) {
-        assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
-        return [...err.problems];
-    }
-    return [];
-}
+const rawConfig = rawStackConfig;
+const problemsOf = configProblems;
 
 type Mutation = (c: Record<string, any>) => void;
 

@@ -1,23 +1,13 @@
 import * as assert from "assert";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, awaitsLoadBalancer, parseAskyConfig } from "../config";
+import { awaitsLoadBalancer, parseAskyConfig } from "../config";
 import { GATEWAY_LIMITS } from "../nginx/render";
 import { renderStack, stackConfig } from "../scripts/render";
-import { find, stackSettings } from "./support/render";
+import { configProblems, find, rawStackConfig } from "./support/render";
 
-/** A stack's `asky:` keys decoded as the program sees them (a mutable copy). */
-const rawConfig = (stack: "dev" | "prod"): Record<string, any> => JSON.parse(JSON.stringify(stackSettings(stack)));
-
-function problemsOf(raw: Record<string, unknown>): string[] {
-    try {
-        parseAskyConfig(raw);
-    } catch (err) {
-        assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
-        return [...err.problems];
-    }
-    return [];
-}
+const rawConfig = rawStackConfig;
+const problemsOf = configProblems;
 
 type Mutation = (g: Record<string, any>) => void;
 

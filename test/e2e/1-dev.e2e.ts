@@ -3,12 +3,9 @@ import * as assert from "assert";
 import { Cluster, serverVersion, startCluster } from "./support/cluster";
 import { userPasswordEnv } from "../../sql/seedUsers";
 import { identities, KObject, leftovers, list, must, podTemplateHashes, waitFor } from "./support/kube";
-import { e2eStack, editStackConfig, outputLog } from "./support/stack";
+import { E2E, e2eStack, editStackConfig, outputLog } from "./support/stack";
 
-const bin = process.env.ASKY_E2E_BIN!;
-const workdir = process.env.ASKY_E2E_DIR!;
-const clusterName = process.env.ASKY_E2E_CLUSTER!;
-const keep = process.env.ASKY_E2E_KEEP === "1";
+const { bin, workdir, clusterName, keep } = E2E;
 const NS = "asky";
 const STACK = "e2e-dev";
 

@@ -5,13 +5,10 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { Cluster, startCluster } from "./support/cluster";
 import { KObject, list, must, waitFor } from "./support/kube";
-import { cliEnv, e2eStack, outputLog, ROOT } from "./support/stack";
+import { cliEnv, E2E, e2eStack, outputLog, ROOT } from "./support/stack";
 import { spawnSync } from "child_process";
 
-const bin = process.env.ASKY_E2E_BIN!;
-const workdir = process.env.ASKY_E2E_DIR!;
-const clusterName = process.env.ASKY_E2E_CLUSTER!;
-const keep = process.env.ASKY_E2E_KEEP === "1";
+const { bin, workdir, clusterName, keep } = E2E;
 const NS = "asky";
 const STACK = "e2e-prod";
 /** What a managed cluster provides and the test stands in for: a Retain StorageClass and volumes of it. */

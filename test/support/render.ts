@@ -1,4 +1,5 @@
-import { AskyConfigShape, parseAskyConfig } from "../../config";
+import * as assert from "assert";
+import { AskyConfigShape, ConfigError, parseAskyConfig } from "../../config";
 import { K8sManifest, Render, renderProgram, renderStack, stackConfig } from "../../scripts/render";
 export { isSecretEnvelope, reveal } from "../../scripts/render";
 
@@ -45,4 +46,20 @@ export function stackSettings(stack: "dev" | "prod"): AskyConfigShape {
 /** Renders one component on its own (a program of a single `new AskyX(...)`). */
 export function renderComponent(build: () => Record<string, unknown> | void, stack = "component"): Promise<Render> {
     return renderProgram(stack, async () => build() ?? {});
+}
+
+/** A stack's `asky:` keys decoded as the program sees them (a mutable copy), for config tests. */
+export function rawStackConfig(stack: "dev" | "prod"): Record<string, any> {
+    return JSON.parse(JSON.stringify(stackSettings(stack)));
+}
+
+/** The problems config validation reports for `raw` (none when it is valid). */
+export function configProblems(raw: Record<string, unknown>): string[] {
+    try {
+        parseAskyConfig(raw);
+    } catch (err) {
+        assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+        return [...err.problems];
+    }
+    return [];
 }

@@ -6,6 +6,15 @@ import * as YAML from "yaml";
 /** The repository: the program under test and its committed stack files. */
 export const ROOT = path.resolve(__dirname, "..", "..", "..");
 
+/** What scripts/e2e.ts hands the e2e files: the toolchain's bin folder, the work folder, the
+ * cluster's name, and whether to stop after the first `pulumi up` (`--keep`). */
+export const E2E = {
+    bin: process.env.ASKY_E2E_BIN ?? "",
+    workdir: process.env.ASKY_E2E_DIR ?? "",
+    clusterName: process.env.ASKY_E2E_CLUSTER ?? "",
+    keep: process.env.ASKY_E2E_KEEP === "1",
+};
+
 export interface E2eStackOptions {
     /** Stack name, e.g. `e2e-dev`. */
     name: string;
