@@ -278,6 +278,15 @@ describe("metrics of every component reach a real Prometheus (Debian's prometheu
         assert.strictEqual(await samples("other"), undefined);
     });
 
+    it("no exporter logs a password: each one's output is free of every generated secret", async () => {
+        const { resources } = await renderedStack("dev");
+        const secrets = ["postgres-superuser", "database-role-passwords", "postgres-exporter-credentials", "initial-user-passwords"].flatMap((name) =>
+            Object.entries(reveal(resources.find((r) => r.inputs.kind === "Secret" && (r.inputs.metadata as any).name === name)!.inputs.stringData) as Record<string, string>)
+                .filter(([key]) => key !== "username").map(([, value]) => value));
+        assert.ok(secrets.length >= 8, secrets.join(" "));
+        for (const m of managed) for (const s of secrets) assert.ok(!m.output().includes(s), `${m.name} printed ${s}`);
+    });
+
     it("the cache's hits and misses arrive (redis_keyspace_hits_total, redis_keyspace_misses_total)", async () => {
         await waitFor("a hit and a miss", async () => {
             const hits = await scalar(`redis_keyspace_hits_total{namespace="${NAMESPACE}"}`);

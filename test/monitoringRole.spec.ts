@@ -106,5 +106,7 @@ describe("the monitoring role asky_monitor (sql/08-monitoring-role.sql) on a rea
         assert.match(metrics, /^pg_database_size_bytes\{datname="asky"[,}]/m);
         assert.doesNotMatch(pg.logText(), /asky_monitor.*permission denied|permission denied.*asky_monitor/i);
         assert.doesNotMatch(exporter.output(), /permission denied/i);
+        // Its log names the server, never the password it logged in with.
+        assert.ok(!exporter.output().includes(monitor.password), "the exporter logs no password");
     });
 });
