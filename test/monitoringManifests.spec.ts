@@ -3,7 +3,7 @@ import { EXPORTER_PORTS } from "../components";
 import { ConfigError, parseAskyConfig } from "../config";
 import { DASHBOARD_UID } from "../monitoring/dashboard";
 import { renderStack } from "../scripts/render";
-import { checkPolicy, effectiveFlows, formatPorts, formatViolations, validateSchemas } from "./policy";
+import { checkPolicy, effectiveFlows, formatPorts, formatViolations, runCheck, validateSchemas } from "./policy";
 import { DEBIAN_PROGRAMS, debianUpstreamVersion, imageParts } from "./support/monitoring";
 import { find, renderedStack, stackSettings } from "./support/render";
 
@@ -66,6 +66,21 @@ describe("observability manifests (components/monitoring.ts)", function () {
         const { objects } = await renderWith("dev", (m) => { m.scraper = { namespace: "observability", podLabels: { app: "vmagent" } }; });
         const peer = find(objects, "NetworkPolicy", "allow-redis").spec.ingress.find((r: any) => r.ports[0].port === EXPORTER_PORTS.redis).from;
         assert.deepStrictEqual(peer, [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "observability" } }, podSelector: { matchLabels: { app: "vmagent" } } }]);
+    });
+
+    it("NET-2 catches a metrics port opened to every namespace, and a scraper rule gone missing", async () => {
+        const { objects } = await renderedStack("dev");
+        const withPolicy = (edit: (ingress: any[]) => any[]) => objects.map((o) => {
+            if (o.kind !== "NetworkPolicy" || o.metadata.name !== "allow-redis") return o;
+            const copy = JSON.parse(JSON.stringify(o));
+            copy.spec.ingress = edit(copy.spec.ingress);
+            return copy;
+        });
+        const isScrape = (r: any) => r.ports[0].port === EXPORTER_PORTS.redis;
+        const anyNamespace = withPolicy((ingress) => ingress.map((r) => (isScrape(r) ? { ...r, from: [{ namespaceSelector: {} }] } : r)));
+        assert.match(formatViolations(runCheck("NET-2", anyNamespace, { stack: "dev", namespace: "asky" })), /NET-2 NetworkPolicy\/allow-redis: extra flow other-namespaces → redis TCP\/9121/);
+        const gone = withPolicy((ingress) => ingress.filter((r) => !isScrape(r)));
+        assert.match(formatViolations(runCheck("NET-2", gone, { stack: "dev", namespace: "asky" })), /NET-2 Deployment\/redis: missing flow monitoring → redis TCP\/9121/);
     });
 
     it("without the Prometheus Operator (the committed stacks): prometheus.io annotations on the four metrics Services, no custom resource", async () => {
