@@ -11,6 +11,7 @@ import {
     AskyNetworkPolicies,
     AskyService,
     AskyServiceSecrets,
+    BACKUP_CRONJOB,
     EXPORTER_PORTS,
     Flow,
     GATEWAY_INTERNAL_PORT,
@@ -130,7 +131,7 @@ function deployAsky(config: AskyConfig) {
     new AskyMonitoring("asky", {
         namespace, namespaceName: config.namespace, instance, environment: config.environment, monitoring: config.monitoring,
         claims: [config.storage.claimName, ...(config.backup.enabled ? [config.backup.claimName] : [])],
-        backupCronJob: backup ? "postgres-backup" : undefined,
+        backupCronJob: backup ? BACKUP_CRONJOB : undefined,
     }, opts);
 
     return {
