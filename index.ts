@@ -4,11 +4,15 @@ import {
     AskyBackup,
     AskyCache,
     AskyDatabase,
+    AskyDatabaseExporter,
     AskyGateway,
+    AskyMonitoring,
     AskyNamespace,
     AskyNetworkPolicies,
     AskyService,
     AskyServiceSecrets,
+    BACKUP_CRONJOB,
+    EXPORTER_PORTS,
     Flow,
     GATEWAY_INTERNAL_PORT,
     POSTGRES_PORT,
@@ -54,9 +58,20 @@ function deployAsky(config: AskyConfig) {
             ...(config.backup.enabled ? [{ from: "postgres-backup", to: "postgres", port: POSTGRES_PORT }] : []),
             { from: "pyxis", to: "redis", port: REDIS_PORT },
             { from: "request-management", to: "redis", port: REDIS_PORT },
+            { from: "postgres-exporter", to: "postgres", port: POSTGRES_PORT },
         ];
+        // Only the configured Prometheus reaches the exporters.
+        const scrapers = {
+            ...config.monitoring.scraper,
+            targets: [
+                { to: "gateway", port: EXPORTER_PORTS.nginx },
+                { to: "gateway", port: EXPORTER_PORTS.accessLog },
+                { to: "redis", port: EXPORTER_PORTS.redis },
+                { to: "postgres-exporter", port: EXPORTER_PORTS.postgres },
+            ],
+        };
         // Policies first: no pod ever runs without them.
-        afterPolicies.push(new AskyNetworkPolicies("asky", { namespace, instance, flows }, opts));
+        afterPolicies.push(new AskyNetworkPolicies("asky", { namespace, instance, flows, scrapers }, opts));
     }
     const podOpts: pulumi.ComponentResourceOptions = { ...opts, dependsOn: afterPolicies };
 
@@ -74,7 +89,10 @@ function deployAsky(config: AskyConfig) {
     // 2. The cache and the services, once the schema Job has finished.
     const secrets = new AskyServiceSecrets("asky", { namespace, instance, firebaseServiceAccount: config.firebaseServiceAccount, serviceToken: config.serviceToken }, opts);
     const afterSchema = [...afterPolicies, database.bootstrap];
-    const cache = new AskyCache("asky", { namespace, instance, cache: config.cache }, { ...opts, dependsOn: afterSchema });
+    const cache = new AskyCache("asky", { namespace, instance, cache: config.cache, monitoring: config.monitoring }, { ...opts, dependsOn: afterSchema });
+    new AskyDatabaseExporter("asky", {
+        namespace, instance, databaseName: config.database.name, monitorPassword: database.monitorPassword, monitoring: config.monitoring,
+    }, { ...opts, dependsOn: afterSchema });
         const services = (Object.keys(config.services) as ServiceName[]).map((name) => new AskyService(name, {
         serviceName: name,
         namespace,
@@ -108,7 +126,13 @@ function deployAsky(config: AskyConfig) {
         autoscaling: autoscalingFor(config.gateway.autoscale),
         disruptionBudget: availability.disruptionBudgets,
         spreadAcrossNodes: availability.spreadAcrossNodes,
+        monitoring: config.monitoring,
     }, { ...opts, dependsOn: [...afterPolicies, ...services, cache] });
+    new AskyMonitoring("asky", {
+        namespace, namespaceName: config.namespace, instance, environment: config.environment, monitoring: config.monitoring,
+        claims: [config.storage.claimName, ...(config.backup.enabled ? [config.backup.claimName] : [])],
+        backupCronJob: backup ? BACKUP_CRONJOB : undefined,
+    }, opts);
 
     return {
         namespace,

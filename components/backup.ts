@@ -15,6 +15,9 @@ import {
     scratchVolume,
 } from "./podHardening";
 
+/** The CronJob's name, which its Jobs are named after (`postgres-backup-<minute>`): the backup alerts watch it. */
+export const BACKUP_CRONJOB = "postgres-backup";
+
 export interface AskyBackupArgs {
     /** Namespace of every object. */
     namespace: pulumi.Input<string>;
@@ -43,7 +46,7 @@ export class AskyBackup extends pulumi.ComponentResource {
 
     constructor(name: string, args: AskyBackupArgs, opts?: pulumi.ComponentResourceOptions) {
         super("asky:index:Backup", name, {}, opts);
-        const id: WorkloadIdentity = { name: "postgres-backup", component: "backup", instance: args.instance };
+        const id: WorkloadIdentity = { name: BACKUP_CRONJOB, component: "backup", instance: args.instance };
         const b = args.backup;
 
         const kept = retainedObject(args.protect);

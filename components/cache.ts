@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AskyConfig, parseQuantity } from "../config";
-import { probes, scratchVolume } from "./podHardening";
+import { EXPORTER_PORTS, metricsService, redisExporterSidecar } from "./monitoring";
+import { WorkloadIdentity, probes, scratchVolume } from "./podHardening";
 import { AskyWorkload } from "./workload";
 
 /** The services reach Redis at host `redis`, port 6379: both are hard-coded in the images. */
@@ -15,6 +16,8 @@ export interface AskyCacheArgs {
     instance: string;
     /** Image and resources (`asky:cache`). */
     cache: AskyConfig["cache"];
+    /** Exporter image and discovery (`asky:monitoring`): redis_exporter runs beside Redis. */
+    monitoring: AskyConfig["monitoring"];
 }
 
 /**
@@ -28,8 +31,9 @@ export class AskyCache extends pulumi.ComponentResource {
 
     constructor(name: string, args: AskyCacheArgs, opts?: pulumi.ComponentResourceOptions) {
         super("asky:index:Cache", name, {}, opts);
+        const id: WorkloadIdentity = { name: "redis", component: "cache", instance: args.instance };
         this.workload = new AskyWorkload(`${name}-workload`, {
-            identity: { name: "redis", component: "cache", instance: args.instance },
+            identity: id,
             namespace: args.namespace,
             runAsUser: REDIS_UID,
             resources: args.cache.resources,
@@ -47,9 +51,13 @@ export class AskyCache extends pulumi.ComponentResource {
                 volumeMounts: [{ name: "data", mountPath: "/data" }],
                 ...probes({ command: ["redis-cli", "-p", String(REDIS_PORT), "ping"] }, { tcpPort: "redis" }),
             },
+            sidecars: [redisExporterSidecar(args.monitoring.images.redisExporter, REDIS_PORT)],
             volumes: [scratchVolume("data", "64Mi")],
             service: { port: REDIS_PORT, targetPort: "redis" },
         }, { parent: this, dependsOn: opts?.dependsOn });
+        metricsService(`${name}-metrics`, {
+            namespace: args.namespace, pods: id, serviceName: "redis-metrics", port: EXPORTER_PORTS.redis, targetPort: "metrics", monitoring: args.monitoring,
+        }, { parent: this });
         this.host = this.workload.serviceName;
         this.registerOutputs({ host: this.host });
     }

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { DEFAULT_DATABASE_CLAIM } from "../config/schema";
 import type { AskyConfig, ServiceName } from "../config";
-import { SERVICE_DATABASE_ROLES, renderDatabaseSql, superuserSyncScript, userPasswordEnv } from "../sql/render";
+import { MONITORING_DATABASE_ROLE, SERVICE_DATABASE_ROLES, renderDatabaseSql, superuserSyncScript, userPasswordEnv } from "../sql/render";
 import {
     WorkloadIdentity,
     containerResources,
@@ -71,6 +71,8 @@ export class AskyDatabase extends pulumi.ComponentResource {
     public readonly superuserSecretName: pulumi.Output<string>;
     /** Each seeded user's password, by e-mail (the bootstrap re-sets a hash its Secret no longer matches, unless the user changed it); a Pulumi secret. */
     public readonly userPasswords: pulumi.Output<Record<string, string>>;
+    /** Password of the monitoring role (`asky_monitor`, pg_monitor only), for postgres-exporter; a Pulumi secret. */
+    public readonly monitorPassword: pulumi.Output<string>;
     /** The Job that applied the current SQL: services depend on it so they roll after the schema. */
     public readonly bootstrap: k8s.batch.v1.Job;
     public readonly statefulSet: k8s.apps.v1.StatefulSet;
@@ -92,6 +94,7 @@ export class AskyDatabase extends pulumi.ComponentResource {
         const rolePasswords = Object.fromEntries(
             Object.keys(SERVICE_DATABASE_ROLES).map((svc) => [svc, password(svc)]),
         ) as Record<ServiceName, pulumi.Output<string>>;
+        const monitorPassword = password("monitor");
         const userPasswordList = db.users.map((u) => ({ user: u, password: password(`user-${userPasswordEnv(u.email).toLowerCase().replace(/_/g, "-")}`) }));
 
         const secret = (role: string, objName: string, stringData: Record<string, pulumi.Input<string>>) =>
@@ -103,7 +106,10 @@ export class AskyDatabase extends pulumi.ComponentResource {
 
         const superuserSecret = secret("superuser", "postgres-superuser", { username: "postgres", password: superuserPassword });
         const roleSecret = secret("role-passwords", "database-role-passwords", Object.fromEntries(
-            (Object.keys(rolePasswords) as ServiceName[]).map((svc) => [SERVICE_DATABASE_ROLES[svc].passwordEnv, rolePasswords[svc]]),
+            [
+                ...(Object.keys(rolePasswords) as ServiceName[]).map((svc) => [SERVICE_DATABASE_ROLES[svc].passwordEnv, rolePasswords[svc]]),
+                [MONITORING_DATABASE_ROLE.passwordEnv, monitorPassword],
+            ],
         ));
         const userSecret = secret("user-passwords", "initial-user-passwords", Object.fromEntries(
             userPasswordList.map(({ user, password: pw }) => [userPasswordEnv(user.email), pw]),
@@ -231,7 +237,7 @@ export class AskyDatabase extends pulumi.ComponentResource {
 
         // The Job's name follows the SQL, the credentials and the volume: any change creates a new Job,
         // which re-applies the idempotent SQL to the running (or newly created) database before the services roll.
-        const revision = contentChecksum(sql, claimName, superuserPassword, ...Object.values(rolePasswords), ...userPasswordList.map((u) => u.password))
+        const revision = contentChecksum(sql, claimName, superuserPassword, ...Object.values(rolePasswords), monitorPassword, ...userPasswordList.map((u) => u.password))
             .apply((h) => h.slice(0, 10));
         const migrationId: WorkloadIdentity = { name: "postgres-bootstrap", component: "migration", instance: args.instance };
         this.bootstrap = new k8s.batch.v1.Job(`${name}-bootstrap`, {
@@ -277,6 +283,7 @@ export class AskyDatabase extends pulumi.ComponentResource {
 
         this.host = host;
         this.superuserSecretName = superuserSecret.metadata.name;
+        this.monitorPassword = monitorPassword;
         this.userPasswords = pulumi.secret(pulumi.all(userPasswordList.map((u) => u.password)).apply((pws) =>
             Object.fromEntries(userPasswordList.map((u, i) => [u.user.email, pws[i]]))));
         this.registerOutputs({

@@ -4,6 +4,14 @@ import * as tls from "@pulumi/tls";
 import { AskyConfig, gatewaySizingOf, gatewayTmpBytesOf } from "../config";
 import { GATEWAY_HEALTH_PATH, GATEWAY_PORTS, GatewayTlsInput, GatewayUpstream, renderGatewayConfig } from "../nginx/render";
 import { WorkloadIdentity, contentChecksum, objectMeta, probes, recommendedLabels, scratchVolume, selectorLabels } from "./podHardening";
+import {
+    EXPORTER_PORTS,
+    GATEWAY_METRICS_LOG_PORT,
+    accessLogExporterSidecar,
+    gatewayLogProgram,
+    metricsService,
+    nginxExporterSidecar,
+} from "./monitoring";
 import { AskyWorkload, AutoscalingArgs } from "./workload";
 
 /** nginx-unprivileged runs as UID 101 and listens on unprivileged ports (GW-8). */
@@ -50,6 +58,8 @@ export interface AskyGatewayArgs {
     disruptionBudget: boolean;
     /** Spread pods across nodes. */
     spreadAcrossNodes: boolean;
+    /** Exporter images and discovery (`asky:monitoring`): the stub_status and access-log exporters run beside NGINX. */
+    monitoring: AskyConfig["monitoring"];
 }
 
 /**
@@ -118,12 +128,14 @@ export class AskyGateway extends pulumi.ComponentResource {
             runtimeDir: "/tmp",
             errorLog: "/dev/stderr",
             accessLog: "/dev/stdout",
+            metricsLogPort: GATEWAY_METRICS_LOG_PORT,
         });
         this.clusterUrl = gatewayClusterUrl(ns);
+        const logProgram = gatewayLogProgram();
 
         const config = new k8s.core.v1.ConfigMap(`${name}-config`, {
             metadata: objectMeta(id, args.namespace, "gateway-config"),
-            data: { "nginx.conf": this.nginxConf },
+            data: { "nginx.conf": this.nginxConf, "gateway.mtail": logProgram },
         }, { parent: this });
 
         const tlsId: WorkloadIdentity = { name: "gateway-tls", component: "gateway", instance: args.instance };
@@ -180,7 +192,12 @@ export class AskyGateway extends pulumi.ComponentResource {
             disruptionBudget: args.disruptionBudget,
             spreadAcrossNodes: args.spreadAcrossNodes,
             // The certificate is read at each handshake: its renewal needs no roll, a config change does.
-            podAnnotations: { "checksum/config": contentChecksum(this.nginxConf) },
+            podAnnotations: { "checksum/config": contentChecksum(this.nginxConf, logProgram) },
+            // Both exporters read NGINX inside the pod: stub_status and the metrics log stream stay on loopback.
+            sidecars: [
+                nginxExporterSidecar(args.monitoring.images.nginxExporter, GATEWAY_PORTS.status),
+                accessLogExporterSidecar(args.monitoring.images.logExporter, "log-program"),
+            ],
             container: {
                 name: "nginx",
                 image: g.image,
@@ -195,6 +212,7 @@ export class AskyGateway extends pulumi.ComponentResource {
             },
             volumes: [
                 { name: "config", configMap: { name: config.metadata.name } },
+                { name: "log-program", configMap: { name: config.metadata.name, items: [{ key: "gateway.mtail", path: "gateway.mtail" }] } },
                 // Holds every large-body slot full (asky:gateway.limits.largeBodySlots × clientMaxBodySize) plus headroom.
                 scratchVolume("tmp", `${tmpMiB}Mi`),
                 // Optional: the pod starts before cert-manager or the organisation has made the Secret, and is not ready until it exists.
@@ -227,6 +245,15 @@ export class AskyGateway extends pulumi.ComponentResource {
                 ports: [{ name: "internal", port: GATEWAY_INTERNAL_SERVICE_PORT, targetPort: "internal", protocol: "TCP" }],
             },
         }, { parent: this });
+
+        // One Service per exporter: the prometheus.io annotations name a single port.
+        const metricsOpts = { parent: this };
+        metricsService(`${name}-metrics`, {
+            namespace: args.namespace, pods: id, serviceName: "gateway-metrics", port: EXPORTER_PORTS.nginx, targetPort: "metrics", monitoring: args.monitoring,
+        }, metricsOpts);
+        metricsService(`${name}-log-metrics`, {
+            namespace: args.namespace, pods: id, serviceName: "gateway-log-metrics", port: EXPORTER_PORTS.accessLog, targetPort: "log-metrics", monitoring: args.monitoring,
+        }, metricsOpts);
 
         const svc = this.workload.service;
         const scheme = t.mode === "off" ? "http" : "https";

@@ -7,3 +7,5 @@ export * from "./networkPolicies";
 export * from "./service";
 export * from "./serviceSecrets";
 export * from "./workload";
+export * from "./databaseExporter";
+export * from "./monitoring";

@@ -19,6 +19,15 @@ export interface AskyNetworkPoliciesArgs {
     instance: string;
     /** Exactly the connections to allow (NET-2); everything else is denied (NET-1). DNS is always allowed. */
     flows: readonly Flow[];
+    /** The monitoring pods (in their own namespace) that may reach the exporters' ports; left out, nobody. */
+    scrapers?: {
+        /** Namespace of the scraping Prometheus. */
+        namespace: string;
+        /** Labels of its pods. */
+        podLabels: Readonly<Record<string, string>>;
+        /** The metrics container ports, by `app.kubernetes.io/name` of the pods. */
+        targets: readonly { to: string; port: number }[];
+    };
 }
 
 /** Link-local DNS resolvers some clusters put on every node (NodeLocal DNSCache; GKE's metadata server). */
@@ -59,14 +68,23 @@ export class AskyNetworkPolicies extends pulumi.ComponentResource {
             }],
         });
 
-        const workloads = [...new Set(args.flows.flatMap((f) => [f.from, f.to]))].filter((w) => w !== "*").sort();
+        const scrapers = args.scrapers;
+        const scraperPeer = scrapers && {
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": scrapers.namespace } },
+            podSelector: { matchLabels: { ...scrapers.podLabels } },
+        };
+        const scraped = scrapers?.targets ?? [];
+        const workloads = [...new Set([...args.flows.flatMap((f) => [f.from, f.to]), ...scraped.map((t) => t.to)])].filter((w) => w !== "*").sort();
         for (const w of workloads) {
             const inbound = args.flows.filter((f) => f.to === w);
             const outbound = args.flows.filter((f) => f.from === w);
-            const ingress = inbound.map((f) => ({
-                ...(f.from === "*" ? {} : { from: [byName(f.from)] }),
-                ports: [{ protocol: "TCP", port: f.port }],
-            }));
+            const ingress = [
+                ...inbound.map((f) => ({
+                    ...(f.from === "*" ? {} : { from: [byName(f.from)] }),
+                    ports: [{ protocol: "TCP", port: f.port }],
+                })),
+                ...scraped.filter((t) => t.to === w).map((t) => ({ from: [scraperPeer!], ports: [{ protocol: "TCP", port: t.port }] })),
+            ];
             const egress = outbound.map((f) => ({ to: [byName(f.to)], ports: [{ protocol: "TCP", port: f.port }] }));
             policy(w, `allow-${w}`, {
                 podSelector: byName(w).podSelector,

@@ -22,6 +22,14 @@ export interface AutoscalingArgs {
     cpuUtilizationPercent: number;
 }
 
+/** A second container of the pod (an exporter), hardened and sized like the main one. */
+export interface Sidecar {
+    /** The container without security context or resources: those are added here. */
+    container: Omit<k8s.types.input.core.v1.Container, "securityContext" | "resources">;
+    /** Its requests and limits (POD-9). */
+    resources: Resources;
+}
+
 export interface AskyWorkloadArgs {
     /** Name, component and instance: the labels, selectors and the Kubernetes object names. */
     identity: WorkloadIdentity;
@@ -33,6 +41,8 @@ export interface AskyWorkloadArgs {
     resources: Resources;
     /** Numeric non-root UID/GID the pod runs as (POD-2). */
     runAsUser: number;
+    /** Containers beside the main one (exporters); left out, none. */
+    sidecars?: Sidecar[];
     /** Volumes the container mounts; only configMap/secret/emptyDir/projected kinds (POD-5). */
     volumes?: pulumi.Input<k8s.types.input.core.v1.Volume>[];
     /** Fixed replica count; ignored when `autoscaling` is set (the HPA owns it). */
@@ -103,6 +113,11 @@ export class AskyWorkload extends pulumi.ComponentResource {
                                 securityContext: containerSecurity(),
                                 resources: containerResources(args.resources),
                             },
+                            ...(args.sidecars ?? []).map((c) => ({
+                                ...c.container,
+                                securityContext: containerSecurity(),
+                                resources: containerResources(c.resources),
+                            })),
                         ],
                         volumes: args.volumes,
                     },

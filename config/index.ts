@@ -177,6 +177,7 @@ function imageKeys(c: AskyConfigShape): [Path, string][] {
         [["cache", "image"], c.cache.image],
         [["gateway", "image"], c.gateway.image],
         ...Object.entries(c.services).map(([name, s]): [Path, string] => [["services", name, "image"], s.image]),
+        ...Object.entries(c.monitoring.images).map(([name, ref]): [Path, string] => [["monitoring", "images", name], ref]),
     ];
 }
 

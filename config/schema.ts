@@ -126,6 +126,52 @@ const cronSchedule = z
         message: "must be a cron schedule with five fields (e.g. '15 2 * * *') or @daily",
     });
 
+/** A Kubernetes label key (optional DNS-subdomain prefix and '/', then a name of up to 63 characters). */
+const labelKey = z.string().regex(/^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, {
+    message: "must be a label key such as app.kubernetes.io/name or release",
+});
+/** A Kubernetes label value: up to 63 characters, alphanumeric at both ends. */
+const labelValue = z.string().regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, {
+    message: "must be a label value: up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+});
+const labels = z.record(labelKey, labelValue);
+/** A Prometheus duration such as 15s, 1m. */
+const promDuration = z.string().regex(/^[1-9][0-9]*(ms|s|m|h)$/, { message: "must be a Prometheus duration such as 15s or 1m" });
+
+/** Metrics, discovery, the scraper allowed in, the Grafana dashboard and alerts (`asky:monitoring`). */
+const monitoring = z.strictObject({
+    /** The cluster has the Prometheus Operator CRDs: ServiceMonitor and PrometheusRule instead of prometheus.io annotations. */
+    prometheusOperator: z.boolean(),
+    /** Labels the Prometheus selects ServiceMonitors and PrometheusRules by (kube-prometheus-stack: `release: <its release>`). */
+    operatorLabels: labels.default({}),
+    /** How often Prometheus scrapes the exporters (ServiceMonitor interval; annotations cannot say it). */
+    scrapeInterval: promDuration,
+    /** The only pods allowed to reach the metrics ports (NetworkPolicy): these labels in this namespace. */
+    scraper: z.strictObject({
+        namespace: dnsLabel,
+        podLabels: labels.refine((l) => Object.keys(l).length > 0, { message: "must name at least one label: an empty selector would admit every pod of the namespace" }),
+    }),
+    /** A ConfigMap with the dashboard JSON, labelled for the Grafana dashboard sidecar. */
+    grafanaDashboard: z.strictObject({
+        enabled: z.boolean(),
+        /** The sidecar's `sidecar.dashboards.label` (Grafana's Helm chart: grafana_dashboard). */
+        label: labelKey,
+        /** The sidecar's `sidecar.dashboards.labelValue` (Grafana's Helm chart: "1"). */
+        labelValue: labelValue,
+    }),
+    /** Exporter images, pinned like every other image. */
+    images: z.strictObject({
+        /** NGINX's stub_status exporter (nginx/nginx-prometheus-exporter). */
+        nginxExporter: image,
+        /** The access-log exporter of the gateway (mtail). */
+        logExporter: image,
+        /** quay.io/prometheuscommunity/postgres-exporter. */
+        postgresExporter: image,
+        /** oliver006/redis_exporter. */
+        redisExporter: image,
+    }),
+});
+
 /** The claim names of ARCHITECTURE.md, used unless `storage.claimName` / `backup.claimName` say otherwise. */
 export const DEFAULT_DATABASE_CLAIM = "postgres-pv-claim";
 export const DEFAULT_BACKUP_CLAIM = "postgres-backup";
@@ -192,6 +238,7 @@ export const askyConfigSchema = z.strictObject({
     networkPolicies: z.boolean(),
     /** Protect the database volume, workload and namespace from `pulumi destroy` (DATA-1). */
     protectData: z.boolean(),
+    monitoring,
     backup: z.strictObject({
         enabled: z.boolean(),
         schedule: cronSchedule,
@@ -210,6 +257,7 @@ export type ServiceName = keyof AskyConfigShape["services"];
 export type Resources = z.output<typeof resources>;
 export type Probe = z.output<typeof probe>;
 export type SeedUser = z.output<typeof seedUserSchema>;
+export type MonitoringSettings = z.output<typeof monitoring>;
 export type ServiceTokenSettings = z.output<typeof serviceToken>;
 
 /** The top-level `asky:` keys, to reject keys the program does not know. */

@@ -152,6 +152,8 @@ export interface GatewayConfigInput {
     errorLog: string;
     /** Absolute path of the access log (`/dev/stdout` in the cluster), or `off`. */
     accessLog: string;
+    /** Send every request's listener, route, status and upstream time to this loopback UDP port (the log exporter); left out, no metrics stream. */
+    metricsLogPort?: number;
 }
 
 const TEMPLATE_PATH = path.join(__dirname, "gateway.conf.mustache");
@@ -351,6 +353,7 @@ function toView(input: GatewayConfigInput) {
         accessLog: input.accessLog === "off"
             ? "off"
             : matching("accessLog", input.accessLog, SAFE_ABSOLUTE_PATH, "`off` or an absolute path of [A-Za-z0-9._/-]"),
+        metricsLog: input.metricsLogPort === undefined ? false : { port: port("metricsLogPort", input.metricsLogPort) },
         refusalLogSampleEvery: REFUSAL_LOG_SAMPLE_EVERY,
         refusalLogSamplePercent: 100 / REFUSAL_LOG_SAMPLE_EVERY,
         droppedRequestHeaders: DROPPED_REQUEST_HEADERS,

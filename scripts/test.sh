@@ -11,8 +11,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # The real programs the suites start (test/support/*): PostgreSQL with pgcrypto, NGINX, Redis,
-# Prometheus and its exporters, OpenSSL for the TLS handshakes.
-PACKAGES=(postgresql postgresql-contrib nginx-light redis-server openssl prometheus
+# Prometheus (promtool) and the exporters and mtail it scrapes, OpenSSL for the TLS handshakes.
+PACKAGES=(postgresql postgresql-contrib nginx-light redis-server openssl prometheus mtail
     prometheus-nginx-exporter prometheus-postgres-exporter prometheus-redis-exporter)
 
 fail() {
@@ -40,7 +40,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
         || fail "apt-get install ${missing[*]} failed"
     # The packages start system services; the tests start throwaway servers of their own.
-    for svc in postgresql redis-server prometheus prometheus-nginx-exporter prometheus-postgres-exporter prometheus-redis-exporter nginx; do
+    for svc in postgresql redis-server prometheus prometheus-nginx-exporter prometheus-postgres-exporter prometheus-redis-exporter mtail nginx; do
         "${sudo[@]}" service "$svc" stop >/dev/null 2>&1 || true
     done
     command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | while read -r ver name _; do

@@ -15,6 +15,9 @@ export const SERVICE_DATABASE_ROLES: Readonly<Record<ServiceName, { role: string
         "request-management": Object.freeze({ role: "asky_requests", schema: "requests", passwordEnv: "ASKY_REQUESTS_DB_PASSWORD" }),
     });
 
+/** The monitoring role postgres-exporter logs in as (pg_monitor, no table access). */
+export const MONITORING_DATABASE_ROLE = Object.freeze({ role: "asky_monitor", passwordEnv: "ASKY_MONITOR_DB_PASSWORD" });
+
 /** bcrypt cost bounds: below 10 is too cheap to brute-force (SEC-5); above 16 makes every deploy crawl. */
 export const MIN_BCRYPT_COST = 10;
 export const MAX_BCRYPT_COST = 16;
@@ -24,6 +27,7 @@ const SCHEMA_FILES = ["00-session.sql", "01-schemas.sql", "02-pyxis.sql", "03-re
 const ROLE_TEMPLATE = "05-roles.sql";
 const SEED_FILE = "06-seed.sql";
 const SEED_USERS_FILE = "07-seed-users.sql";
+const MONITORING_ROLE_FILE = "08-monitoring-role.sql";
 
 const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -54,6 +58,7 @@ export function renderDatabaseSql(input: { databaseName: string; users: readonly
         readSql(SEED_FILE),
         readSql(SEED_USERS_FILE),
         usersSql,
+        `\\set asky_monitor_role ${MONITORING_DATABASE_ROLE.role}\n\\set asky_monitor_password_env ${MONITORING_DATABASE_ROLE.passwordEnv}\n${readSql(MONITORING_ROLE_FILE)}`,
         "COMMIT;",
         "\\echo 'asky bootstrap: done'",
         "",

@@ -6,7 +6,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { backupScript, renderDatabaseSql, SERVICE_DATABASE_ROLES, userPasswordEnv } from "../sql/render";
+import { backupScript, MONITORING_DATABASE_ROLE, renderDatabaseSql, SERVICE_DATABASE_ROLES, userPasswordEnv } from "../sql/render";
 import { AskyBackup } from "../components";
 import { PsqlResult, TestPostgres, run } from "./support/postgres";
 import { find, renderComponent } from "./support/render";
@@ -35,7 +35,7 @@ describe("database backup (sql/backup.sh) on a real PostgreSQL", () => {
         pg = await TestPostgres.start({ database: DB });
         const users = [{ name: "Admin", email: "admin@asky.local", phoneNumber: "+5511990010001", role: "admin" as const }];
         const env: Record<string, string> = { [userPasswordEnv("admin@asky.local")]: "admin-password" };
-        for (const { passwordEnv } of Object.values(SERVICE_DATABASE_ROLES)) {
+        for (const { passwordEnv } of [...Object.values(SERVICE_DATABASE_ROLES), MONITORING_DATABASE_ROLE]) {
             env[passwordEnv] = `${passwordEnv.toLowerCase()}-secret`;
         }
         const file = path.join(pg.workDir, "bootstrap.sql");

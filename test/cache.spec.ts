@@ -5,7 +5,7 @@ import { find, renderComponent, stackSettings } from "./support/render";
 /** components/cache.ts on its own. */
 describe("AskyCache (components/cache.ts)", () => {
     it("serves Redis as host `redis` on 6379, the name and port hard-coded in the images", async () => {
-        const { objects } = await renderComponent(() => { new AskyCache("cache", { namespace: "asky", instance: "asky-test", cache: stackSettings("dev").cache }); });
+        const { objects } = await renderComponent(() => { new AskyCache("cache", { namespace: "asky", instance: "asky-test", cache: stackSettings("dev").cache, monitoring: stackSettings("dev").monitoring }); });
         const svc = find(objects, "Service", "redis");
         assert.deepStrictEqual([svc.spec.type, svc.spec.ports[0].port, svc.spec.ports[0].targetPort], ["ClusterIP", 6379, "redis"]);
         const pod = find(objects, "Deployment", "redis").spec.template.spec;

@@ -25,6 +25,7 @@ describe("AskyGateway (components/gateway.ts)", () => {
             upstreamPorts: { auth: 8003, pyxis: 8001, requestManagement: 8002 },
             autoscaling: gateway.autoscale ? s.availability.autoscaling : undefined,
             disruptionBudget: s.availability.disruptionBudgets, spreadAcrossNodes: s.availability.spreadAcrossNodes,
+            monitoring: s.monitoring,
         });
         return { externalUrl: g.externalUrl, clusterUrl: g.clusterUrl };
     });
@@ -50,6 +51,7 @@ describe("AskyGateway (components/gateway.ts)", () => {
             connectionsPerClient: 32, largeBodySlots: 32,
             proxyConnectTimeoutSeconds: 5, proxyReadTimeoutSeconds: 30, proxySendTimeoutSeconds: 30,
             loginRateLimitPerMinute: 30, loginBurst: 10, runtimeDir: "/tmp", errorLog: "/dev/stderr", accessLog: "/dev/stdout",
+            metricsLogPort: 5140,
         }));
     });
 
@@ -83,10 +85,10 @@ describe("AskyGateway (components/gateway.ts)", () => {
         assert.notDeepStrictEqual(c.readinessProbe, c.livenessProbe);
     });
 
-    it("WIRE-6 carries the checksum of its nginx.conf on the pod template", async () => {
+    it("WIRE-6 carries the checksum of its nginx.conf and the access-log program on the pod template", async () => {
         const { objects } = await build("dev");
-        const conf = find(objects, "ConfigMap", "gateway-config").data["nginx.conf"];
-        const expected = crypto.createHash("sha256").update(conf).update("\0").digest("hex");
+        const data = find(objects, "ConfigMap", "gateway-config").data;
+        const expected = crypto.createHash("sha256").update(data["nginx.conf"]).update("\0").update(data["gateway.mtail"]).update("\0").digest("hex");
         assert.strictEqual(find(objects, "Deployment", "gateway").spec.template.metadata.annotations["checksum/config"], expected);
     });
 
@@ -128,7 +130,7 @@ describe("AskyGateway (components/gateway.ts)", () => {
         }
     });
 
-    it("NET-2 in both stacks only request-management reaches the internal listener; the public ports are open to anyone; the probe ports to no pod", async () => {
+    it("NET-2 in both stacks only request-management reaches the internal listener; the public ports are open to anyone; the exporters only to the scraper; the probe ports to no pod", async () => {
         for (const stack of ["dev", "prod"] as const) {
             const { objects } = await renderedStack(stack);
             const toGateway = effectiveFlows(objects, { stack, namespace: "asky" })
@@ -136,7 +138,8 @@ describe("AskyGateway (components/gateway.ts)", () => {
                 .map((f) => `${f.from} ${formatPorts(f.ports)}`)
                 .sort();
             const publicPorts = stack === "dev" ? "TCP/8080" : "TCP/8080, TCP/8443";
-            assert.deepStrictEqual(toGateway, [`external ${publicPorts}`, `other-namespaces ${publicPorts}`, "request-management TCP/8090"], stack);
+            const scraperPorts = stack === "dev" ? "TCP/3903, TCP/8080, TCP/9113" : "TCP/3903, TCP/8080, TCP/8443, TCP/9113";
+            assert.deepStrictEqual(toGateway, [`external ${publicPorts}`, `monitoring ${scraperPorts}`, `other-namespaces ${publicPorts}`, "request-management TCP/8090"], stack);
         }
     });
 

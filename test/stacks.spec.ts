@@ -35,13 +35,16 @@ describe("the program (index.ts), both stacks", () => {
             it("creates the objects ARCHITECTURE.md names", async () => {
                 const { objects } = await renderedStack(stack);
                 assert.deepStrictEqual(namesOf(objects, "Namespace"), ["asky"]);
-                assert.deepStrictEqual(namesOf(objects, "Deployment"), ["auth", "gateway", "pyxis", "redis", "request-management"]);
+                assert.deepStrictEqual(namesOf(objects, "Deployment"), ["auth", "gateway", "postgres-exporter", "pyxis", "redis", "request-management"]);
                 assert.deepStrictEqual(namesOf(objects, "StatefulSet"), ["postgres"]);
-                assert.deepStrictEqual(namesOf(objects, "Service"), ["auth", "gateway", "gateway-internal", "postgres", "pyxis", "redis", "request-management"]);
+                assert.deepStrictEqual(namesOf(objects, "Service"), ["auth", "gateway", "gateway-internal", "gateway-log-metrics", "gateway-metrics", "postgres", "postgres-exporter", "pyxis", "redis", "redis-metrics", "request-management"]);
                 for (const cm of ["postgres-initdb-config", "gateway-config"]) find(objects, "ConfigMap", cm);
                 find(objects, "PersistentVolumeClaim", "postgres-pv-claim");
                 const ports = Object.fromEntries(objects.filter((o) => o.kind === "Service").map((s: any) => [s.metadata.name, s.spec.ports[0].port]));
-                assert.deepStrictEqual(ports, { auth: 8003, pyxis: 8001, "request-management": 8002, redis: 6379, postgres: 5432, gateway: 80, "gateway-internal": 80 });
+                assert.deepStrictEqual(ports, {
+                    auth: 8003, pyxis: 8001, "request-management": 8002, redis: 6379, postgres: 5432, gateway: 80, "gateway-internal": 80,
+                    "gateway-metrics": 9113, "gateway-log-metrics": 3903, "redis-metrics": 9121, "postgres-exporter": 9187,
+                });
                 const jobs = objects.filter((o) => o.kind === "Job").map((o) => o.metadata.name);
                 assert.strictEqual(jobs.length, 1);
                 assert.match(jobs[0], /^postgres-bootstrap-[0-9a-f]{10}$/);

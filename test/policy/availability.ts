@@ -21,9 +21,10 @@ import {
 /**
  * Deployments that serve requests and must be replicated. `redis` is exempt: it is the
  * single-instance cache the services reach by host name; independent replicas behind one
- * Service would not share state (replication would need Sentinel/Cluster).
+ * Service would not share state (replication would need Sentinel/Cluster). `postgres-exporter`
+ * serves only Prometheus: a second replica would double every query on the database and every series.
  */
-export const SINGLE_INSTANCE_DEPLOYMENTS = new Set(["redis"]);
+export const SINGLE_INSTANCE_DEPLOYMENTS = new Set(["redis", "postgres-exporter"]);
 
 export function serviceDeployments(objects: readonly K8sObject[]): K8sObject[] {
   return ofKind(objects, "Deployment").filter((d) => !SINGLE_INSTANCE_DEPLOYMENTS.has(d.metadata.name));

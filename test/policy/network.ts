@@ -91,10 +91,13 @@ export const EXTERNAL = "external";
 export const FOREIGN = "other-namespaces";
 const KUBE_SYSTEM = "kube-system";
 const DNS_POD_LABELS = { "k8s-app": "kube-dns" };
+/** The Prometheus allowed to scrape the exporters: the committed stacks' asky:monitoring.scraper. */
+export const MONITORING = "monitoring";
+export const SCRAPER = { namespace: "monitoring", podLabels: { "app.kubernetes.io/name": "prometheus" } as Record<string, string> };
 
 interface Endpoint {
   id: string;
-  kind: "pod" | "dns" | "external" | "foreign";
+  kind: "pod" | "dns" | "external" | "foreign" | "scraper";
   labels: Record<string, string>;
   ports: any[];
   owner?: K8sObject;
@@ -124,6 +127,12 @@ export const EXPECTED_FLOWS: { from: string; to: string; port: number; protocol:
   { from: "request-management", to: "gateway", port: 8090, protocol: "TCP" },
   { from: "postgres-backup", to: "postgres", port: 5432, protocol: "TCP" },
   { from: "postgres-bootstrap", to: "postgres", port: 5432, protocol: "TCP" },
+  { from: "postgres-exporter", to: "postgres", port: 5432, protocol: "TCP" },
+  // The exporters, where a pod declares their port, reached only by the scraping Prometheus.
+  { from: MONITORING, to: "gateway", port: 9113, protocol: "TCP", ifDeclared: true },
+  { from: MONITORING, to: "gateway", port: 3903, protocol: "TCP", ifDeclared: true },
+  { from: MONITORING, to: "redis", port: 9121, protocol: "TCP", ifDeclared: true },
+  { from: MONITORING, to: "postgres-exporter", port: 9187, protocol: "TCP", ifDeclared: true },
 ];
 export const DNS_PORTS: PortSet = [port("UDP", 53), port("TCP", 53)];
 
@@ -133,7 +142,7 @@ function expectedPorts(src: Endpoint, dst: Endpoint): PortSet {
   for (const f of EXPECTED_FLOWS) {
     if (f.to !== dst.id) continue;
     if (f.ifDeclared && !dst.ports.some((p) => p?.containerPort === f.port && (p.protocol ?? "TCP") === f.protocol)) continue;
-    if (f.from === ANYONE ? src.kind === "external" || src.kind === "foreign" : f.from === src.id) out.push(port(f.protocol, f.port));
+    if (f.from === ANYONE ? src.kind === "external" || src.kind === "foreign" || src.kind === "scraper" : f.from === src.id) out.push(port(f.protocol, f.port));
   }
   return normalize(out);
 }
@@ -168,6 +177,11 @@ function isLinkLocal(cidr: unknown): boolean {
   return !!m && Number(m[1]) >= 16;
 }
 
+/** Whether a podSelector can only match the scraper's pods. */
+function onlyScraperPods(sel: LabelSelector | undefined): boolean {
+  return !!sel && Object.entries(SCRAPER.podLabels).every(([k, v]) => sel.matchLabels?.[k] === v);
+}
+
 function peerMatches(peer: any, ep: Endpoint, env: Env): boolean {
   if (!isObject(peer)) return false;
   // Pod IPs are not knowable and CNIs differ on ipBlock for pods: an ipBlock means "external",
@@ -182,11 +196,14 @@ function peerMatches(peer: any, ep: Endpoint, env: Env): boolean {
       return (nsSel === undefined || selectorMatches(nsSel, env.nsLabels)) && (podSel === undefined || selectorMatches(podSel, ep.labels));
     case "dns":
       return nsSel !== undefined && selectorMatches(nsSel, { "kubernetes.io/metadata.name": KUBE_SYSTEM }) && (podSel === undefined || selectorMatches(podSel, DNS_POD_LABELS));
+    case "scraper":
+      return nsSel !== undefined && selectorMatches(nsSel, { "kubernetes.io/metadata.name": SCRAPER.namespace }) && (podSel === undefined || selectorMatches(podSel, ep.labels));
     case "foreign": {
       if (nsSel === undefined) return false; // a bare podSelector stays in the namespace
       const pinned = pinnedNamespaces(nsSel);
       if (!pinned) return true;
-      return pinned.some((n) => n !== env.ns && n !== KUBE_SYSTEM) || (pinned.includes(KUBE_SYSTEM) && !onlyDnsPods(podSel));
+      const scraperOnly = (n: string) => n === SCRAPER.namespace && onlyScraperPods(podSel);
+      return pinned.some((n) => n !== env.ns && n !== KUBE_SYSTEM && !scraperOnly(n)) || (pinned.includes(KUBE_SYSTEM) && !onlyDnsPods(podSel));
     }
   }
 }
@@ -276,9 +293,10 @@ function analyse(objects: readonly K8sObject[], ctx: PolicyContext) {
   const dns: Endpoint = { id: DNS, kind: "dns", labels: DNS_POD_LABELS, ports: dnsPorts };
   const external: Endpoint = { id: EXTERNAL, kind: "external", labels: {}, ports: [] };
   const foreign: Endpoint = { id: FOREIGN, kind: "foreign", labels: {}, ports: [] };
+  const scraper: Endpoint = { id: MONITORING, kind: "scraper", labels: SCRAPER.podLabels, ports: [] };
   const pairs = [];
-  for (const src of [...pods, external, foreign])
-    for (const dst of [...pods, dns, external, foreign]) {
+  for (const src of [...pods, external, foreign, scraper])
+    for (const dst of [...pods, dns, external, foreign, scraper]) {
       if (src.kind !== "pod" && dst.kind !== "pod") continue;
       const eg = sideGrants("egress", src, dst, policies, env);
       const ing = sideGrants("ingress", dst, src, policies, env);

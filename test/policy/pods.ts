@@ -107,7 +107,8 @@ export function imageName(image: string): string {
 
 /** Paths known images must write to; with a read-only root they need an emptyDir there. */
 const WRITABLE_PATHS: { name: RegExp; longRunningOnly: boolean; paths: { path: string; memory?: boolean }[]; why: string }[] = [
-  { name: /nginx/, longRunningOnly: false, paths: [{ path: "/tmp" }], why: "nginx" },
+  // nginx itself (nginx, nginx-unprivileged), not images that only carry the name (nginx-prometheus-exporter)
+  { name: /^nginx(-unprivileged)?$/, longRunningOnly: false, paths: [{ path: "/tmp" }], why: "nginx" },
   {
     name: /^postgres$/,
     longRunningOnly: true, // the server; psql/pg_dump clients in Jobs write nowhere but their output volume

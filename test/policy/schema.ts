@@ -31,10 +31,17 @@ interface ModelClass {
 
 const groupModules = new Map<string, Promise<Record<string, unknown> | undefined>>();
 
+/** Models of custom resources the program may render: the Prometheus Operator's (ServiceMonitor, PrometheusRule). */
+const CRD_MODEL_PACKAGES = ["@kubernetes-models/prometheus-operator"];
+
 function loadGroupVersion(apiVersion: string): Promise<Record<string, unknown> | undefined> {
   let p = groupModules.get(apiVersion);
   if (!p) {
-    p = dynamicImport(`kubernetes-models/${apiVersion}`).catch(() => undefined);
+    p = dynamicImport(`kubernetes-models/${apiVersion}`).catch(() =>
+      CRD_MODEL_PACKAGES.reduce<Promise<Record<string, unknown> | undefined>>(
+        (found, pkg) => found.then((m) => m ?? dynamicImport(`${pkg}/${apiVersion}`).catch(() => undefined)),
+        Promise.resolve(undefined),
+      ));
     groupModules.set(apiVersion, p);
   }
   return p;
