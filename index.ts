@@ -7,6 +7,7 @@ import {
     AskyGateway,
     AskyNamespace,
     AskyNetworkPolicies,
+    AskyPriorityClasses,
     AskyService,
     AskyServiceSecrets,
     Flow,
@@ -59,10 +60,12 @@ function deployAsky(config: AskyConfig) {
         afterPolicies.push(new AskyNetworkPolicies("asky", { namespace, instance, flows }, opts));
     }
     const podOpts: pulumi.ComponentResourceOptions = { ...opts, dependsOn: afterPolicies };
+    const priority = availability.priorityClasses ? new AskyPriorityClasses("asky", { instance }, opts) : undefined;
 
     // 1. The database, ready and with the current schema applied.
     const database = new AskyDatabase("asky", {
         namespace, instance, database: config.database, storage: config.storage, protect: config.protectData,
+        priorityClassName: priority?.database,
     }, podOpts);
     const backup = config.backup.enabled
         ? new AskyBackup("asky", {
@@ -108,6 +111,7 @@ function deployAsky(config: AskyConfig) {
         autoscaling: autoscalingFor(config.gateway.autoscale),
         disruptionBudget: availability.disruptionBudgets,
         spreadAcrossNodes: availability.spreadAcrossNodes,
+        priorityClassName: priority?.gateway,
     }, { ...opts, dependsOn: [...afterPolicies, ...services, cache] });
 
     return {
