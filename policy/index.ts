@@ -6,7 +6,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { PolicyPack, PolicyResource, ReportViolation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import * as policyProxy from "@pulumi/policy/proxy";
-import { EngineResource, Judgement, PackSettings, RULES, UNKNOWN_SENTINELS, judge, packSettings } from "./rules";
+import { EngineResource, Judgement, PackSettings, RULES, UNKNOWN_SENTINELS, declaredStack, judge, packSettings } from "./rules";
 
 // The unknown markers rules.ts recognises must be the ones this @pulumi/policy produces.
 const sentinels = Object.entries(policyProxy).filter(([k]) => /^unknown[A-Z]\w*Value$/.test(k)).map(([, v]) => v);
@@ -70,6 +70,9 @@ const asEngineResource = (r: Pick<PolicyResource, "type" | "urn" | "name" | "pro
     type: r.type, urn: r.urn, name: r.name, props: r.props, protect: r.opts?.protect,
 });
 
+/** Each resource's inputs, by URN, as the resource rules saw them in this run: what the stack rules judge (declaredStack). */
+const declared = new Map<string, Record<string, unknown>>();
+
 const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = RULES.map((rule) =>
     rule.scope === "resource"
         ? {
@@ -77,6 +80,7 @@ const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = RULES.map
             description: rule.description,
             enforcementLevel: "mandatory",
             validateResource: (args, reportViolation) => {
+                declared.set(args.urn, args.props);
                 const j = judge(rule.id, [asEngineResource(args)], current().ctx);
                 undecided(j, () => args.props);
                 report(j, reportViolation);
@@ -87,8 +91,9 @@ const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = RULES.map
             description: rule.description,
             enforcementLevel: "mandatory",
             validateStack: (args, reportViolation) => {
-                const j = judge(rule.id, args.resources.map(asEngineResource), current().ctx);
-                undecided(j, (urn) => args.resources.find((r) => r.urn === urn)?.props);
+                const resources = declaredStack(args.resources.map(asEngineResource), declared);
+                const j = judge(rule.id, resources, current().ctx);
+                undecided(j, (urn) => resources.find((r) => r.urn === urn)?.props);
                 report(j, reportViolation);
             },
         },

@@ -185,6 +185,19 @@ export function renderedObject(r: EngineResource, secretValues = true): Record<s
     return o;
 }
 
+/**
+ * The stack as a stack rule judges it: each resource's inputs as the program registered them in this run
+ * (`declared`, by URN) where known, else what the engine holds (its outputs). The engine gives a stack policy
+ * outputs, and on a deployed stack those are the live objects: fields the cluster filled in (the volumeName a
+ * bound claim got, the replica count an HPA set) are not what the program declares, nor what the render shows.
+ */
+export function declaredStack(resources: readonly EngineResource[], declared: ReadonlyMap<string, Record<string, unknown>>): EngineResource[] {
+    return resources.map((r) => {
+        const props = declared.get(r.urn);
+        return props ? { ...r, props } : r;
+    });
+}
+
 /** Where a check read a value unknown until apply: the resource and the property path. */
 export interface UnknownRead {
     urn: string;

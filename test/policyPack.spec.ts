@@ -3,7 +3,7 @@
 // and the stack config sets the levels. test/e2e/3-policy.e2e.ts runs the pack under the real CLI.
 
 import assert from "node:assert/strict";
-import { EngineResource, ENFORCEMENT_KEY, RULES, judge, kubernetesKind, packSettings, renderedObject } from "../policy/rules";
+import { EngineResource, ENFORCEMENT_KEY, RULES, declaredStack, judge, kubernetesKind, packSettings, renderedObject } from "../policy/rules";
 import { CHECK_IDS, K8sObject, PolicyContext } from "./policy";
 import { PROTECTED_ANNOTATION } from "./policy/data";
 import { NAMESPACE, goodObjects } from "./fixtures/policy-good";
@@ -116,6 +116,25 @@ describe("policy pack rules (policy/rules.ts)", () => {
             assert.ok(messages.some((v) => v.message.startsWith("StatefulSet/postgres: is not protected")), JSON.stringify(messages));
             assert.ok(messages.every((v) => v.urn?.startsWith("urn:pulumi:test::")), "each violation names its resource's URN");
         });
+    });
+
+    it("stack rules judge what the program declares, not what the cluster filled in on a deployed stack", async () => {
+        const { objects } = await renderedStack("prod");
+        const ctx = { stack: "prod" as const, namespace: "asky" };
+        const declared = objects.map((o, i) => asEngine(o as K8sObject, i));
+        // The live objects a deployed prod stack's state holds: an HPA set the replica count, the provisioner bound the claim.
+        const live = declared.map((r) => {
+            const props = JSON.parse(JSON.stringify(r.props));
+            if (props.kind === "Deployment") props.spec.replicas = props.spec.replicas ?? 2;
+            if (props.kind === "PersistentVolumeClaim") props.spec.volumeName = `pvc-${r.name}`;
+            return { ...r, props };
+        });
+        const onLive = ["HA-1", "HA-5"].flatMap((id) => judge(id, live, ctx).violations.map((v) => v.message));
+        assert.ok(onLive.some((m) => /sets spec\.replicas although an HPA manages it/.test(m)) && onLive.some((m) => /binds PersistentVolume "pvc-/.test(m)), onLive.join("\n"));
+        const inputs = new Map(declared.map((r) => [r.urn, r.props]));
+        for (const id of ["HA-1", "HA-5"]) assert.deepEqual(judge(id, declaredStack(live, inputs), ctx).violations, [], id);
+        // A resource the run did not register (being deleted) is judged on what the engine holds.
+        assert.equal(declaredStack(live, new Map())[0].props, live[0].props);
     });
 
     describe("values unknown during a preview", () => {

@@ -14,6 +14,10 @@ const workdir = process.env.ASKY_E2E_DIR!;
 const clusterName = process.env.ASKY_E2E_CLUSTER!;
 const keep = process.env.ASKY_E2E_KEEP === "1";
 const PACK = path.join(ROOT, "policy");
+const NS = "asky";
+/** What a managed cluster provides, as in 2-prod: a Retain StorageClass with volumes of it, and load balancer addresses. */
+const STORAGE_CLASS = "e2e-managed-retain";
+const LB_ADDRESS = "203.0.113.10";
 
 interface PolicyLine {
     level: "mandatory" | "advisory";
@@ -72,7 +76,41 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
         const npm = spawnSync("npm", ["ci", "--no-audit", "--no-fund", "--prefix", PACK], { encoding: "utf8" });
         assert.strictEqual(npm.status, 0, `npm ci --prefix policy: ${npm.stderr}`);
         cluster = startCluster({ name: clusterName, bin, workdir, nodes: 1 });
+        cluster.kubectl(["apply", "-f", "-"], YAML.stringify({
+            apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name: STORAGE_CLASS },
+            provisioner: "kubernetes.io/no-provisioner", reclaimPolicy: "Retain", volumeBindingMode: "Immediate", allowVolumeExpansion: true,
+        }));
     });
+
+    /** Static volumes of the class for the prod stack's claims, as a provisioner would create them. */
+    function prodVolumes(config: Record<string, any>): void {
+        const sizes = { "e2e-database": config["asky:storage"].size, "e2e-backup": config["asky:backup"].storageSize };
+        for (const [name, size] of Object.entries(sizes)) {
+            cluster.kubectl(["apply", "-f", "-"], YAML.stringify({
+                apiVersion: "v1", kind: "PersistentVolume", metadata: { name },
+                spec: { capacity: { storage: size }, accessModes: ["ReadWriteOnce"], storageClassName: STORAGE_CLASS,
+                    persistentVolumeReclaimPolicy: "Retain", hostPath: { path: `/var/lib/e2e/${name}` } },
+            }));
+        }
+    }
+
+    /** Gives the gateway's LoadBalancer Service an address while the engine waits for one. */
+    function loadBalancerController(): () => void {
+        let stopped = false;
+        const tick = () => {
+            if (stopped) return;
+            try {
+                const svc = cluster.get<any>(["-n", NS, "service", "gateway"]);
+                if (svc?.spec.type === "LoadBalancer" && !svc.status?.loadBalancer?.ingress?.length)
+                    cluster.kubectl(["-n", NS, "patch", "service", "gateway", "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: LB_ADDRESS }] } } })]);
+            } catch {
+                /* not created yet */
+            }
+            setTimeout(tick, 1000);
+        };
+        tick();
+        return () => (stopped = true);
+    }
 
     let failed = false;
     afterEach(function () {
@@ -81,6 +119,8 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
     after(function () {
         if (cluster && !failed) cluster.delete();
     });
+
+    const stacks: Partial<Record<"dev" | "prod", Stack>> = {};
 
     for (const base of ["dev", "prod"] as const) {
         it(`pulumi preview --policy-pack ./policy of a fresh ${base} stack: 0 mandatory violations`, async function () {
@@ -91,8 +131,14 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
                     merge(c, overlay);
                     c["asky:kubeconfig"] = cluster.kubeconfig;
                     c["asky:kubeContext"] = cluster.context;
+                    if (base === "prod") {
+                        c["asky:storage"].storageClass = STORAGE_CLASS;
+                        c["asky:backup"].storageClass = STORAGE_CLASS;
+                        prodVolumes(c);
+                    }
                 },
             });
+            stacks[base] = stack;
             const { ok, output } = await run(`14-policy-${base}`, (onOutput) => stack.preview({ policyPacks: [PACK], onOutput }));
             const found = policyLines(output);
             assert.ok(ok, `preview failed:\n${output.slice(-4000)}`);
@@ -103,6 +149,33 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
             console.log(`      ${base}: ${found.length} advisory (undecided until apply): ${[...new Set(found.map((f) => f.id))].join(", ")}`);
         });
     }
+
+    it("pulumi up --policy-pack of dev passes every rule with the values known, and the next preview reports nothing at all", async function () {
+        const up = await run("14-policy-dev-up", (onOutput) => stacks.dev!.up({ policyPacks: [PACK], onOutput }));
+        assert.ok(up.ok, `up failed:\n${up.output.slice(-4000)}${up.error.slice(-2000)}`);
+        assert.deepStrictEqual(policyLines(up.output), [], summary(policyLines(up.output)));
+        const again = await run("14-policy-dev-preview-after-up", (onOutput) => stacks.dev!.preview({ policyPacks: [PACK], expectNoChanges: true, onOutput }));
+        assert.ok(again.ok, again.output.slice(-4000));
+        assert.match(again.output, /asky-checklist@v0\.1\.0/, "the pack ran");
+        assert.deepStrictEqual(policyLines(again.output), [], "nothing undecided once every value exists");
+        await stacks.dev!.destroy({ onOutput: outputLog(workdir, "14-policy-dev-destroy") });
+    });
+
+    it("pulumi up --policy-pack of prod: the stack rules (HA, DATA) hold on the deployed stack, and the next preview reports nothing", async function () {
+        const stopLb = loadBalancerController();
+        try {
+            const up = await run("14-policy-prod-up", (onOutput) => stacks.prod!.up({ policyPacks: [PACK], onOutput }));
+            assert.ok(up.ok, `up failed:\n${up.output.slice(-4000)}${up.error.slice(-2000)}`);
+            assert.deepStrictEqual(policyLines(up.output), [], summary(policyLines(up.output)));
+        } finally {
+            stopLb();
+        }
+        // The state now holds live objects (replicas set by the HPAs, claims bound): the pack judges what the program declares.
+        const again = await run("14-policy-prod-preview-after-up", (onOutput) => stacks.prod!.preview({ policyPacks: [PACK], expectNoChanges: true, onOutput }));
+        assert.ok(again.ok, again.output.slice(-4000));
+        assert.match(again.output, /asky-checklist@v0\.1\.0/, "the pack ran");
+        assert.deepStrictEqual(policyLines(again.output), [], summary(policyLines(again.output)));
+    });
 
     /** Only the ConfigMap of the generated password (and its namespace): what the update step judges. */
     let generatedOnly = false;
