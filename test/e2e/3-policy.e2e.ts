@@ -223,6 +223,15 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
             pulumiCommand: await PulumiCommand.get({ root: path.dirname(bin) }),
         });
         fixture = await Stack.createOrSelect("policy-fixture", ws);
+        // A level that does not exist stops the pack before anything is judged, naming the key path.
+        await fixture.setAllConfig({
+            "asky:environment": { value: "prod" },
+            "asky:namespace": { value: "fixture" },
+            "asky-checklist:enforcement": { value: JSON.stringify({ "POD-11": "warn" }) },
+        });
+        const refused = await run("15-policy-fixture-bad-config", (onOutput) => fixture.preview({ policyPacks: [PACK], onOutput }));
+        assert.strictEqual(refused.ok, false);
+        assert.match(refused.error, /asky-checklist:enforcement\.POD-11: "warn" is not an enforcement level; allowed: advisory, mandatory, disabled/);
         // The keys the pack reads; the stack lowers POD-11 (a moving tag) to advisory for itself.
         await fixture.setAllConfig({
             "asky:environment": { value: "prod" },
