@@ -31,7 +31,7 @@ export const RULES: readonly Rule[] = [
     { id: "POD-3", scope: "resource", levels: MUST, description: 'Every container drops all capabilities (securityContext.capabilities.drop: ["ALL"]) and adds none.' },
     { id: "POD-4", scope: "resource", levels: MUST, description: "seccompProfile.type: RuntimeDefault on the pod or every container." },
     { id: "POD-5", scope: "resource", levels: MUST, description: "Pods mount only configMap, secret, emptyDir, projected, downwardAPI and persistentVolumeClaim volumes; no hostPath or other node access." },
-    { id: "POD-6", scope: "resource", levels: MUST, description: "No hostNetwork, hostPID, hostIPC, hostPort, privileged or hostProcess: remove them, the namespace's restricted Pod Security admission refuses such pods anyway." },
+    { id: "POD-6", scope: "resource", levels: MUST, description: "No hostNetwork, hostPID, hostIPC, hostPort, privileged or hostProcess: remove them (the restricted Pod Security level of POD-13 refuses such pods)." },
     { id: "POD-7", scope: "resource", levels: MUST, description: "readOnlyRootFilesystem: true on every container, with a writable emptyDir mounted where the image writes (nginx: /tmp; postgres: /var/run/postgresql, /tmp, /dev/shm as Memory)." },
     { id: "POD-8", scope: "stack", levels: MUST, description: "automountServiceAccountToken: false on the pod (or on the ServiceAccount it uses), and no projected service-account token: no workload here calls the Kubernetes API." },
     { id: "POD-9", scope: "resource", levels: MUST, description: "Every container has cpu, memory and ephemeral-storage requests and limits, requests not above limits (set them in the stack config's resources)." },
