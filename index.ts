@@ -9,6 +9,7 @@ import {
     AskyMonitoring,
     AskyNamespace,
     AskyNetworkPolicies,
+    AskyPriorityClasses,
     AskyService,
     AskyServiceSecrets,
     BACKUP_CRONJOB,
@@ -74,10 +75,12 @@ function deployAsky(config: AskyConfig) {
         afterPolicies.push(new AskyNetworkPolicies("asky", { namespace, instance, flows, scrapers }, opts));
     }
     const podOpts: pulumi.ComponentResourceOptions = { ...opts, dependsOn: afterPolicies };
+    const priority = availability.priorityClasses ? new AskyPriorityClasses("asky", { instance }, opts) : undefined;
 
     // 1. The database, ready and with the current schema applied.
     const database = new AskyDatabase("asky", {
         namespace, instance, database: config.database, storage: config.storage, protect: config.protectData,
+        priorityClassName: priority?.database,
     }, podOpts);
     const backup = config.backup.enabled
         ? new AskyBackup("asky", {
@@ -127,6 +130,7 @@ function deployAsky(config: AskyConfig) {
         disruptionBudget: availability.disruptionBudgets,
         spreadAcrossNodes: availability.spreadAcrossNodes,
         monitoring: config.monitoring,
+        priorityClassName: priority?.gateway,
     }, { ...opts, dependsOn: [...afterPolicies, ...services, cache] });
     new AskyMonitoring("asky", {
         namespace, namespaceName: config.namespace, instance, environment: config.environment, monitoring: config.monitoring,

@@ -8,6 +8,7 @@ import {
     WorkloadIdentity,
     containerResources,
     containerSecurity,
+    imagePullPolicy,
     objectMeta,
     podSecurity,
     recommendedLabels,
@@ -86,6 +87,7 @@ export class AskyBackup extends pulumi.ComponentResource {
                                 containers: [{
                                     name: "pg-dump",
                                     image: args.image,
+                                    imagePullPolicy: imagePullPolicy(args.image),
                                     command: ["sh", "/scripts/backup.sh"],
                                     env: [
                                         ...postgresClientEnv(args.databaseName, args.superuserSecretName),

@@ -9,6 +9,7 @@ import {
     containerResources,
     containerSecurity,
     contentChecksum,
+    imagePullPolicy,
     objectMeta,
     podSecurity,
     probes,
@@ -53,6 +54,8 @@ export interface AskyDatabaseArgs {
     storage: AskyConfig["storage"];
     /** Protect the PVC, PV and StatefulSet from `pulumi destroy` and keep them if removed from the program (DATA-1). */
     protect: boolean;
+    /** A PriorityClass for the database pod (prod); left out, the cluster's default priority. */
+    priorityClassName?: pulumi.Input<string>;
 }
 
 /**
@@ -188,10 +191,12 @@ export class AskyDatabase extends pulumi.ComponentResource {
                     },
                     spec: {
                         ...podSecurity(POSTGRES_UID, POSTGRES_UID, POSTGRES_UID),
+                        ...(args.priorityClassName ? { priorityClassName: args.priorityClassName } : {}),
                         terminationGracePeriodSeconds: 60,
                         containers: [{
                             name: "postgres",
                             image: db.image,
+                            imagePullPolicy: imagePullPolicy(db.image),
                             args: ["postgres", "-c", "password_encryption=scram-sha-256"],
                             ports: [{ name: "postgres", containerPort: POSTGRES_PORT, protocol: "TCP" }],
                             env: [
@@ -226,10 +231,13 @@ export class AskyDatabase extends pulumi.ComponentResource {
             },
         }, dataOpts);
 
+        // The StatefulSet's governing Service, headless (kube-score statefulset-has-servicename): `postgres` resolves to the one pod.
+        // A separate headless Service would change the StatefulSet's immutable serviceName: a replacement protect forbids in prod.
         this.service = new k8s.core.v1.Service(`${name}-service`, {
             metadata: objectMeta(id, args.namespace),
             spec: {
                 type: "ClusterIP",
+                clusterIP: "None",
                 selector: selectorLabels(id),
                 ports: [{ name: "postgres", port: POSTGRES_PORT, targetPort: "postgres", protocol: "TCP" }],
             },
@@ -259,6 +267,7 @@ export class AskyDatabase extends pulumi.ComponentResource {
                         containers: [{
                             name: "apply-sql",
                             image: db.image,
+                            imagePullPolicy: imagePullPolicy(db.image),
                             command: ["sh", "-c", "until pg_isready -q; do echo waiting for postgres; sleep 2; done; exec psql -v ON_ERROR_STOP=1 --no-psqlrc -f /sql/bootstrap.sql"],
                             env: postgresClientEnv(db.name, superuserSecret.metadata.name),
                             envFrom: [

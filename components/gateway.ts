@@ -60,6 +60,8 @@ export interface AskyGatewayArgs {
     spreadAcrossNodes: boolean;
     /** Exporter images and discovery (`asky:monitoring`): the stub_status and access-log exporters run beside NGINX. */
     monitoring: AskyConfig["monitoring"];
+    /** A PriorityClass for the gateway pods (prod); left out, the cluster's default priority. */
+    priorityClassName?: pulumi.Input<string>;
 }
 
 /**
@@ -191,6 +193,7 @@ export class AskyGateway extends pulumi.ComponentResource {
             autoscaling: args.autoscaling,
             disruptionBudget: args.disruptionBudget,
             spreadAcrossNodes: args.spreadAcrossNodes,
+            priorityClassName: args.priorityClassName,
             // The certificate is read at each handshake: its renewal needs no roll, a config change does.
             podAnnotations: { "checksum/config": contentChecksum(this.nginxConf, logProgram) },
             // Both exporters read NGINX inside the pod: stub_status and the metrics log stream stay on loopback.
@@ -207,8 +210,8 @@ export class AskyGateway extends pulumi.ComponentResource {
                     { name: "tmp", mountPath: "/tmp" },
                     ...(t.mode !== "off" ? [{ name: "tls", mountPath: TLS_DIR, readOnly: true }] : []),
                 ],
-                // Probes on ports of their own, which no client can reach or fill (GW-7).
-                ...probes({ httpPort: "ready", path: GATEWAY_HEALTH_PATH }, { httpPort: "live", path: GATEWAY_HEALTH_PATH }),
+                // Probes on ports of their own, which no client can reach or fill (GW-7); by number, as kube-score reads a named probe port as 0.
+                ...probes({ httpPort: GATEWAY_PORTS.ready, path: GATEWAY_HEALTH_PATH }, { httpPort: GATEWAY_PORTS.live, path: GATEWAY_HEALTH_PATH }),
             },
             volumes: [
                 { name: "config", configMap: { name: config.metadata.name } },

@@ -4,6 +4,7 @@ export * from "./database";
 export * from "./gateway";
 export * from "./namespace";
 export * from "./networkPolicies";
+export * from "./priorityClasses";
 export * from "./service";
 export * from "./serviceSecrets";
 export * from "./workload";

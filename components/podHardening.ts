@@ -1,7 +1,7 @@
 import * as crypto from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { Resources } from "../config";
+import { parseImage, type Resources } from "../config";
 
 /**
  * The one place that decides labels, security contexts, resources and probes for every
@@ -86,6 +86,15 @@ export function containerSecurity(): k8s.types.input.core.v1.SecurityContext {
         capabilities: { drop: ["ALL"] },
         seccompProfile: { type: "RuntimeDefault" },
     };
+}
+
+/**
+ * How the kubelet gets an image (kube-score container-image-pull-policy): a digest never changes, so the node's copy
+ * is it; a tag, a version tag too, can be pushed again, so every start asks the registry which image it names
+ * (cached layers are not downloaded again) and every node runs the same one.
+ */
+export function imagePullPolicy(image: Input<string | undefined>): pulumi.Output<"Always" | "IfNotPresent"> {
+    return pulumi.output(image).apply((ref) => (ref !== undefined && parseImage(ref).digest !== undefined ? "IfNotPresent" : "Always"));
 }
 
 /** Requests and limits from config, in Kubernetes' field names (POD-9). */

@@ -58,7 +58,10 @@ export class AskyService extends pulumi.ComponentResource {
         super("asky:index:Service", name, {}, opts);
         const s = args.settings;
         const jwt = JWT_MOUNTS[args.serviceName];
-        const readiness = s.probe.kind === "http" ? { httpPort: "http", path: s.probe.path } : { tcpPort: "http" };
+        // Without a health route, readiness asks for an HTTP answer of any status (a 404 too) with the image's own
+        // Python: an open port alone would also pass while the app cannot serve, and be the liveness check again (POD-10).
+        const httpAnswer = `import http.client as h; c = h.HTTPConnection('127.0.0.1', ${s.port}, timeout=2); c.request('GET', '/'); c.getresponse()`;
+        const readiness = s.probe.kind === "http" ? { httpPort: "http", path: s.probe.path } : { command: ["python", "-c", httpAnswer] };
         const token = args.serviceToken;
         if ((args.serviceName === "request-management") !== (token !== undefined)) {
             throw new Error(`AskyService ${name}: serviceToken is required for request-management and only for it (serviceName is ${args.serviceName})`);

@@ -5,6 +5,7 @@ import {
     WorkloadIdentity,
     containerResources,
     containerSecurity,
+    imagePullPolicy,
     objectMeta,
     podSecurity,
     recommendedLabels,
@@ -53,6 +54,8 @@ export interface AskyWorkloadArgs {
     disruptionBudget: boolean;
     /** Preferred anti-affinity and topology spread across nodes (HA-4). */
     spreadAcrossNodes: boolean;
+    /** A PriorityClass for the pods (the gateway's in prod); left out, the cluster's default priority. */
+    priorityClassName?: pulumi.Input<string>;
     /** Pod-template annotations, e.g. `checksum/config` so a config change rolls the pods (WIRE-6). */
     podAnnotations?: Record<string, pulumi.Input<string>>;
     /** The Service in front of the pods; its targetPort is the container port's name (WIRE-2). */
@@ -106,15 +109,18 @@ export class AskyWorkload extends pulumi.ComponentResource {
                         // fsGroup lets the non-root UID read the 0440 Secret files it mounts.
                         ...podSecurity(args.runAsUser, args.runAsUser, args.runAsUser),
                         ...(args.spreadAcrossNodes ? spreadAcrossNodes(id) : {}),
+                        ...(args.priorityClassName ? { priorityClassName: args.priorityClassName } : {}),
                         terminationGracePeriodSeconds: 30,
                         containers: [
                             {
                                 ...args.container,
+                                imagePullPolicy: imagePullPolicy(args.container.image),
                                 securityContext: containerSecurity(),
                                 resources: containerResources(args.resources),
                             },
                             ...(args.sidecars ?? []).map((c) => ({
                                 ...c.container,
+                                imagePullPolicy: imagePullPolicy(c.container.image),
                                 securityContext: containerSecurity(),
                                 resources: containerResources(c.resources),
                             })),

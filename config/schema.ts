@@ -233,6 +233,8 @@ export const askyConfigSchema = z.strictObject({
         disruptionBudgets: z.boolean(),
         /** preferred anti-affinity and topology spread (HA-4). */
         spreadAcrossNodes: z.boolean(),
+        /** PriorityClasses for the database and the gateway pods, so a full cluster evicts others first. */
+        priorityClasses: z.boolean(),
     }),
     /** Default-deny NetworkPolicies plus the allowed flows (NET-1, NET-2). */
     networkPolicies: z.boolean(),

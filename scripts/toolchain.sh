@@ -174,5 +174,8 @@ done
 build etcd "$ETCD_VERSION" build_etcd "$ETCD_VERSION"
 build kubernetes "$KUBERNETES_VERSION" build_kubernetes "$KUBERNETES_VERSION"
 build kwok "$KWOK_VERSION" build_kwok "$KWOK_VERSION"
+# Policy packs (pulumi preview --policy-pack ./policy): the engine runs a pack folder through its runtime's
+# language host, and the official Node.js one is not served either; a stand-in that runs policy packs only.
+build pulumi-language-nodejs "$pulumi_version+standin-$standin_hash" build_standin language-nodejs "$pulumi_version" pulumi-language-nodejs
 log "disk: $(du -sh "$TC" | cut -f1) in $TC"
 echo "$TC/bin"

@@ -79,9 +79,9 @@ describe("AskyGateway (components/gateway.ts)", () => {
 
     it("GW-7 probes /healthz on ports of their own: readiness on `ready`, liveness and startup on `live`", async () => {
         const c = pod((await build("dev")).objects).containers[0];
-        assert.deepStrictEqual(c.readinessProbe.httpGet, { port: "ready", path: "/healthz" });
-        assert.deepStrictEqual(c.livenessProbe.httpGet, { port: "live", path: "/healthz" });
-        assert.deepStrictEqual(c.startupProbe.httpGet, { port: "live", path: "/healthz" });
+        assert.deepStrictEqual(c.readinessProbe.httpGet, { port: 8091, path: "/healthz" });
+        assert.deepStrictEqual(c.livenessProbe.httpGet, { port: 8092, path: "/healthz" });
+        assert.deepStrictEqual(c.startupProbe.httpGet, { port: 8092, path: "/healthz" });
         assert.notDeepStrictEqual(c.readinessProbe, c.livenessProbe);
     });
 

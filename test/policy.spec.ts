@@ -192,6 +192,18 @@ describe("policy checks (test/policy)", () => {
       });
       expectViolation("POD-10", "dev", objs, "Deployment/pyxis", /identical/);
     });
+    it("POD-10 rejects readiness and liveness that differ only in timing (kube-score pod-probes-identical compares the handlers)", () => {
+      const tcp = mutated("dev", (o) => {
+        const c = container(get(o, "Deployment", "pyxis"));
+        c.readinessProbe = { tcpSocket: { port: "http" }, periodSeconds: 5, failureThreshold: 3 };
+      });
+      expectViolation("POD-10", "dev", tcp, "Deployment/pyxis", /identical checks \(only their timings differ\)/);
+      // A named port and its number are the same check.
+      const named = mutated("dev", (o) => (container(get(o, "Deployment", "gateway")).livenessProbe.httpGet.port = "ready"));
+      expectViolation("POD-10", "dev", named, "Deployment/gateway", /identical checks/);
+      const otherPath = mutated("dev", (o) => (container(get(o, "Deployment", "gateway")).livenessProbe = { httpGet: { path: "/live", port: 8091 }, periodSeconds: 20 }));
+      expectClean("POD-10", "dev", otherPath);
+    });
     it("POD-10 rejects a probe on a port the container does not declare", () => {
       const objs = mutated("dev", (o) => (container(get(o, "StatefulSet", "postgres")).livenessProbe.tcpSocket.port = "pg"));
       expectViolation("POD-10", "dev", objs, "StatefulSet/postgres", /livenessProbe tcpSocket port "pg"/);

@@ -1,4 +1,7 @@
 import * as assert from "assert";
+import { execFile } from "child_process";
+import * as http from "http";
+import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { AskyService } from "../components";
 import type { ServiceName } from "../config";
@@ -26,13 +29,37 @@ describe("AskyService (components/service.ts)", () => {
         assert.strictEqual(pod.automountServiceAccountToken, false);
     });
 
-    it("POD-10 uses the open heartbeat of request-management for readiness, TCP elsewhere", async () => {
+    it("POD-10 uses the open heartbeat of request-management for readiness, an HTTP answer of any status elsewhere; liveness is TCP", async () => {
         const rm = find((await build("request-management")).objects, "Deployment", "request-management").spec.template.spec.containers[0];
         assert.deepStrictEqual(rm.readinessProbe.httpGet, { port: "http", path: "/requests/heartbeat" });
         assert.deepStrictEqual(rm.livenessProbe.tcpSocket, { port: "http" });
         const auth = find((await build("auth")).objects, "Deployment", "auth").spec.template.spec.containers[0];
-        assert.deepStrictEqual(auth.readinessProbe.tcpSocket, { port: "http" });
-        assert.notDeepStrictEqual(auth.readinessProbe, auth.livenessProbe);
+        assert.deepStrictEqual(auth.readinessProbe.exec.command.slice(0, 2), ["python", "-c"]);
+        assert.match(auth.readinessProbe.exec.command[2], /HTTPConnection\('127\.0\.0\.1', 8003, timeout=2\)/);
+        assert.ok(auth.readinessProbe.timeoutSeconds > 2, "the probe outlasts the script's own timeout");
+        assert.deepStrictEqual(auth.livenessProbe.tcpSocket, { port: "http" });
+    });
+
+    it("POD-10 the HTTP-answer readiness passes on a 404 and fails where only the TCP port answers (what liveness checks)", async () => {
+        const auth = find((await build("auth")).objects, "Deployment", "auth").spec.template.spec.containers[0];
+        const script = (port: number) => auth.readinessProbe.exec.command[2].replace("8003", String(port));
+        const probe = (port: number) => new Promise<number>((resolve) => {
+            // The image's python is 3.8; the script is plain Python 3.
+            execFile("python3", ["-c", script(port)], { timeout: 10_000 }, (err) => resolve(err ? (err as any).code ?? 1 : 0));
+        });
+        const http404 = http.createServer((_req, res) => res.writeHead(404).end("{\"detail\":\"Not Found\"}"));
+        // Accepts connections and never answers: an app whose event loop is stuck.
+        const silent = net.createServer(() => { /* hold the socket */ });
+        const listen = (s: net.Server) => new Promise<number>((r) => s.listen(0, "127.0.0.1", () => r((s.address() as net.AddressInfo).port)));
+        const [p404, pSilent] = [await listen(http404), await listen(silent)];
+        try {
+            assert.strictEqual(await probe(p404), 0, "any HTTP status means the app serves");
+            assert.notStrictEqual(await probe(pSilent), 0, "an open port that never answers is not ready");
+        } finally {
+            http404.close();
+            silent.close();
+            for (const s of [http404, silent]) (s as any).closeAllConnections?.();
+        }
     });
 
     it("WIRE-1/WIRE-2 its Service selects exactly its pods and targets the named container port", async () => {

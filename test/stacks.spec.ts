@@ -240,7 +240,7 @@ describe("offline render (scripts/render.ts)", () => {
             assert.deepStrictEqual(docs.map((d) => `${d.kind}/${d.metadata.name}`), objects.map((o) => `${o.kind}/${o.metadata.name}`));
             for (const d of docs) {
                 assert.ok(d.apiVersion && d.kind && d.metadata?.name, JSON.stringify(d).slice(0, 100));
-                const clusterScoped = ["Namespace", "PersistentVolume", "StorageClass"].includes(d.kind);
+                const clusterScoped = ["Namespace", "PersistentVolume", "StorageClass", "PriorityClass"].includes(d.kind);
                 assert.strictEqual(d.metadata.namespace, clusterScoped ? undefined : "asky", `${d.kind}/${d.metadata.name}`);
                 if (d.kind === "Secret") {
                     // The keys stay visible (what a pod may reference), never the values.

@@ -198,12 +198,27 @@ function probePort(p: any): { port: number | string; how: string } | undefined {
   return undefined;
 }
 
-/** POD-10 readiness and liveness probes on every long-running container, different, on a declared port. */
+/**
+ * What a probe checks, as kube-score's pod-probes-identical compares them: the handler alone (exec command,
+ * HTTP path and port, TCP port, gRPC port and service), named ports resolved; timings do not make two checks differ.
+ */
+function probeCheck(p: any, ports: any[]): unknown {
+  const port = (v: unknown) => (typeof v === "string" ? ports.find((cp: any) => cp?.name === v)?.containerPort ?? v : v);
+  if (p?.exec) return { exec: asArray(p.exec.command) };
+  if (p?.httpGet) return { httpGet: { path: p.httpGet.path ?? "/", port: port(p.httpGet.port), host: p.httpGet.host, scheme: p.httpGet.scheme ?? "HTTP" } };
+  if (p?.tcpSocket) return { tcpSocket: { port: port(p.tcpSocket.port), host: p.tcpSocket.host } };
+  if (p?.grpc) return { grpc: { port: p.grpc.port, service: p.grpc.service ?? "" } };
+  return p;
+}
+
+/** POD-10 readiness and liveness probes on every long-running container, checking different things, on a declared port. */
 export const pod10 = perContainer("POD-10", (t, { c, init }) => {
   if (!t.longRunning || init) return [];
   const r: string[] = [];
   for (const kind of ["readinessProbe", "livenessProbe"]) if (!isObject(c?.[kind])) r.push(`${kind} is missing`);
-  if (isObject(c?.readinessProbe) && isDeepStrictEqual(c.readinessProbe, c.livenessProbe)) r.push("readinessProbe and livenessProbe are identical");
+  const ports = asArray(c?.ports);
+  if (isObject(c?.readinessProbe) && isObject(c?.livenessProbe) && isDeepStrictEqual(probeCheck(c.readinessProbe, ports), probeCheck(c.livenessProbe, ports)))
+    r.push("readinessProbe and livenessProbe are identical checks (only their timings differ): make readiness prove the container can serve now, liveness that it is not wedged");
   for (const kind of ["readinessProbe", "livenessProbe", "startupProbe"]) {
     const p = c?.[kind];
     if (!isObject(p)) continue;

@@ -1,0 +1,274 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as random from "@pulumi/random";
+import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { Cluster, startCluster } from "./support/cluster";
+import { cliEnv, e2eStack, outputLog, ROOT } from "./support/stack";
+
+const bin = process.env.ASKY_E2E_BIN!;
+const workdir = process.env.ASKY_E2E_DIR!;
+const clusterName = process.env.ASKY_E2E_CLUSTER!;
+const keep = process.env.ASKY_E2E_KEEP === "1";
+const PACK = path.join(ROOT, "policy");
+const NS = "asky";
+/** What a managed cluster provides, as in 2-prod: a Retain StorageClass with volumes of it, and load balancer addresses. */
+const STORAGE_CLASS = "e2e-managed-retain";
+const LB_ADDRESS = "203.0.113.10";
+
+interface PolicyLine {
+    level: "mandatory" | "advisory";
+    id: string;
+    /** `type: name` of the resource, as the CLI prints it. */
+    resource: string;
+    /** The violation's message: the line after the policy's description. */
+    message: string;
+}
+
+/** The policy findings of a CLI run: each `- [level]  ID  (type: name)` line and the lines under it (a description, if any, then the message). */
+function policyLines(output: string): PolicyLine[] {
+    const lines = output.split("\n");
+    const out: PolicyLine[] = [];
+    lines.forEach((l, i) => {
+        const m = /^(\s+)- \[(mandatory|advisory)\]\s+(\S+)\s+\((.+)\)\s*$/.exec(l);
+        if (!m) return;
+        const under: string[] = [];
+        for (let j = i + 1; j < lines.length && /^\s*$/.test(lines[j]) === false && lines[j].search(/\S/) > m[1].length && !/^\s+- \[/.test(lines[j]); j++) under.push(lines[j].trim());
+        out.push({ level: m[2] as PolicyLine["level"], id: m[3], resource: m[4], message: under[under.length - 1] ?? "" });
+    });
+    return out;
+}
+
+const summary = (found: PolicyLine[]) => found.map((f) => `[${f.level}] ${f.id} (${f.resource}) ${f.message}`).join("\n");
+
+/** Deep-merges `overlay` into `target` (objects key by key, everything else replaced). */
+function merge(target: Record<string, any>, overlay: Record<string, any>): void {
+    for (const [k, v] of Object.entries(overlay)) {
+        if (v && typeof v === "object" && !Array.isArray(v) && target[k] && typeof target[k] === "object") merge(target[k], v);
+        else target[k] = v;
+    }
+}
+
+/** Runs a CLI operation, collecting its output, and resolves with the output whether it succeeded or not. */
+async function run(step: string, op: (onOutput: (s: string) => void) => Promise<unknown>): Promise<{ ok: boolean; output: string; error: string }> {
+    let output = "";
+    const log = outputLog(workdir, step);
+    const onOutput = (s: string) => {
+        output += s;
+        log(s);
+    };
+    try {
+        await op(onOutput);
+        return { ok: true, output, error: "" };
+    } catch (e) {
+        return { ok: false, output, error: String((e as Error).message) };
+    }
+}
+
+(keep ? describe.skip : describe)("e2e: the checklist policy pack (policy/) under the real CLI: pulumi preview --policy-pack", function () {
+    let cluster: Cluster;
+
+    before(function () {
+        // The pack's own dependencies, as the README and the workflow install them.
+        const npm = spawnSync("npm", ["ci", "--no-audit", "--no-fund", "--prefix", PACK], { encoding: "utf8" });
+        assert.strictEqual(npm.status, 0, `npm ci --prefix policy: ${npm.stderr}`);
+        cluster = startCluster({ name: clusterName, bin, workdir, nodes: 1 });
+        cluster.kubectl(["apply", "-f", "-"], YAML.stringify({
+            apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name: STORAGE_CLASS },
+            provisioner: "kubernetes.io/no-provisioner", reclaimPolicy: "Retain", volumeBindingMode: "Immediate", allowVolumeExpansion: true,
+        }));
+    });
+
+    /** Static volumes of the class for the prod stack's claims, as a provisioner would create them. */
+    function prodVolumes(config: Record<string, any>): void {
+        const sizes = { "e2e-database": config["asky:storage"].size, "e2e-backup": config["asky:backup"].storageSize };
+        for (const [name, size] of Object.entries(sizes)) {
+            cluster.kubectl(["apply", "-f", "-"], YAML.stringify({
+                apiVersion: "v1", kind: "PersistentVolume", metadata: { name },
+                spec: { capacity: { storage: size }, accessModes: ["ReadWriteOnce"], storageClassName: STORAGE_CLASS,
+                    persistentVolumeReclaimPolicy: "Retain", hostPath: { path: `/var/lib/e2e/${name}` } },
+            }));
+        }
+    }
+
+    /** Gives the gateway's LoadBalancer Service an address while the engine waits for one. */
+    function loadBalancerController(): () => void {
+        let stopped = false;
+        const tick = () => {
+            if (stopped) return;
+            try {
+                const svc = cluster.get<any>(["-n", NS, "service", "gateway"]);
+                if (svc?.spec.type === "LoadBalancer" && !svc.status?.loadBalancer?.ingress?.length)
+                    cluster.kubectl(["-n", NS, "patch", "service", "gateway", "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: LB_ADDRESS }] } } })]);
+            } catch {
+                /* not created yet */
+            }
+            setTimeout(tick, 1000);
+        };
+        tick();
+        return () => (stopped = true);
+    }
+
+    let failed = false;
+    afterEach(function () {
+        failed ||= this.currentTest?.state === "failed";
+    });
+    after(function () {
+        if (cluster && !failed) cluster.delete();
+    });
+
+    const stacks: Partial<Record<"dev" | "prod", Stack>> = {};
+
+    for (const base of ["dev", "prod"] as const) {
+        it(`pulumi preview --policy-pack ./policy of a fresh ${base} stack: 0 mandatory violations`, async function () {
+            const overlay = base === "prod" ? YAML.parse(fs.readFileSync(path.join(ROOT, "scripts", "render-overlays", "prod.yaml"), "utf8")).config : {};
+            const stack = await e2eStack({
+                name: `policy-${base}`, base, workdir, bin,
+                configure: (c) => {
+                    merge(c, overlay);
+                    c["asky:kubeconfig"] = cluster.kubeconfig;
+                    c["asky:kubeContext"] = cluster.context;
+                    if (base === "prod") {
+                        c["asky:storage"].storageClass = STORAGE_CLASS;
+                        c["asky:backup"].storageClass = STORAGE_CLASS;
+                        prodVolumes(c);
+                    }
+                },
+            });
+            stacks[base] = stack;
+            const { ok, output } = await run(`14-policy-${base}`, (onOutput) => stack.preview({ policyPacks: [PACK], onOutput }));
+            const found = policyLines(output);
+            assert.ok(ok, `preview failed:\n${output.slice(-4000)}`);
+            assert.match(output, /asky-checklist@v0\.1\.0/, "the pack ran");
+            assert.deepStrictEqual(found.filter((f) => f.level === "mandatory"), [], summary(found));
+            // What a fresh preview cannot decide is said so, never passed or failed: values computed at apply.
+            for (const f of found) assert.match(f.message, /can't run policy '.+' from policy pack 'asky-checklist@v0\.1\.0' during preview/, summary([f]));
+            console.log(`      ${base}: ${found.length} advisory (undecided until apply): ${[...new Set(found.map((f) => f.id))].join(", ")}`);
+        });
+    }
+
+    it("pulumi up --policy-pack of dev passes every rule with the values known, and the next preview reports nothing at all", async function () {
+        const up = await run("14-policy-dev-up", (onOutput) => stacks.dev!.up({ policyPacks: [PACK], onOutput }));
+        assert.ok(up.ok, `up failed:\n${up.output.slice(-4000)}${up.error.slice(-2000)}`);
+        assert.deepStrictEqual(policyLines(up.output), [], summary(policyLines(up.output)));
+        const again = await run("14-policy-dev-preview-after-up", (onOutput) => stacks.dev!.preview({ policyPacks: [PACK], expectNoChanges: true, onOutput }));
+        assert.ok(again.ok, again.output.slice(-4000));
+        assert.match(again.output, /asky-checklist@v0\.1\.0/, "the pack ran");
+        assert.deepStrictEqual(policyLines(again.output), [], "nothing undecided once every value exists");
+        await stacks.dev!.destroy({ onOutput: outputLog(workdir, "14-policy-dev-destroy") });
+    });
+
+    it("pulumi up --policy-pack of prod: the stack rules (HA, DATA) hold on the deployed stack, and the next preview reports nothing", async function () {
+        const stopLb = loadBalancerController();
+        try {
+            const up = await run("14-policy-prod-up", (onOutput) => stacks.prod!.up({ policyPacks: [PACK], onOutput }));
+            assert.ok(up.ok, `up failed:\n${up.output.slice(-4000)}${up.error.slice(-2000)}`);
+            assert.deepStrictEqual(policyLines(up.output), [], summary(policyLines(up.output)));
+        } finally {
+            stopLb();
+        }
+        // The state now holds live objects (replicas set by the HPAs, claims bound): the pack judges what the program declares.
+        const again = await run("14-policy-prod-preview-after-up", (onOutput) => stacks.prod!.preview({ policyPacks: [PACK], expectNoChanges: true, onOutput }));
+        assert.ok(again.ok, again.output.slice(-4000));
+        assert.match(again.output, /asky-checklist@v0\.1\.0/, "the pack ran");
+        assert.deepStrictEqual(policyLines(again.output), [], summary(policyLines(again.output)));
+    });
+
+    /** Only the ConfigMap of the generated password (and its namespace): what the update step judges. */
+    let generatedOnly = false;
+
+    /** A deliberately bad program: the pack must stop it. Its stack config is what the pack reads. */
+    function fixtureProgram(cluster: Cluster) {
+        return async () => {
+            const provider = new k8s.Provider("kubernetes", { kubeconfig: cluster.kubeconfig, context: cluster.context });
+            const opts = { provider };
+            const ns = new k8s.core.v1.Namespace("fixture", { metadata: { name: "fixture" } }, opts);
+            const namespace = ns.metadata.name;
+            // A secret in a ConfigMap only known at apply (a generated password under a secret's name) ...
+            const pw = new random.RandomPassword("fixture-password", { length: 24, special: false });
+            new k8s.core.v1.ConfigMap("leaky-generated", { metadata: { name: "leaky-generated", namespace }, data: { DB_PASSWORD: pw.result } }, opts);
+            if (generatedOnly) return {};
+            // ... and one known at preview (a literal connection string with its password).
+            new k8s.core.v1.ConfigMap("leaky", { metadata: { name: "leaky", namespace }, data: { "app.env": "DATABASE_URL=postgresql://app:s3cr3t-pw@db:5432/app" } }, opts);
+            new k8s.apps.v1.Deployment("privileged", {
+                metadata: { name: "privileged", namespace },
+                spec: {
+                    selector: { matchLabels: { app: "privileged" } },
+                    template: {
+                        metadata: { labels: { app: "privileged" } },
+                        spec: { hostNetwork: true, containers: [{ name: "app", image: "busybox:latest", securityContext: { privileged: true } }] },
+                    },
+                },
+            }, opts);
+            return {};
+        };
+    }
+
+    let fixture: Stack;
+    let blocked: { ok: boolean; output: string; error: string };
+
+    it("the pack blocks a bad program at preview: a privileged pod, a secret in a ConfigMap, named by checklist ID", async function () {
+        const dir = path.join(workdir, "policy-fixture");
+        fs.mkdirSync(dir, { recursive: true });
+        const env = cliEnv(workdir, bin);
+        const ws = await LocalWorkspace.create({
+            workDir: dir,
+            program: fixtureProgram(cluster),
+            projectSettings: { name: "asky-policy-fixture", runtime: "nodejs" },
+            pulumiHome: env.PULUMI_HOME,
+            envVars: env,
+            pulumiCommand: await PulumiCommand.get({ root: path.dirname(bin) }),
+        });
+        fixture = await Stack.createOrSelect("policy-fixture", ws);
+        // A level that does not exist stops the pack before anything is judged, naming the key path.
+        await fixture.setAllConfig({
+            "asky:environment": { value: "prod" },
+            "asky:namespace": { value: "fixture" },
+            "asky-checklist:enforcement": { value: JSON.stringify({ "POD-11": "warn" }) },
+        });
+        const refused = await run("15-policy-fixture-bad-config", (onOutput) => fixture.preview({ policyPacks: [PACK], onOutput }));
+        assert.strictEqual(refused.ok, false);
+        assert.match(refused.error, /asky-checklist:enforcement\.POD-11: "warn" is not an enforcement level; allowed: advisory, mandatory, disabled/);
+        // The keys the pack reads; the stack lowers POD-11 (a moving tag) to advisory for itself.
+        await fixture.setAllConfig({
+            "asky:environment": { value: "prod" },
+            "asky:namespace": { value: "fixture" },
+            "asky-checklist:enforcement": { value: JSON.stringify({ "POD-11": "advisory" }) },
+        });
+        blocked = await run("15-policy-fixture-preview", (onOutput) => fixture.preview({ policyPacks: [PACK], onOutput }));
+        assert.strictEqual(blocked.ok, false, "the preview of the bad program must fail");
+        const found = policyLines(blocked.output);
+        console.log(summary(found).replace(/^/gm, "      "));
+        const mandatory = (id: string, resource: string) => found.find((f) => f.level === "mandatory" && f.id === id && f.resource === resource);
+        assert.ok(mandatory("POD-6", "kubernetes:apps/v1:Deployment: privileged"), summary(found));
+        assert.match(mandatory("POD-6", "kubernetes:apps/v1:Deployment: privileged")!.message, /hostNetwork must not be true|privileged must not be true/);
+        assert.ok(mandatory("SEC-1", "kubernetes:core/v1:ConfigMap: leaky"), summary(found));
+        assert.match(mandatory("SEC-1", "kubernetes:core/v1:ConfigMap: leaky")!.message, /a URL with an embedded password/);
+        for (const id of ["POD-1", "POD-2", "POD-3", "POD-7", "POD-9", "POD-10", "WIRE-5"]) assert.ok(mandatory(id, "kubernetes:apps/v1:Deployment: privileged"), `${id}:\n${summary(found)}`);
+        assert.ok(found.some((f) => f.level === "mandatory" && f.id === "POD-13"), "the stack rule on the namespace");
+        // The stack config's level: reported, not blocking.
+        assert.ok(found.some((f) => f.id === "POD-11" && f.level === "advisory"), summary(found));
+        assert.ok(!found.some((f) => f.id === "POD-11" && f.level === "mandatory"), summary(found));
+        // The generated password is unknown at preview: undecided, neither passed nor failed.
+        const generated = found.filter((f) => f.id === "SEC-1" && f.resource === "kubernetes:core/v1:ConfigMap: leaky-generated");
+        assert.deepStrictEqual(generated.map((f) => f.level), ["advisory"], summary(found));
+        assert.match(generated[0].message, /can't run policy 'SEC-1' .* during preview: string value at \.data\.DB_PASSWORD/);
+        assert.match(blocked.output, /error: preview failed/);
+    });
+
+    it("pulumi up judges the undecided value once it is known: the generated password's ConfigMap is refused before it exists", async function () {
+        // The update stops at the first refused resource: leave out those the preview already refused.
+        generatedOnly = true;
+        const { ok, output } = await run("16-policy-fixture-up", (onOutput) => fixture.up({ policyPacks: [PACK], onOutput }));
+        assert.strictEqual(ok, false, "the update must fail");
+        const found = policyLines(output);
+        const generated = found.find((f) => f.id === "SEC-1" && f.resource === "kubernetes:core/v1:ConfigMap: leaky-generated");
+        assert.ok(generated && generated.level === "mandatory", summary(found));
+        assert.match(generated!.message, /key "DB_PASSWORD" names a secret; it belongs in a Secret/);
+        assert.ok(cluster.get(["namespace", "fixture"]), "the namespace, which no resource rule refuses, was created");
+        assert.strictEqual(cluster.get(["-n", "fixture", "configmap", "leaky-generated"]), undefined, "the ConfigMap was not created");
+    });
+});

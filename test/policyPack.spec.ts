@@ -1,0 +1,203 @@
+// The policy pack's logic (policy/rules.ts) without the engine: its rules are the checklist's checks,
+// engine resources become the render's objects, values unknown during a preview neither pass nor fail,
+// and the stack config sets the levels. test/e2e/3-policy.e2e.ts runs the pack under the real CLI.
+
+import assert from "node:assert/strict";
+import { EngineResource, ENFORCEMENT_KEY, RULES, declaredStack, judge, kubernetesKind, packSettings, renderedObject } from "../policy/rules";
+import { CHECK_IDS, K8sObject, PolicyContext } from "./policy";
+import { PROTECTED_ANNOTATION } from "./policy/data";
+import { NAMESPACE, goodObjects } from "./fixtures/policy-good";
+import { renderedStack } from "./support/render";
+
+const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+const UNKNOWN_OBJECT = "dd056dcd-154b-4c76-9bd3-c8f88648b5ff";
+const PEM = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
+
+/** The engine's view of a rendered object: its type token, inputs, and `protect` as a resource option (not an annotation). */
+function asEngine(o: K8sObject, i: number): EngineResource {
+    const props = JSON.parse(JSON.stringify(o));
+    const [group, version] = o.apiVersion.includes("/") ? o.apiVersion.split("/") : ["core", o.apiVersion];
+    const protect = props.metadata.annotations?.[PROTECTED_ANNOTATION] === "true";
+    if (protect) {
+        delete props.metadata.annotations[PROTECTED_ANNOTATION];
+        if (Object.keys(props.metadata.annotations).length === 0) delete props.metadata.annotations;
+    }
+    // The engine holds the real values the render redacts.
+    if (o.kind === "Secret") for (const f of ["data", "stringData"]) for (const k of Object.keys(props[f] ?? {})) props[f][k] = f === "data" ? Buffer.from(PEM).toString("base64") : PEM;
+    return { type: `kubernetes:${group}/${version}:${o.kind}`, urn: `urn:pulumi:test::asky::kubernetes:${group}/${version}:${o.kind}::r${i}`, name: `r${i}`, props, protect };
+}
+
+/** Every rule as the pack runs it: resource rules on each resource alone, stack rules on all. */
+function runPack(resources: EngineResource[], ctx: PolicyContext) {
+    return RULES.flatMap((rule) => {
+        const sets = rule.scope === "resource" ? resources.map((r) => [r]) : [resources];
+        return sets.map((s) => ({ id: rule.id, ...judge(rule.id, s, ctx) }));
+    });
+}
+
+const verdicts = (results: ReturnType<typeof runPack>) => results.flatMap((r) => r.violations.map((v) => `${r.id} ${v.message}`));
+
+function deployment(name: string, patch: (spec: any, meta: any) => void = () => {}): EngineResource {
+    const base = goodObjects("dev").find((o) => o.kind === "Deployment" && o.metadata.name === "pyxis")!;
+    const props = JSON.parse(JSON.stringify(base));
+    props.metadata.name = name;
+    patch(props.spec.template.spec, props.spec.template.metadata);
+    return { type: "kubernetes:apps/v1:Deployment", urn: `urn:pulumi:test::p::kubernetes:apps/v1:Deployment::${name}`, name, props };
+}
+
+describe("policy pack rules (policy/rules.ts)", () => {
+    it("has one policy per checklist check, named by its ID, in checklist order, each with a description and both levels", () => {
+        assert.deepEqual(RULES.map((r) => r.id), CHECK_IDS);
+        for (const r of RULES) {
+            assert.ok(r.description.length > 40, `${r.id} describes what to do`);
+            assert.ok(["mandatory", "advisory"].includes(r.levels.dev) && ["mandatory", "advisory"].includes(r.levels.prod), r.id);
+        }
+        // The checklist's only "should": dev may use a moving tag (POD-11).
+        assert.deepEqual(RULES.filter((r) => r.levels.dev !== "mandatory" || r.levels.prod !== "mandatory").map((r) => r.id), ["POD-11"]);
+    });
+
+    for (const stack of ["dev", "prod"] as const) {
+        it(`reports nothing on the ${stack} render as the engine holds it (Secret values real, protect an option), and decides every rule`, async () => {
+            const { objects } = await renderedStack(stack);
+            const results = runPack(objects.map((o, i) => asEngine(o as K8sObject, i)), { stack, namespace: "asky" });
+            assert.deepEqual(verdicts(results), []);
+            assert.deepEqual(results.filter((r) => r.undecided), []);
+        });
+    }
+
+    it("resource rules see on one resource what the check sees on all: a bad miniature gives the same violations either way", () => {
+        const bad = JSON.parse(JSON.stringify(goodObjects("prod"))) as any[];
+        const pyxis = bad.find((o) => o.kind === "Deployment" && o.metadata.name === "pyxis");
+        pyxis.spec.template.spec.containers[0].securityContext.privileged = true;
+        pyxis.spec.template.spec.containers[0].image = "pyxis:latest";
+        delete pyxis.spec.template.metadata.annotations;
+        bad.find((o) => o.kind === "ConfigMap").data.DB_PASSWORD = "hunter2";
+        bad.find((o) => o.kind === "Service" && o.metadata.name !== "gateway").spec.type = "NodePort";
+        bad.find((o) => o.kind === "Service").metadata.namespace = "elsewhere";
+        const ctx = { stack: "prod" as const, namespace: NAMESPACE };
+        const resources = bad.map(asEngine);
+        for (const rule of RULES.filter((r) => r.scope === "resource")) {
+            const alone = resources.flatMap((r) => judge(rule.id, [r], ctx).violations.map((v) => v.message)).sort();
+            const together = judge(rule.id, resources, ctx).violations.map((v) => v.message).sort();
+            assert.deepEqual(alone, together, rule.id);
+        }
+        const found = new Set(verdicts(runPack(resources, ctx)).map((v) => v.split(" ")[0]));
+        for (const id of ["POD-6", "POD-11", "WIRE-6", "SEC-1", "NET-3", "WIRE-4"]) assert.ok(found.has(id), `${id} among ${[...found]}`);
+    });
+
+    describe("engine resources as rendered objects", () => {
+        it("takes apiVersion and kind from the type token and skips what is not a Kubernetes object", () => {
+            assert.deepEqual(kubernetesKind("kubernetes:core/v1:ConfigMap"), { apiVersion: "v1", kind: "ConfigMap" });
+            assert.deepEqual(kubernetesKind("kubernetes:apps/v1:StatefulSet"), { apiVersion: "apps/v1", kind: "StatefulSet" });
+            assert.deepEqual(kubernetesKind("kubernetes:cert-manager.io/v1:Certificate"), { apiVersion: "cert-manager.io/v1", kind: "Certificate" });
+            for (const t of ["random:index/randomPassword:RandomPassword", "pulumi:providers:kubernetes", "asky:index:Gateway", "kubernetes:yaml/v2:ConfigGroup", "kubernetes:core/v1:ConfigMapPatch", "kubernetes:core/v1:PodList"])
+                assert.equal(kubernetesKind(t), undefined, t);
+            const cm = renderedObject({ type: "kubernetes:core/v1:ConfigMap", urn: "u", name: "n", props: { data: { a: "b" } } })!;
+            assert.equal(cm.apiVersion, "v1");
+            assert.equal(cm.kind, "ConfigMap");
+        });
+
+        it("redacts Secret values as the render does (a key in a Secret is not SEC-1) but judges the same value in a ConfigMap", () => {
+            const ctx = { stack: "dev" as const, namespace: "asky" };
+            const meta = { name: "k", namespace: "asky" };
+            const secret = { type: "kubernetes:core/v1:Secret", urn: "urn:s", name: "s", props: { metadata: meta, stringData: { "tls.key": PEM } } };
+            const configMap = { type: "kubernetes:core/v1:ConfigMap", urn: "urn:c", name: "c", props: { metadata: meta, data: { "tls.key": PEM } } };
+            assert.deepEqual(judge("SEC-1", [secret], ctx).violations, []);
+            assert.deepEqual(judge("SEC-1", [configMap], ctx).violations.map((v) => v.message), ['ConfigMap/k: key "tls.key" contains a PEM private key; it belongs in a Secret']);
+        });
+
+        it("gives DATA-1 the protect option: a prod database that is not protected is reported, a protected one is not", async () => {
+            const { objects } = await renderedStack("prod");
+            const ctx = { stack: "prod" as const, namespace: "asky" };
+            const resources = objects.map((o, i) => asEngine(o as K8sObject, i));
+            assert.deepEqual(judge("DATA-1", resources, ctx).violations, []);
+            const unprotected = resources.map((r) => ({ ...r, protect: false }));
+            const messages = judge("DATA-1", unprotected, ctx).violations;
+            assert.ok(messages.some((v) => v.message.startsWith("StatefulSet/postgres: is not protected")), JSON.stringify(messages));
+            assert.ok(messages.every((v) => v.urn?.startsWith("urn:pulumi:test::")), "each violation names its resource's URN");
+        });
+    });
+
+    it("stack rules judge what the program declares, not what the cluster filled in on a deployed stack", async () => {
+        const { objects } = await renderedStack("prod");
+        const ctx = { stack: "prod" as const, namespace: "asky" };
+        const declared = objects.map((o, i) => asEngine(o as K8sObject, i));
+        // The live objects a deployed prod stack's state holds: an HPA set the replica count, the provisioner bound the claim.
+        const live = declared.map((r) => {
+            const props = JSON.parse(JSON.stringify(r.props));
+            if (props.kind === "Deployment") props.spec.replicas = props.spec.replicas ?? 2;
+            if (props.kind === "PersistentVolumeClaim") props.spec.volumeName = `pvc-${r.name}`;
+            return { ...r, props };
+        });
+        const onLive = ["HA-1", "HA-5"].flatMap((id) => judge(id, live, ctx).violations.map((v) => v.message));
+        assert.ok(onLive.some((m) => /sets spec\.replicas although an HPA manages it/.test(m)) && onLive.some((m) => /binds PersistentVolume "pvc-/.test(m)), onLive.join("\n"));
+        const inputs = new Map(declared.map((r) => [r.urn, r.props]));
+        for (const id of ["HA-1", "HA-5"]) assert.deepEqual(judge(id, declaredStack(live, inputs), ctx).violations, [], id);
+        // A resource the run did not register (being deleted) is judged on what the engine holds.
+        assert.equal(declaredStack(live, new Map())[0].props, live[0].props);
+    });
+
+    describe("values unknown during a preview", () => {
+        const ctx = { stack: "dev" as const, namespace: "asky" };
+
+        it("a check that reads an unknown is undecided (neither pass nor fail), with where; one that does not is decided", () => {
+            const d = deployment("pyxis", (spec, meta) => {
+                meta.annotations["checksum/secrets"] = UNKNOWN_STRING;
+                spec.containers[0].securityContext.privileged = true;
+            });
+            const wire6 = judge("WIRE-6", [d], ctx);
+            assert.deepEqual(wire6.undecided, { urn: d.urn, path: ["spec", "template", "metadata", "annotations", "checksum/secrets"] });
+            const pod6 = judge("POD-6", [d], ctx);
+            assert.equal(pod6.undecided, undefined);
+            assert.deepEqual(pod6.violations.map((v) => v.message), ['Deployment/pyxis: container "pyxis": privileged must not be true']);
+            const known = judge("WIRE-6", [deployment("pyxis")], ctx);
+            assert.deepEqual(known, { violations: [] });
+        });
+
+        it("an unknown ConfigMap value is not a pass for SEC-1, an unknown namespace not a WIRE-4 violation", () => {
+            const cm = { type: "kubernetes:core/v1:ConfigMap", urn: "urn:c", name: "c", props: { metadata: { name: "c", namespace: UNKNOWN_STRING }, data: { "app.conf": UNKNOWN_STRING } } };
+            assert.deepEqual(judge("SEC-1", [cm], ctx).undecided, { urn: "urn:c", path: ["data", "app.conf"] });
+            const wire4 = judge("WIRE-4", [cm], ctx);
+            assert.deepEqual(wire4.undecided, { urn: "urn:c", path: ["metadata", "namespace"] });
+            assert.equal(judge("POD-1", [cm], ctx).undecided, undefined, "a rule that reads nothing unknown is decided");
+        });
+
+        it("a Secret whose content is unknown decides nothing for SEC-1, but leaves the keys a pod reads (WIRE-3) undecided", () => {
+            const secret = { type: "kubernetes:core/v1:Secret", urn: "urn:s", name: "s", props: { metadata: { name: "pyxis-db", namespace: NAMESPACE }, stringData: UNKNOWN_OBJECT } };
+            assert.deepEqual(judge("SEC-1", [secret], ctx), { violations: [] });
+            const objects = goodObjects("dev").map(asEngine).map((r) => (r.props as any).kind === "Secret" && (r.props as any).metadata.name === "pyxis-db" ? { ...r, props: { ...r.props, data: UNKNOWN_OBJECT } } : r);
+            const wire3 = judge("WIRE-3", objects, ctx);
+            assert.deepEqual(wire3.undecided?.path, ["data"]);
+        });
+    });
+
+    describe("stack config", () => {
+        const base = { "asky:environment": "prod", "asky:namespace": "asky" };
+        it("takes the environment and namespace the program reads, and the checklist's level per environment", () => {
+            const prod = packSettings(base);
+            assert.deepEqual(prod.ctx, { stack: "prod", namespace: "asky" });
+            assert.equal(prod.levels["POD-11"], "mandatory");
+            assert.equal(packSettings({ ...base, "asky:environment": "dev" }).levels["POD-11"], "advisory");
+            assert.equal(prod.levels["NET-2"], "mandatory");
+        });
+        it(`lets ${ENFORCEMENT_KEY} change a rule's level for one stack`, () => {
+            const s = packSettings({ ...base, [ENFORCEMENT_KEY]: JSON.stringify({ "POD-11": "advisory", "WIRE-5": "disabled" }) });
+            assert.equal(s.levels["POD-11"], "advisory");
+            assert.equal(s.levels["WIRE-5"], "disabled");
+            assert.equal(s.levels["POD-1"], "mandatory");
+        });
+        it("refuses bad config in one error naming each key path, its value and what is allowed", () => {
+            assert.throws(
+                () => packSettings({ "asky:environment": "staging", [ENFORCEMENT_KEY]: JSON.stringify({ "POD-99": "advisory", "POD-1": "warn" }) }),
+                (e: Error) => {
+                    assert.match(e.message, /asky:environment: "staging" is not an environment; allowed: dev, prod/);
+                    assert.match(e.message, /asky:namespace: undefined; the stack's namespace is required/);
+                    assert.match(e.message, /asky-checklist:enforcement\.POD-99: not a rule of this pack; allowed: POD-1, POD-2/);
+                    assert.match(e.message, /asky-checklist:enforcement\.POD-1: "warn" is not an enforcement level; allowed: advisory, mandatory, disabled/);
+                    return true;
+                },
+            );
+            assert.throws(() => packSettings({ ...base, [ENFORCEMENT_KEY]: "[1]" }), /asky-checklist:enforcement: \[1\] is not a map/);
+        });
+    });
+});
