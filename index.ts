@@ -96,7 +96,7 @@ function deployAsky(config: AskyConfig) {
     new AskyDatabaseExporter("asky", {
         namespace, instance, databaseName: config.database.name, monitorPassword: database.monitorPassword, monitoring: config.monitoring,
     }, { ...opts, dependsOn: afterSchema });
-        const services = (Object.keys(config.services) as ServiceName[]).map((name) => new AskyService(name, {
+    const services = (Object.keys(config.services) as ServiceName[]).map((name) => new AskyService(name, {
         serviceName: name,
         namespace,
         instance,
