@@ -1,4 +1,4 @@
-// npm run bench:deploy [-- --pod-start-seconds 5 --rounds 1]: wall time of `pulumi up` of the dev
+// npm run bench:deploy [-- --pod-start-seconds 5 --rounds 1 --parallel N]: wall time of `pulumi up` of the dev
 // stack on the local control plane (scripts/toolchain.sh, KWOK nodes whose pods take a set time to
 // become Ready), with the time each wave finished, beside a strictly sequential apply of the same
 // manifests (the offline render, in creation order) with a wait after each object, as run.sh did.
@@ -80,7 +80,7 @@ async function sequential(cluster: Cluster): Promise<{ total: number; finished: 
 }
 
 /** `pulumi up` of the dev stack, with when each Kubernetes object's step finished. */
-async function pulumiUp(cluster: Cluster, bin: string): Promise<{ total: number; finished: Map<string, number> }> {
+async function pulumiUp(cluster: Cluster, bin: string, parallel: number | undefined): Promise<{ total: number; finished: Map<string, number> }> {
     const stack = await e2eStack({
         name: "bench-dev", base: "dev", workdir: WORKDIR, bin,
         configure: (c) => {
@@ -91,6 +91,8 @@ async function pulumiUp(cluster: Cluster, bin: string): Promise<{ total: number;
     const finished = new Map<string, number>();
     const start = Date.now();
     await stack.up({
+        // The CLI's default is 4 operations per core (8 here): an awaiting Deployment or Service holds one.
+        ...(parallel ? { parallel } : {}),
         onOutput: outputLog(WORKDIR, "bench-up"),
         onEvent: (e) => {
             const out = e.resOutputsEvent?.metadata;
@@ -114,20 +116,27 @@ function waveTimes(finished: Map<string, number>): (number | undefined)[] {
 async function main(args: string[]): Promise<void> {
     const podStart = flag(args, "--pod-start-seconds", 5);
     const rounds = flag(args, "--rounds", 1);
+    const parallel = args.includes("--parallel") ? flag(args, "--parallel", 0) : undefined;
     const bin = toolchain();
     const tc = path.dirname(bin);
     fs.rmSync(WORKDIR, { recursive: true, force: true });
     const cluster = startCluster({ name: CLUSTER, bin, workdir: WORKDIR, nodes: 3, config: stages(tc, podStart * 1000) });
-    const results: { engine: number; seq: number; engineWaves: (number | undefined)[]; seqWaves: (number | undefined)[] }[] = [];
+    const results: {
+        engine: number; seq: number; engineWaves: (number | undefined)[]; seqWaves: (number | undefined)[];
+        engineObjects: Map<string, number>; seqObjects: Map<string, number>;
+    }[] = [];
     try {
         for (let r = 1; r <= rounds; r++) {
-            const up = await pulumiUp(cluster, bin);
+            const up = await pulumiUp(cluster, bin, parallel);
             await waitFor("namespace gone after destroy", () => cluster.get(["namespace", NS]) === undefined, 300_000);
             const seq = await sequential(cluster);
             kubectl(cluster, ["delete", "namespace", NS, "--wait=true", "--timeout=5m"]);
             kubectl(cluster, ["delete", "pv", "--all", "--wait=true", "--timeout=2m"]);
             kubectl(cluster, ["delete", "storageclass", "manual", "--ignore-not-found"]);
-            results.push({ engine: up.total, seq: seq.total, engineWaves: waveTimes(up.finished), seqWaves: waveTimes(seq.finished) });
+            results.push({
+                engine: up.total, seq: seq.total, engineWaves: waveTimes(up.finished), seqWaves: waveTimes(seq.finished),
+                engineObjects: up.finished, seqObjects: seq.finished,
+            });
             console.log(`round ${r}: pulumi up ${up.total.toFixed(1)} s, sequential apply-and-wait ${seq.total.toFixed(1)} s`);
         }
     } finally {
@@ -135,7 +144,8 @@ async function main(args: string[]): Promise<void> {
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const fmt = (x: number | undefined) => (x === undefined ? "—" : `${x.toFixed(1)} s`);
-    console.log(`\nDeploy of the dev stack, pods Ready ${podStart} s after they start (KWOK), median of ${rounds} round(s):\n`);
+    const slots = parallel ? `pulumi up --parallel ${parallel}` : "pulumi up with the CLI's default parallelism";
+    console.log(`\nDeploy of the dev stack, pods Ready ${podStart} s after they start (KWOK), ${slots}, median of ${rounds} round(s):\n`);
     console.log("| wave finished | pulumi up (engine, parallel) | sequential apply + wait (run.sh) |");
     console.log("|---|---|---|");
     WAVES.forEach((w, i) => {
@@ -147,6 +157,17 @@ async function main(args: string[]): Promise<void> {
     const seq = median(results.map((r) => r.seq));
     console.log(`| **total** | **${fmt(engine)}** | **${fmt(seq)}** |`);
     console.log(`\npulumi up / sequential: ${(engine / seq).toFixed(2)}×`);
+    // Every object's finish time in the last round, both paths side by side (where the time went).
+    // The schema Job's name carries a hash of its SQL and credentials, which differ between the two paths.
+    const byObject = (m: Map<string, number>) => new Map([...m].map(([ref, t]) => [ref.replace(/^(Job\/postgres-bootstrap)-[0-9a-f]+$/, "$1-…"), t]));
+    const raw = results[results.length - 1];
+    const last = { engineObjects: byObject(raw.engineObjects), seqObjects: byObject(raw.seqObjects) };
+    const refs = [...new Set([...last.engineObjects.keys(), ...last.seqObjects.keys()])]
+        .sort((a, b) => (last.engineObjects.get(a) ?? Infinity) - (last.engineObjects.get(b) ?? Infinity));
+    const timeline = ["| object | pulumi up | sequential |", "|---|---|---|",
+        ...refs.map((ref) => `| ${ref} | ${fmt(last.engineObjects.get(ref))} | ${fmt(last.seqObjects.get(ref))} |`)];
+    fs.writeFileSync(path.join(WORKDIR, "timeline.md"), timeline.join("\n") + "\n");
+    console.log(`\nEvery object's finish time in round ${rounds}: ${path.relative(ROOT, path.join(WORKDIR, "timeline.md"))}`);
 }
 
 main(process.argv.slice(2)).catch((e) => {
