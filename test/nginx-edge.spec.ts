@@ -58,6 +58,21 @@ const upstreamsOf = (s: Stubs) => {
 const requestsOf = (s: Stubs) => s.auth.requests + s.pyxis.requests + s.requestManagement.requests;
 const closeStubs = (s: Stubs | undefined) => Promise.all(Object.values(s ?? {}).map((u) => u.close()));
 
+/** Fresh stub upstreams and a gateway over them (with `overrides`) for the enclosing describe:
+ * started before its tests, stopped after them. */
+function gatewayOverStubs(overrides?: Parameters<typeof startGateway>[1]): { stubs: Stubs; gw: RunningGateway } {
+    const env = {} as { stubs: Stubs; gw: RunningGateway };
+    before(async () => {
+        env.stubs = await startStubs();
+        env.gw = await startGateway(upstreamsOf(env.stubs), overrides);
+    });
+    after(async () => {
+        await env.gw?.stop();
+        await closeStubs(env.stubs);
+    });
+    return env;
+}
+
 /** What a client can tell about a response: status, body and the set of headers (values of the per-request ones aside). */
 function fingerprint(res: HttpResult) {
     const headers = Object.entries(res.headers)
@@ -187,19 +202,10 @@ describe("gateway edge (nginx/ in a real nginx)", function () {
     });
 
     describe("requests without a Host (issue 9 item 4)", () => {
-        let stubs: Stubs;
-        let gw: RunningGateway;
-        before(async () => {
-            stubs = await startStubs();
-            gw = await startGateway(upstreamsOf(stubs));
-        });
-        after(async () => {
-            await gw?.stop();
-            await closeStubs(stubs);
-        });
+        const env = gatewayOverStubs();
 
         it("an HTTP/1.0 request without Host reaches the service with the listener's name as Host", async () => {
-            for (const [port, name] of [[gw.port, "gateway.asky.test"], [gw.ports.internal, "gateway-internal.asky.test"]] as const) {
+            for (const [port, name] of [[env.gw.port, "gateway.asky.test"], [env.gw.ports.internal, "gateway-internal.asky.test"]] as const) {
                 const res = await rawRequest(port, "GET /pyxis/dispensers HTTP/1.0\r\n\r\n");
                 assert.strictEqual(res.status, 200, res.raw);
                 assert.strictEqual((JSON.parse(res.body) as StubEcho).headers.host, name);
@@ -207,31 +213,22 @@ describe("gateway edge (nginx/ in a real nginx)", function () {
         });
 
         it("an absolute-form request line gives its host; a client Host is passed on with its port", async () => {
-            const absolute = await rawRequest(gw.port, "GET http://asky.example/pyxis/x HTTP/1.0\r\n\r\n");
+            const absolute = await rawRequest(env.gw.port, "GET http://asky.example/pyxis/x HTTP/1.0\r\n\r\n");
             assert.strictEqual((JSON.parse(absolute.body) as StubEcho).headers.host, "asky.example");
-            const given = await rawRequest(gw.port, "GET /pyxis/x HTTP/1.1\r\nHost: asky.example:30000\r\nConnection: close\r\n\r\n");
+            const given = await rawRequest(env.gw.port, "GET /pyxis/x HTTP/1.1\r\nHost: asky.example:30000\r\nConnection: close\r\n\r\n");
             assert.strictEqual(JSON.parse(given.body.replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, "")).headers.host, "asky.example:30000");
         });
     });
 
     describe("the login limit, its spellings and its log (issue 11 §3)", () => {
-        let stubs: Stubs;
-        let gw: RunningGateway;
-        before(async () => {
-            stubs = await startStubs();
-            // One login a minute per address, no burst: after the first, every limited request is 429.
-            gw = await startGateway(upstreamsOf(stubs), { loginRateLimitPerMinute: 1, loginBurst: 0 });
-        });
-        after(async () => {
-            await gw?.stop();
-            await closeStubs(stubs);
-        });
+        // One login a minute per address, no burst: after the first, every limited request is 429.
+        const env = gatewayOverStubs({ loginRateLimitPerMinute: 1, loginBurst: 0 });
 
         it("GW-6 every spelling that reaches the login route is limited; every other spelling is not routed at all", async () => {
             const from = "127.0.0.31";
-            const first = await httpRequest({ port: gw.port, path: "/auth/login", method: "POST", body: "{}", localAddress: from });
+            const first = await httpRequest({ port: env.gw.port, path: "/auth/login", method: "POST", body: "{}", localAddress: from });
             assert.deepStrictEqual([first.status, echoOf(first).url], [200, "/auth/login"]);
-            const before = stubs.auth.requests;
+            const before = env.stubs.auth.requests;
             // Spellings NGINX normalises to /auth/login: limited (429).
             const normalised = [
                 "/auth/login", "//auth/login", "/auth//login", "/auth/./login", "/auth/x/../login", "/auth/%6Cogin", "/auth/%6cogin",
@@ -241,29 +238,29 @@ describe("gateway edge (nginx/ in a real nginx)", function () {
             // some of them, e.g. /auth/login/): not a public route, so 404, and auth never sees them.
             const others = ["/auth/login/", "/auth/login%2F", "/auth/login//", "/auth/login/.", "/auth/login;", "/AUTH/LOGIN", "/Auth/Login", "/auth/login%20", "/auth/login%3F", "/auth/login%00", "/auth/Login"];
             for (const p of normalised) {
-                const res = await rawRequest(gw.port, `POST ${p} HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`, { localAddress: from });
+                const res = await rawRequest(env.gw.port, `POST ${p} HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`, { localAddress: from });
                 assert.strictEqual(res.status, 429, `${p}: ${res.head.split("\r\n")[0]}`);
             }
             for (const p of others) {
-                const res = await rawRequest(gw.port, `POST ${p} HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`, { localAddress: from });
+                const res = await rawRequest(env.gw.port, `POST ${p} HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`, { localAddress: from });
                 assert.ok([400, 404].includes(res.status), `${p}: ${res.head.split("\r\n")[0]}`);
             }
-            assert.strictEqual(stubs.auth.requests, before, "no spelling reached auth past the limit");
+            assert.strictEqual(env.stubs.auth.requests, before, "no spelling reached auth past the limit");
         });
 
         it("GW-6 the service receives the canonical path whatever the spelling", async () => {
-            const res = await rawRequest(gw.port, "POST //auth/./%6cogin?next=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", { localAddress: "127.0.0.32" });
+            const res = await rawRequest(env.gw.port, "POST //auth/./%6cogin?next=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", { localAddress: "127.0.0.32" });
             assert.strictEqual(res.status, 200, res.raw);
             assert.strictEqual((JSON.parse(res.body.replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, "")) as StubEcho).url, "/auth/login?next=1");
         });
 
         it("GW-6 rotating X-Forwarded-For, X-Real-IP or Forwarded does not reset the limit (kept)", async () => {
             const from = "127.0.0.33";
-            assert.strictEqual((await httpRequest({ port: gw.port, path: "/auth/login", method: "POST", body: "{}", localAddress: from })).status, 200);
+            assert.strictEqual((await httpRequest({ port: env.gw.port, path: "/auth/login", method: "POST", body: "{}", localAddress: from })).status, 200);
             for (let i = 1; i <= 10; i++) {
                 const spoof = `203.0.113.${i}`;
                 const res = await httpRequest({
-                    port: gw.port, path: "/auth/login", method: "POST", body: "{}", localAddress: from,
+                    port: env.gw.port, path: "/auth/login", method: "POST", body: "{}", localAddress: from,
                     headers: { "x-forwarded-for": spoof, "x-real-ip": spoof, forwarded: `for=${spoof}`, "true-client-ip": spoof },
                 });
                 assert.strictEqual(res.status, 429, spoof);
@@ -273,11 +270,11 @@ describe("gateway edge (nginx/ in a real nginx)", function () {
         it("a login flood writes no error-log line per refusal, and 1 in 100 refusals to the access log", async () => {
             const from = "127.0.0.34";
             const flood = 2000;
-            const errorLogBefore = fs.readFileSync(gw.errorLogPath, "utf8").length;
+            const errorLogBefore = fs.readFileSync(env.gw.errorLogPath, "utf8").length;
             const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
             const statuses: number[] = [];
             const one = () => new Promise<void>((resolve, reject) => {
-                const req = http.request({ host: "127.0.0.1", port: gw.port, path: "/auth/login", method: "POST", agent, localAddress: from }, (res) => {
+                const req = http.request({ host: "127.0.0.1", port: env.gw.port, path: "/auth/login", method: "POST", agent, localAddress: from }, (res) => {
                     statuses.push(res.statusCode ?? 0);
                     res.resume();
                     res.on("end", resolve);
@@ -289,27 +286,18 @@ describe("gateway edge (nginx/ in a real nginx)", function () {
             agent.destroy();
             const refused = statuses.filter((s) => s === 429).length;
             assert.ok(refused >= flood - 1, `${refused} refused`);
-            const errorLog = fs.readFileSync(gw.errorLogPath, "utf8").slice(errorLogBefore);
+            const errorLog = fs.readFileSync(env.gw.errorLogPath, "utf8").slice(errorLogBefore);
             assert.doesNotMatch(errorLog, /limiting (requests|connections)/, "refusals are logged at info, below error_log's warn");
-            const logged = await settled(() => fs.readFileSync(gw.accessLogPath, "utf8").split("\n").filter((l) => l.includes(`"remote_addr":"${from}"`) && l.includes('"status":429')).length);
+            const logged = await settled(() => fs.readFileSync(env.gw.accessLogPath, "utf8").split("\n").filter((l) => l.includes(`"remote_addr":"${from}"`) && l.includes('"status":429')).length);
             // 1% of 2000: 20 expected; P(0) ≈ 2e-9 and P(> 100) is smaller still.
             assert.ok(logged >= 1 && logged <= 100, `${logged} of ${refused} refusals logged`);
-            const proxied = fs.readFileSync(gw.accessLogPath, "utf8").split("\n").filter((l) => l.includes('"status":200')).length;
+            const proxied = fs.readFileSync(env.gw.accessLogPath, "utf8").split("\n").filter((l) => l.includes('"status":200')).length;
             assert.ok(proxied >= 1, "answered requests are all logged");
         });
     });
 
     describe("clean headers both ways, JSON for NGINX's own errors (issue 11 §4)", () => {
-        let stubs: Stubs;
-        let gw: RunningGateway;
-        before(async () => {
-            stubs = await startStubs();
-            gw = await startGateway(upstreamsOf(stubs));
-        });
-        after(async () => {
-            await gw?.stop();
-            await closeStubs(stubs);
-        });
+        const env = gatewayOverStubs();
 
         it("client-sent Forwarded, X-Forwarded-Host/-Port/-Prefix, X-Original-URL and kin never reach the services", async () => {
             const sent: Record<string, string> = {
@@ -323,18 +311,18 @@ describe("gateway edge (nginx/ in a real nginx)", function () {
                 "true-client-ip": "1.2.3.4",
                 "x-client-ip": "1.2.3.4",
             };
-            for (const port of [gw.port, gw.ports.internal]) {
+            for (const port of [env.gw.port, env.gw.ports.internal]) {
                 const { headers } = echoOf(await httpRequest({ port, path: "/pyxis/x", headers: { ...sent, "x-forwarded-proto": "https" } }));
                 for (const name of Object.keys(sent)) assert.strictEqual(headers[name], undefined, `${name} on port ${port}`);
                 assert.strictEqual(headers["x-forwarded-proto"], "http", "overwritten with the real scheme");
             }
             // A header with "_" (read as "-" by some servers) is dropped too.
-            const raw = await rawRequest(gw.port, "GET /pyxis/x HTTP/1.1\r\nHost: a\r\nX_Forwarded_Host: evil.example\r\nConnection: close\r\n\r\n");
+            const raw = await rawRequest(env.gw.port, "GET /pyxis/x HTTP/1.1\r\nHost: a\r\nX_Forwarded_Host: evil.example\r\nConnection: close\r\n\r\n");
             assert.doesNotMatch(raw.body, /evil\.example/);
         });
 
         it("a service's 5xx body (a traceback) never reaches the client; its 4xx body does; its self-description is hidden", async () => {
-            for (const port of [gw.port, gw.ports.internal]) {
+            for (const port of [env.gw.port, env.gw.ports.internal]) {
                 for (const code of [500, 502, 503]) {
                     const res = await httpRequest({ port, path: `/pyxis/__status?code=${code}` });
                     assert.strictEqual(res.status, code);
@@ -368,8 +356,8 @@ describe("gateway edge (nginx/ in a real nginx)", function () {
                 ["an unknown Transfer-Encoding (smuggling)", 501, "POST /pyxis/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"],
                 ["HTTP/2.0 in an HTTP/1 request line", 505, "GET /pyxis/x HTTP/2.0\r\nHost: a\r\n\r\n"],
             ];
-            const before = requestsOf(stubs);
-            for (const port of [gw.port, gw.ports.internal]) {
+            const before = requestsOf(env.stubs);
+            for (const port of [env.gw.port, env.gw.ports.internal]) {
                 for (const [title, status, bytes] of cases) {
                     const res = await rawRequest(port, bytes);
                     assert.strictEqual(res.status, status, `${title}: ${res.head.split("\r\n")[0]}`);
@@ -379,11 +367,11 @@ describe("gateway edge (nginx/ in a real nginx)", function () {
                     assert.strictEqual(rawHeader(res.head, "server"), "nginx", title);
                 }
             }
-            assert.strictEqual(requestsOf(stubs), before, "none reached a service");
+            assert.strictEqual(requestsOf(env.stubs), before, "none reached a service");
         });
 
         it("a chunked body is re-framed with Content-Length: the service never sees the client's framing (kept)", async () => {
-            const res = await rawRequest(gw.port, "POST /pyxis/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+            const res = await rawRequest(env.gw.port, "POST /pyxis/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
             const echo = JSON.parse(res.body.replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, "")) as StubEcho;
             assert.deepStrictEqual([echo.body, echo.headers["content-length"], echo.headers["transfer-encoding"]], ["abc", "3", undefined]);
         });
@@ -528,17 +516,10 @@ describe("gateway edge (nginx/ in a real nginx)", function () {
     });
 
     describe("TLS on the public listener (issue 11 §1)", () => {
-        let stubs: Stubs;
-        let gw: RunningGateway;
+        const env = gatewayOverStubs({ withTestCertificate: true });
         let ca: string;
-        before(async () => {
-            stubs = await startStubs();
-            gw = await startGateway(upstreamsOf(stubs), { withTestCertificate: true });
-            ca = fs.readFileSync(gw.input.tls!.certificate, "utf8");
-        });
-        after(async () => {
-            await gw?.stop();
-            await closeStubs(stubs);
+        before(() => {
+            ca = fs.readFileSync(env.gw.input.tls!.certificate, "utf8");
         });
 
         /** One HTTPS request over a fresh TLS connection, verified against the test certificate. */
@@ -546,7 +527,7 @@ describe("gateway edge (nginx/ in a real nginx)", function () {
             return new Promise((resolve, reject) => {
                 let session2: Buffer | undefined;
                 const socket = tls.connect({
-                    host: "127.0.0.1", port: gw.ports.https, servername: "localhost", ca, minVersion: version, maxVersion: version,
+                    host: "127.0.0.1", port: env.gw.ports.https, servername: "localhost", ca, minVersion: version, maxVersion: version,
                     session: opts.session, rejectUnauthorized: opts.verify ?? true,
                 }, () => {
                     socket.write(`GET ${p} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
@@ -586,11 +567,11 @@ describe("gateway edge (nginx/ in a real nginx)", function () {
         it("TLS 1.0 and 1.1 are refused by the server (protocol version alert)", () => {
             for (const flag of ["-tls1", "-tls1_1"]) {
                 // SECLEVEL=0 lets this OpenSSL offer the old protocol, so the refusal is the server's.
-                const r = spawnSync("openssl", ["s_client", flag, "-cipher", "DEFAULT:@SECLEVEL=0", "-connect", `127.0.0.1:${gw.ports.https}`, "-servername", "localhost"], { input: "", encoding: "utf8", timeout: 10_000 });
+                const r = spawnSync("openssl", ["s_client", flag, "-cipher", "DEFAULT:@SECLEVEL=0", "-connect", `127.0.0.1:${env.gw.ports.https}`, "-servername", "localhost"], { input: "", encoding: "utf8", timeout: 10_000 });
                 assert.notStrictEqual(r.status, 0, flag);
                 assert.match(`${r.stdout}${r.stderr}`, /alert protocol version/, flag);
             }
-            const modern = spawnSync("openssl", ["s_client", "-tls1_2", "-connect", `127.0.0.1:${gw.ports.https}`, "-servername", "localhost"], { input: "", encoding: "utf8", timeout: 10_000 });
+            const modern = spawnSync("openssl", ["s_client", "-tls1_2", "-connect", `127.0.0.1:${env.gw.ports.https}`, "-servername", "localhost"], { input: "", encoding: "utf8", timeout: 10_000 });
             assert.strictEqual(modern.status, 0, "the same client with TLS 1.2 connects");
         });
 
@@ -602,41 +583,41 @@ describe("gateway edge (nginx/ in a real nginx)", function () {
         });
 
         it("plain HTTP redirects to HTTPS (301, or 308 keeping a POST's method) and never carries HSTS", async () => {
-            const get = await rawRequest(gw.port, "GET /pyxis/x?a=1 HTTP/1.1\r\nHost: asky.example:8080\r\nConnection: close\r\n\r\n");
+            const get = await rawRequest(env.gw.port, "GET /pyxis/x?a=1 HTTP/1.1\r\nHost: asky.example:8080\r\nConnection: close\r\n\r\n");
             assert.strictEqual(get.status, 301);
-            assert.strictEqual(rawHeader(get.head, "location"), `https://asky.example:${gw.ports.https}/pyxis/x?a=1`);
-            const post = await rawRequest(gw.port, "POST /auth/login HTTP/1.1\r\nHost: asky.example\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+            assert.strictEqual(rawHeader(get.head, "location"), `https://asky.example:${env.gw.ports.https}/pyxis/x?a=1`);
+            const post = await rawRequest(env.gw.port, "POST /auth/login HTTP/1.1\r\nHost: asky.example\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
             assert.strictEqual(post.status, 308);
-            assert.strictEqual(rawHeader(post.head, "location"), `https://asky.example:${gw.ports.https}/auth/login`);
+            assert.strictEqual(rawHeader(post.head, "location"), `https://asky.example:${env.gw.ports.https}/auth/login`);
             for (const res of [get, post]) assert.strictEqual(rawHeader(res.head, "strict-transport-security"), undefined);
-            const hostless = await rawRequest(gw.port, "GET / HTTP/1.0\r\n\r\n");
+            const hostless = await rawRequest(env.gw.port, "GET / HTTP/1.0\r\n\r\n");
             assert.deepStrictEqual([hostless.status, JSON.parse(hostless.body)], [400, { error: "bad request" }], "no host to redirect to");
-            const before = requestsOf(stubs);
-            await rawRequest(gw.port, "GET /pyxis/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
-            assert.strictEqual(requestsOf(stubs), before, "nothing is proxied over plain HTTP");
+            const before = requestsOf(env.stubs);
+            await rawRequest(env.gw.port, "GET /pyxis/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+            assert.strictEqual(requestsOf(env.stubs), before, "nothing is proxied over plain HTTP");
         });
 
         it("a renewed certificate is served at the next handshake, without a reload; readiness waits for a certificate", async () => {
-            const masterPid = fs.readFileSync(path.join(gw.dir, "nginx.pid"), "utf8");
+            const masterPid = fs.readFileSync(path.join(env.gw.dir, "nginx.pid"), "utf8");
             const before = await httpsGet("/healthz", "TLSv1.3");
-            const { certificate, certificateKey } = gw.input.tls!;
+            const { certificate, certificateKey } = env.gw.input.tls!;
             // Swap in a new certificate the way the kubelet updates a Secret volume: new files, renamed over.
-            const fresh = makeTestCertificate(gw.dir, "renewed");
+            const fresh = makeTestCertificate(env.gw.dir, "renewed");
             fs.renameSync(fresh.key, certificateKey);
             fs.renameSync(fresh.certificate, certificate);
             const after = await httpsGet("/healthz", "TLSv1.3", { verify: false });
             assert.strictEqual(after.status, 200);
             assert.notStrictEqual(after.fingerprint, before.fingerprint, "not the old certificate");
             assert.strictEqual(after.fingerprint, new crypto.X509Certificate(fresh.pem).fingerprint256, "the renewed one");
-            assert.strictEqual(fs.readFileSync(path.join(gw.dir, "nginx.pid"), "utf8"), masterPid, "no restart");
+            assert.strictEqual(fs.readFileSync(path.join(env.gw.dir, "nginx.pid"), "utf8"), masterPid, "no restart");
             ca = fresh.pem;
             // The Secret not mounted yet (cert-manager still issuing): not ready, yet alive.
             fs.renameSync(certificate, `${certificate}.away`);
-            assert.deepStrictEqual(JSON.parse((await httpRequest({ port: gw.ports.ready, path: "/healthz" })).body), { status: "no certificate" });
-            assert.strictEqual((await httpRequest({ port: gw.ports.ready, path: "/healthz" })).status, 503);
-            assert.strictEqual((await httpRequest({ port: gw.ports.live, path: "/healthz" })).status, 200);
+            assert.deepStrictEqual(JSON.parse((await httpRequest({ port: env.gw.ports.ready, path: "/healthz" })).body), { status: "no certificate" });
+            assert.strictEqual((await httpRequest({ port: env.gw.ports.ready, path: "/healthz" })).status, 503);
+            assert.strictEqual((await httpRequest({ port: env.gw.ports.live, path: "/healthz" })).status, 200);
             fs.renameSync(`${certificate}.away`, certificate);
-            assert.strictEqual((await httpRequest({ port: gw.ports.ready, path: "/healthz" })).status, 200);
+            assert.strictEqual((await httpRequest({ port: env.gw.ports.ready, path: "/healthz" })).status, 200);
         });
     });
 });
