@@ -5,6 +5,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { Cluster, startCluster } from "./support/cluster";
 import { KObject, list, must, waitFor } from "./support/kube";
+import { prodOverlay, provideStorageClass, useManagedStorage } from "./support/managed";
 import { cliEnv, E2E, e2eStack, outputLog, ROOT } from "./support/stack";
 import { spawnSync } from "child_process";
 
@@ -12,7 +13,6 @@ const { bin, workdir, clusterName, keep } = E2E;
 const NS = "asky";
 const STACK = "e2e-prod";
 /** What a managed cluster provides and the test stands in for: a Retain StorageClass and volumes of it. */
-const STORAGE_CLASS = "e2e-managed-retain";
 const LB_ADDRESS = "203.0.113.10";
 
 /** Deep-merges `overlay` into `target` (objects key by key, everything else replaced). */
@@ -73,31 +73,17 @@ function pulumiCli(args: string[]): string {
 
     before(async function () {
         cluster = startCluster({ name: clusterName, bin, workdir, nodes: 3 });
-        cluster.kubectl(["apply", "-f", "-"], YAML.stringify({
-            apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name: STORAGE_CLASS },
-            provisioner: "kubernetes.io/no-provisioner", reclaimPolicy: "Retain", volumeBindingMode: "Immediate", allowVolumeExpansion: true,
-        }));
-        const overlay = YAML.parse(fs.readFileSync(path.join(ROOT, "scripts", "render-overlays", "prod.yaml"), "utf8")).config;
+        provideStorageClass(cluster);
+        const overlay = prodOverlay();
         stack = await e2eStack({
             name: STACK, base: "prod", workdir, bin,
             configure: (c) => {
                 merge(c, overlay);
                 c["asky:kubeconfig"] = cluster.kubeconfig;
                 c["asky:kubeContext"] = cluster.context;
-                c["asky:storage"].storageClass = STORAGE_CLASS;
-                c["asky:backup"].storageClass = STORAGE_CLASS;
+                useManagedStorage(cluster, c);
             },
         });
-        // Static volumes of the class, as a managed cluster's provisioner would create them.
-        const config = YAML.parse(fs.readFileSync(path.join(workdir, "project", `Pulumi.${STACK}.yaml`), "utf8")).config;
-        const sizes = { "e2e-database": config["asky:storage"].size, "e2e-backup": config["asky:backup"].storageSize };
-        for (const [name, size] of Object.entries(sizes)) {
-            cluster.kubectl(["apply", "-f", "-"], YAML.stringify({
-                apiVersion: "v1", kind: "PersistentVolume", metadata: { name },
-                spec: { capacity: { storage: size }, accessModes: ["ReadWriteOnce"], storageClassName: STORAGE_CLASS,
-                    persistentVolumeReclaimPolicy: "Retain", hostPath: { path: `/var/lib/e2e/${name}` } },
-            }));
-        }
     });
 
     let failed = false;

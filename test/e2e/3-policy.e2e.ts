@@ -5,8 +5,8 @@ import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import * as YAML from "yaml";
 import { Cluster, startCluster } from "./support/cluster";
+import { prodOverlay, provideStorageClass, useManagedStorage } from "./support/managed";
 import { cliEnv, e2eStack, outputLog, ROOT } from "./support/stack";
 
 const bin = process.env.ASKY_E2E_BIN!;
@@ -16,7 +16,6 @@ const keep = process.env.ASKY_E2E_KEEP === "1";
 const PACK = path.join(ROOT, "policy");
 const NS = "asky";
 /** What a managed cluster provides, as in 2-prod: a Retain StorageClass with volumes of it, and load balancer addresses. */
-const STORAGE_CLASS = "e2e-managed-retain";
 const LB_ADDRESS = "203.0.113.10";
 
 interface PolicyLine {
@@ -76,23 +75,8 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
         const npm = spawnSync("npm", ["ci", "--no-audit", "--no-fund", "--prefix", PACK], { encoding: "utf8" });
         assert.strictEqual(npm.status, 0, `npm ci --prefix policy: ${npm.stderr}`);
         cluster = startCluster({ name: clusterName, bin, workdir, nodes: 1 });
-        cluster.kubectl(["apply", "-f", "-"], YAML.stringify({
-            apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name: STORAGE_CLASS },
-            provisioner: "kubernetes.io/no-provisioner", reclaimPolicy: "Retain", volumeBindingMode: "Immediate", allowVolumeExpansion: true,
-        }));
+        provideStorageClass(cluster);
     });
-
-    /** Static volumes of the class for the prod stack's claims, as a provisioner would create them. */
-    function prodVolumes(config: Record<string, any>): void {
-        const sizes = { "e2e-database": config["asky:storage"].size, "e2e-backup": config["asky:backup"].storageSize };
-        for (const [name, size] of Object.entries(sizes)) {
-            cluster.kubectl(["apply", "-f", "-"], YAML.stringify({
-                apiVersion: "v1", kind: "PersistentVolume", metadata: { name },
-                spec: { capacity: { storage: size }, accessModes: ["ReadWriteOnce"], storageClassName: STORAGE_CLASS,
-                    persistentVolumeReclaimPolicy: "Retain", hostPath: { path: `/var/lib/e2e/${name}` } },
-            }));
-        }
-    }
 
     /** Gives the gateway's LoadBalancer Service an address while the engine waits for one. */
     function loadBalancerController(): () => void {
@@ -124,18 +108,14 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
 
     for (const base of ["dev", "prod"] as const) {
         it(`pulumi preview --policy-pack ./policy of a fresh ${base} stack: 0 mandatory violations`, async function () {
-            const overlay = base === "prod" ? YAML.parse(fs.readFileSync(path.join(ROOT, "scripts", "render-overlays", "prod.yaml"), "utf8")).config : {};
+            const overlay = base === "prod" ? prodOverlay() : {};
             const stack = await e2eStack({
                 name: `policy-${base}`, base, workdir, bin,
                 configure: (c) => {
                     merge(c, overlay);
                     c["asky:kubeconfig"] = cluster.kubeconfig;
                     c["asky:kubeContext"] = cluster.context;
-                    if (base === "prod") {
-                        c["asky:storage"].storageClass = STORAGE_CLASS;
-                        c["asky:backup"].storageClass = STORAGE_CLASS;
-                        prodVolumes(c);
-                    }
+                    if (base === "prod") useManagedStorage(cluster, c);
                 },
             });
             stacks[base] = stack;
