@@ -1,16 +1,23 @@
-// npm run e2e [-- --keep]: builds the toolchain (cached), starts a local control plane with KWOK
-// nodes and runs the real Pulumi CLI against it (test/e2e/*.e2e.ts). `--keep` stops after the first
-// `pulumi up` and leaves the cluster and the stack running (kubeconfig: .e2e/kubeconfig).
-// npm run e2e:down: stops the cluster and removes .e2e/.
+// npm run e2e [-- --real-node] [-- --keep]: builds the toolchain (cached), then runs the real Pulumi
+// CLI against local control planes (test/e2e/*.e2e.ts): the dev stack on a real node (kubelet,
+// containerd, runc, CoreDNS, kube-network-policies, images built here), prod and the policy pack on
+// KWOK nodes. `--real-node` runs only the real-node file; `--keep` stops after the dev stack's first
+// `pulumi up` and leaves everything running: .e2e/kubeconfig, .e2e/registry (host:port) and
+// .e2e/gateway-url.
+// npm run e2e:down: stops whatever a run left (processes by PID, containers, mounts, network
+// namespaces, the bridge, every rule the run added, the control plane) and removes .e2e/.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import Mocha from "mocha";
 import * as path from "path";
 import { deleteCluster } from "../test/e2e/support/cluster";
+import { tearDownRealNode } from "../test/e2e/support/realNode";
 
 const ROOT = path.resolve(__dirname, "..");
 const WORKDIR = path.join(ROOT, ".e2e");
 const CLUSTER = "asky-e2e";
+/** The e2e file that runs on the real node. */
+const REAL_NODE_FILE = "1-dev.e2e.ts";
 
 /** Where scripts/toolchain.sh puts its binaries. */
 function toolchainBin(): string {
@@ -24,21 +31,27 @@ export function toolchain(): string {
     return r.stdout.trim().split("\n").pop()!;
 }
 
-function main(args: string[]): void {
+/** Removes everything an earlier run left: the real node's pieces, the control plane, .e2e/. */
+async function down(): Promise<void> {
+    const opts = { name: CLUSTER, bin: toolchainBin(), workdir: WORKDIR };
+    if (process.getuid?.() === 0) await tearDownRealNode(opts);
+    deleteCluster(opts);
+    fs.rmSync(WORKDIR, { recursive: true, force: true });
+}
+
+async function main(args: string[]): Promise<void> {
     if (args.includes("--down")) {
-        deleteCluster({ name: CLUSTER, bin: toolchainBin(), workdir: WORKDIR });
-        fs.rmSync(WORKDIR, { recursive: true, force: true });
-        console.log(`cluster ${CLUSTER} stopped, ${path.relative(ROOT, WORKDIR)}/ removed`);
+        await down();
+        console.log(`cluster ${CLUSTER} and its real node stopped, ${path.relative(ROOT, WORKDIR)}/ removed`);
         return;
     }
-    const unknown = args.filter((a) => a !== "--keep");
+    const unknown = args.filter((a) => a !== "--keep" && a !== "--real-node");
     if (unknown.length) {
-        console.error(`unknown argument(s) ${unknown.join(" ")}; usage: npm run e2e [-- --keep] | npm run e2e:down`);
+        console.error(`unknown argument(s) ${unknown.join(" ")}; usage: npm run e2e [-- --real-node] [-- --keep] | npm run e2e:down`);
         process.exit(2);
     }
-    // Every run starts from nothing: no cluster, no stack state of an earlier run.
-    deleteCluster({ name: CLUSTER, bin: toolchainBin(), workdir: WORKDIR });
-    fs.rmSync(WORKDIR, { recursive: true, force: true });
+    // Every run starts from nothing: no cluster, no node, no stack state of an earlier run.
+    await down();
     let bin: string;
     try {
         bin = toolchain();
@@ -56,10 +69,17 @@ function main(args: string[]): void {
         timeout: 30 * 60_000,
         bail: true, // each step builds on the one before
     });
-    for (const f of fs.readdirSync(path.join(ROOT, "test", "e2e")).filter((f) => f.endsWith(".e2e.ts")).sort()) {
+    const realNodeOnly = args.includes("--real-node") || args.includes("--keep");
+    const files = fs.readdirSync(path.join(ROOT, "test", "e2e")).filter((f) => f.endsWith(".e2e.ts")).sort();
+    for (const f of realNodeOnly ? files.filter((f) => f === REAL_NODE_FILE) : files) {
         mocha.addFile(path.join(ROOT, "test", "e2e", f));
     }
     mocha.run((failures) => process.exit(failures ? 1 : 0));
 }
 
-if (require.main === module) main(process.argv.slice(2));
+if (require.main === module) {
+    main(process.argv.slice(2)).catch((e) => {
+        console.error(e);
+        process.exit(1);
+    });
+}

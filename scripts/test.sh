@@ -12,8 +12,13 @@ cd "$(dirname "$0")/.."
 
 # The real programs the suites start (test/support/*): PostgreSQL with pgcrypto, NGINX, Redis,
 # Prometheus (promtool) and the exporters and mtail it scrapes, OpenSSL for the TLS handshakes.
+# The e2e's real node (test/e2e/support/): containerd, runc and the CNI plugins; iptables, ipset
+# and iproute2 for its network; mmdebstrap for the images' Debian root filesystems, busybox-static
+# for the exporter images' shell, gcc and libc6-dev for the pause program, file and curl.
 PACKAGES=(postgresql postgresql-contrib nginx-light redis-server openssl prometheus mtail
-    prometheus-nginx-exporter prometheus-postgres-exporter prometheus-redis-exporter)
+    prometheus-nginx-exporter prometheus-postgres-exporter prometheus-redis-exporter
+    containerd runc containernetworking-plugins iptables ipset iproute2 mmdebstrap busybox-static
+    gcc libc6-dev file curl)
 
 fail() {
     echo "test: $*" >&2
@@ -40,7 +45,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
         || fail "apt-get install ${missing[*]} failed"
     # The packages start system services; the tests start throwaway servers of their own.
-    for svc in postgresql redis-server prometheus prometheus-nginx-exporter prometheus-postgres-exporter prometheus-redis-exporter mtail nginx; do
+    for svc in postgresql redis-server prometheus prometheus-nginx-exporter prometheus-postgres-exporter prometheus-redis-exporter mtail nginx containerd; do
         "${sudo[@]}" service "$svc" stop >/dev/null 2>&1 || true
     done
     command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | while read -r ver name _; do

@@ -111,29 +111,90 @@ build_standin() { # NAME NPM_VERSION BINARY
     go build -trimpath -ldflags "-X main.version=$2+standin" -o "$out/$3" "./$1"
 }
 
-build_kubernetes() { # VERSION
-    local v=$1 dir gomod minor patch pkg="k8s.io/component-base/version" cgo="k8s.io/client-go/pkg/version"
-    dir=$(wrapper "kubernetes-$v") && cd "$dir"
+# The wrapper module of k8s.io/kubernetes VERSION in .toolchain/src/NAME, with the commands CMDS as
+# tools. k8s.io/kubernetes requires its staging modules at v0.0.0 from ./staging: the wrapper uses
+# their published v0.MINOR.PATCH of the same release instead.
+kubernetes_wrapper() { # NAME VERSION CMDS...
+    local name=$1 v=$2 dir gomod minor patch t
+    shift 2
+    dir=$(wrapper "$name") && cd "$dir"
     go mod edit -require="k8s.io/kubernetes@$v" -godebug=default=go1.26
     gomod=$(module_field "k8s.io/kubernetes@$v" GoMod)
     IFS=. read -r _ minor patch <<<"${v#v}"
-    # k8s.io/kubernetes requires its staging modules at v0.0.0 from ./staging: use their published
-    # v0.MINOR.PATCH of the same release instead.
     go mod edit -json "$gomod" | node -e '
         let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
             for (const r of JSON.parse(s).Replace || [])
                 if (r.New.Path.startsWith("./staging/")) console.log(`-replace=${r.Old.Path}=${r.Old.Path}@${process.argv[1]}`);
         });' "v0.$minor.$patch" | xargs -r go mod edit
-    for t in kube-apiserver kube-controller-manager kube-scheduler kubectl; do go mod edit -tool="k8s.io/kubernetes/cmd/$t"; done
+    for t in "$@"; do go mod edit -tool="k8s.io/kubernetes/cmd/$t"; done
     go mod tidy
-    # kwokctl and the kubernetes provider read the server's version: stamp it as a release build does.
-    local flags=""
-    for p in $pkg $cgo; do
+}
+
+# kwokctl, the kubernetes provider and the kubelet's node registration read the version: stamp it
+# as a release build does.
+kubernetes_ldflags() { # VERSION
+    local v=$1 minor p flags=""
+    IFS=. read -r _ minor _ <<<"${v#v}"
+    for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
         flags+=" -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
     done
-    go build -trimpath -ldflags "$flags" -o "$out/" k8s.io/kubernetes/cmd/kube-apiserver \
-        k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+    echo "$flags"
+}
+
+build_kubernetes() { # VERSION
+    local v=$1 t cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+    kubernetes_wrapper "kubernetes-$v" "$v" "${cmds[@]}"
+    go build -trimpath -ldflags "$(kubernetes_ldflags "$v")" -o "$out/" "${cmds[@]/#/k8s.io/kubernetes/cmd/}"
     "$out/kube-apiserver" --version | grep -qx "Kubernetes $v" || { log "kube-apiserver reports $("$out/kube-apiserver" --version)"; return 1; }
+}
+
+# The e2e's real node (test/e2e/support/node.ts): kubelet and kube-proxy of the control plane's release,
+# and the pod sandbox's pause program from the same source (build/pause/linux/pause.c), linked statically.
+build_kubernetes_node() { # VERSION
+    local v=$1 cmds=(kubelet kube-proxy) src
+    kubernetes_wrapper "kubernetes-node-$v" "$v" "${cmds[@]}"
+    go build -trimpath -ldflags "$(kubernetes_ldflags "$v")" -o "$out/" "${cmds[@]/#/k8s.io/kubernetes/cmd/}"
+    "$out/kubelet" --version | grep -qx "Kubernetes $v" || { log "kubelet reports $("$out/kubelet" --version)"; return 1; }
+    src=$(module_field "k8s.io/kubernetes@$v" Dir)/build/pause/linux/pause.c
+    command -v gcc >/dev/null || { log "gcc is needed for the pause program (apt-get install gcc libc6-dev)"; return 1; }
+    gcc -Os -Wall -Werror -static -DVERSION="$v-asky" -o "$out/pause" "$src"
+}
+
+# CoreDNS with the plugins of a kubeadm Corefile (scripts/toolchain/coredns/main.go).
+build_coredns() { # VERSION
+    local dir
+    dir=$(wrapper "coredns-$1") && cd "$dir"
+    cp "$ROOT/scripts/toolchain/coredns/main.go" .
+    go mod edit -require="github.com/coredns/coredns@$1"
+    copy_replaces "github.com/coredns/coredns@$1"
+    go mod tidy
+    go build -trimpath -ldflags "-X github.com/coredns/coredns/coremain.GitCommit=$1" -o "$out/coredns" .
+    "$out/coredns" -plugins | grep -qx "kubernetes" || { log "coredns lacks the kubernetes plugin"; return 1; }
+}
+
+# kube-router's NetworkPolicy controller (the e2e's enforcer), with the dependencies its release pins
+# raised to the versions of KUBE_ROUTER_DEPENDENCIES (their advisories: golang.org/x/net, x/crypto, grpc).
+build_kube_router() { # VERSION
+    local v=$1 dir dep
+    dir=$(wrapper "kube-router-$v") && cd "$dir"
+    go mod edit -require="github.com/cloudnativelabs/kube-router/v2@$v" -tool=github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+    copy_replaces "github.com/cloudnativelabs/kube-router/v2@$v"
+    for dep in $KUBE_ROUTER_DEPENDENCIES; do go mod edit -require="$dep"; done
+    go mod tidy
+    go build -trimpath -ldflags "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$v" \
+        -o "$out/kube-router" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+}
+
+# go install of a module's commands at VERSION, through a wrapper (one go.sum per tool and version).
+build_commands() { # MODULE VERSION BINARY=PACKAGE...
+    local mod=$1 v=$2 dir pair
+    shift 2
+    dir=$(wrapper "$(basename "$mod")-$v") && cd "$dir"
+    go mod edit -require="$mod@$v"
+    copy_replaces "$mod@$v"
+    for pair in "$@"; do go mod edit -tool="${pair#*=}"; done
+    go mod tidy
+    for pair in "$@"; do go build -trimpath -o "$out/${pair%%=*}" "${pair#*=}"; done
 }
 
 build_etcd() { # VERSION
@@ -156,26 +217,43 @@ build_kwok() { # VERSION
         -o "$out/" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
 }
 
-pulumi_version=$(npm_version @pulumi/pulumi)
-kubernetes_npm=$(npm_version @pulumi/kubernetes)
-kubernetes_module=$(kubernetes_provider_module "$kubernetes_npm") || {
-    log "no provider module recorded for @pulumi/kubernetes $kubernetes_npm: add its release commit's pseudo-version to scripts/toolchain/versions.sh"
-    exit 1
+# The whole run is one function, called on the last line: bash has read all of it before it starts,
+# so editing this file while a build runs cannot change what the running build does.
+main() {
+    pulumi_version=$(npm_version @pulumi/pulumi)
+    kubernetes_npm=$(npm_version @pulumi/kubernetes)
+    kubernetes_module=$(kubernetes_provider_module "$kubernetes_npm") || {
+        log "no provider module recorded for @pulumi/kubernetes $kubernetes_npm: add its release commit's pseudo-version to scripts/toolchain/versions.sh"
+        exit 1
+    }
+
+    build pulumi "$pulumi_version" build_pulumi "$pulumi_version"
+    build pulumi-resource-kubernetes "$kubernetes_module" build_kubernetes_provider "$kubernetes_module"
+    # Keyed by their source too: a change of the stand-ins rebuilds them.
+    standin_hash=$(cd "$ROOT/scripts/toolchain/standins" && cat go.mod go.sum $(find . -name '*.go' | sort) | sha256sum | cut -c1-10)
+    for p in $STANDIN_PROVIDERS; do
+        v=$(npm_version "@pulumi/$p")
+        build "pulumi-resource-$p" "$v+standin-$standin_hash" build_standin "$p" "$v" "pulumi-resource-$p"
+    done
+    build etcd "$ETCD_VERSION" build_etcd "$ETCD_VERSION"
+    build kubernetes "$KUBERNETES_VERSION" build_kubernetes "$KUBERNETES_VERSION"
+    build kwok "$KWOK_VERSION" build_kwok "$KWOK_VERSION"
+    # The real node: kubelet, kube-proxy and pause; cluster DNS; NetworkPolicy enforcement; the image
+    # registry containerd pulls from, crane to push the images built here into it, and crictl, which
+    # removes the node's pods through the CRI at teardown (and lets a person look at them).
+    build kubernetes-node "$KUBERNETES_VERSION" build_kubernetes_node "$KUBERNETES_VERSION"
+    build coredns "$COREDNS_VERSION" build_coredns "$COREDNS_VERSION"
+    build kube-router "$KUBE_ROUTER_VERSION-$(echo "$KUBE_ROUTER_DEPENDENCIES" | sha256sum | cut -c1-8)" build_kube_router "$KUBE_ROUTER_VERSION"
+    build registry "$DISTRIBUTION_VERSION" build_commands github.com/distribution/distribution/v3 \
+        "$DISTRIBUTION_VERSION" registry=github.com/distribution/distribution/v3/cmd/registry
+    build crane "$GO_CONTAINERREGISTRY_VERSION" build_commands github.com/google/go-containerregistry \
+        "$GO_CONTAINERREGISTRY_VERSION" crane=github.com/google/go-containerregistry/cmd/crane
+    build crictl "$CRI_TOOLS_VERSION" build_commands sigs.k8s.io/cri-tools "$CRI_TOOLS_VERSION" crictl=sigs.k8s.io/cri-tools/cmd/crictl
+    # Policy packs (pulumi preview --policy-pack ./policy): the engine runs a pack folder through its runtime's
+    # language host, and the official Node.js one is not served either; a stand-in that runs policy packs only.
+    build pulumi-language-nodejs "$pulumi_version+standin-$standin_hash" build_standin language-nodejs "$pulumi_version" pulumi-language-nodejs
+    log "disk: $(du -sh "$TC" | cut -f1) in $TC"
+    echo "$TC/bin"
 }
 
-build pulumi "$pulumi_version" build_pulumi "$pulumi_version"
-build pulumi-resource-kubernetes "$kubernetes_module" build_kubernetes_provider "$kubernetes_module"
-# Keyed by their source too: a change of the stand-ins rebuilds them.
-standin_hash=$(cd "$ROOT/scripts/toolchain/standins" && cat go.mod go.sum $(find . -name '*.go' | sort) | sha256sum | cut -c1-10)
-for p in $STANDIN_PROVIDERS; do
-    v=$(npm_version "@pulumi/$p")
-    build "pulumi-resource-$p" "$v+standin-$standin_hash" build_standin "$p" "$v" "pulumi-resource-$p"
-done
-build etcd "$ETCD_VERSION" build_etcd "$ETCD_VERSION"
-build kubernetes "$KUBERNETES_VERSION" build_kubernetes "$KUBERNETES_VERSION"
-build kwok "$KWOK_VERSION" build_kwok "$KWOK_VERSION"
-# Policy packs (pulumi preview --policy-pack ./policy): the engine runs a pack folder through its runtime's
-# language host, and the official Node.js one is not served either; a stand-in that runs policy packs only.
-build pulumi-language-nodejs "$pulumi_version+standin-$standin_hash" build_standin language-nodejs "$pulumi_version" pulumi-language-nodejs
-log "disk: $(du -sh "$TC" | cut -f1) in $TC"
-echo "$TC/bin"
+main "$@"

@@ -25,3 +25,19 @@ kubernetes_provider_module() {
 # Terraform providers they wrap; scripts/toolchain/standins builds stand-ins for the resource
 # types this program uses, reported as <npm version>+standin.
 STANDIN_PROVIDERS="random tls"
+
+# The e2e's real node (test/e2e/support/): kubelet, kube-proxy and pause come from KUBERNETES_VERSION;
+# cluster DNS, NetworkPolicy enforcement (kube-router's firewall controller, as k3s runs it), the registry containerd
+# pulls from, crane, which pushes the images the e2e builds into it, and crictl (the node's pods at
+# teardown, and for a person looking around). containerd, runc and the CNI plugins are Debian
+# packages (scripts/test.sh).
+COREDNS_VERSION=v1.15.0
+# kube-network-policies (what kind ships) needs the kernel's nftables queue expression, which this
+# machine kind's kernel lacks (CONFIG_NFT_QUEUE is not set): README "The real node". kube-router v2.1.0
+# is the only release the proxy serves; its advisories concern the BGP router (not run here) and its
+# dependencies, raised here to current releases.
+KUBE_ROUTER_VERSION=v2.1.0
+KUBE_ROUTER_DEPENDENCIES="golang.org/x/net@v0.63.0 golang.org/x/crypto@v0.59.0 golang.org/x/sys@v0.50.0 golang.org/x/text@v0.44.0 google.golang.org/grpc@v1.84.0"
+DISTRIBUTION_VERSION=v3.1.2
+GO_CONTAINERREGISTRY_VERSION=v0.22.1
+CRI_TOOLS_VERSION=v1.37.0

@@ -1,13 +1,24 @@
 import { Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
-import { Cluster, serverVersion, startCluster } from "./support/cluster";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { serverVersion } from "./support/cluster";
 import { userPasswordEnv } from "../../sql/seedUsers";
 import { identities, KObject, leftovers, list, must, podTemplateHashes, waitFor } from "./support/kube";
+import { NODE_NAME } from "./support/node";
+import { run } from "./support/processes";
+import { E2E_HOST_PATH, RealNodeCluster, startRealNodeCluster, tearDownRealNode, useStackImages } from "./support/realNode";
 import { E2E, e2eStack, editStackConfig, outputLog } from "./support/stack";
+import { allowedFlows, AllowedFlow, connectFrom, http, nameOf, Probe, resolveFrom, runningPods } from "./support/traffic";
+import { ENFORCER, installNetworkPolicies, netpolManifests, removeEnforcerRules } from "./support/netpol";
 
 const { bin, workdir, clusterName, keep } = E2E;
 const NS = "asky";
 const STACK = "e2e-dev";
+/** The namespaces of the pods the e2e adds: another tenant of the cluster, and the configured scraper. */
+const OUTSIDER_NS = "e2e-outsider";
+const SCRAPER_NS = "monitoring";
 
 /** The URN of the one resource of `type` whose name is `name`, from the stack's state. */
 async function urnOf(stack: Stack, type: string, name: string): Promise<string> {
@@ -17,45 +28,79 @@ async function urnOf(stack: Stack, type: string, name: string): Promise<string> 
     return found[0].urn;
 }
 
+/** A long-running pod with a shell in another namespace (the redis image: bash, coreutils), hardened like ours. */
+function shellPod(namespace: string, name: string, labels: Record<string, string>, image: string): string {
+    return YAML.stringify({
+        apiVersion: "v1", kind: "Pod", metadata: { name, namespace, labels },
+        spec: {
+            automountServiceAccountToken: false,
+            securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
+            containers: [{
+                name: "shell", image, command: ["sleep", "infinity"],
+                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+                resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "64Mi" } },
+            }],
+            terminationGracePeriodSeconds: 1,
+        },
+    });
+}
 
-describe("e2e: the dev stack, deployed by the Pulumi CLI on a local control plane with KWOK nodes", function () {
-    let cluster: Cluster;
+/** A pod's first container that has a shell (the exporters' sidecars share the pod's network). */
+const mainContainer = (pod: KObject) => pod.spec.containers[0].name;
+
+describe("e2e: the dev stack on a real node (kubelet, containerd, runc), deployed by the Pulumi CLI", function () {
+    let node: RealNodeCluster;
     let stack: Stack;
+    let gateway: string;
 
     before(async function () {
-        cluster = startCluster({ name: clusterName, bin, workdir, nodes: 3 });
+        node = await startRealNodeCluster({ name: clusterName, bin, workdir });
+        // README "Deploy to minikube": the hostPath volume belongs to the postgres UID before the first up.
+        run("install", ["-d", "-o", "999", "-g", "999", E2E_HOST_PATH]);
         stack = await e2eStack({
             name: STACK,
             base: "dev",
             workdir,
             bin,
-            // Only where the cluster is: the committed dev stack otherwise, unchanged.
+            // Where the cluster is, where the volume lives on this machine, and the images built here:
+            // the committed dev stack otherwise, unchanged.
             configure: (c) => {
-                c["asky:kubeconfig"] = cluster.kubeconfig;
-                c["asky:kubeContext"] = cluster.context;
+                c["asky:kubeconfig"] = node.cluster.kubeconfig;
+                c["asky:kubeContext"] = node.cluster.context;
+                c["asky:storage"].hostPath = E2E_HOST_PATH;
+                useStackImages(c, node.images);
             },
         });
+        const cfg = YAML.parse(fs.readFileSync(path.join(workdir, "project", `Pulumi.${STACK}.yaml`), "utf8")).config;
+        gateway = `http://${node.nodeIp}:${cfg["asky:gateway"].nodePort}`;
     });
 
     let failed = false;
     afterEach(function () {
         failed ||= this.currentTest?.state === "failed";
     });
-    after(function () {
-        // A failed run leaves the cluster up for a look (npm run e2e:down removes it).
-        if (!keep && cluster && !failed) cluster.delete();
+    after(async function () {
+        if (keep && node) {
+            fs.writeFileSync(path.join(workdir, "gateway-url"), gateway + "\n");
+            return;
+        }
+        // A failed run leaves everything up for a look (npm run e2e:down removes it).
+        if (node && !failed) await tearDownRealNode({ name: clusterName, bin, workdir });
     });
 
-    it("the API server enforces Pod Security admission, and three nodes are Ready", function () {
+    it("the API server enforces Pod Security admission, and the one node is real and Ready", function () {
+        const { cluster } = node;
         assert.match(serverVersion(cluster), /^v1\.\d+\.\d+$/);
         const nodes = cluster.get<{ items: KObject[] }>(["nodes"])!.items;
-        assert.strictEqual(nodes.length, 3);
-        for (const n of nodes) assert.ok(n.status.allocatable["ephemeral-storage"], `${n.metadata.name} has ephemeral-storage`);
-        // A privileged pod in a namespace that enforces restricted is refused by the API server itself.
+        assert.deepStrictEqual(nodes.map((n) => n.metadata.name), [NODE_NAME]);
+        const info = nodes[0].status.nodeInfo;
+        assert.match(info.containerRuntimeVersion, /^containerd:\/\//);
+        assert.strictEqual(info.kubeletVersion, serverVersion(cluster), "kubelet of the control plane's release");
+        assert.strictEqual(nodes[0].metadata.annotations?.["kwok.x-k8s.io/node"], undefined, "not a KWOK node");
         cluster.kubectl(["create", "namespace", "psa-probe"]);
         cluster.kubectl(["label", "namespace", "psa-probe", "pod-security.kubernetes.io/enforce=restricted"]);
         assert.throws(
-            () => cluster.kubectl(["-n", "psa-probe", "run", "privileged", "--image=busybox:1.36", "--privileged"]),
+            () => cluster.kubectl(["-n", "psa-probe", "run", "privileged", `--image=${node.images.cache}`, "--privileged"]),
             /violates PodSecurity "restricted/,
         );
         cluster.kubectl(["delete", "namespace", "psa-probe", "--wait=false"]);
@@ -65,36 +110,202 @@ describe("e2e: the dev stack, deployed by the Pulumi CLI on a local control plan
         const result = await stack.preview({ onOutput: outputLog(workdir, "1-preview"), diff: true });
         const creates = result.changeSummary.create ?? 0;
         assert.ok(creates > 30, `preview plans ${creates} creates`);
-        assert.strictEqual(cluster.get(["namespace", NS]), undefined, "preview created the namespace");
+        assert.strictEqual(node.cluster.get(["namespace", NS]), undefined, "preview created the namespace");
     });
 
-    it("pulumi up creates everything and awaits it: database ready, schema Job complete, Deployments available, Services with endpoints", async function () {
+    it("pulumi up creates everything and every pod runs on the real node, Ready", async function () {
+        const { cluster } = node;
         const result = await stack.up({ onOutput: outputLog(workdir, "2-up") });
         assert.strictEqual(result.summary.result, "succeeded");
-        const ns = must(cluster, undefined, "namespace", NS);
-        assert.strictEqual(ns.metadata.labels?.["pod-security.kubernetes.io/enforce"], "restricted");
-
-        const sts = must(cluster, NS, "statefulset", "postgres");
-        assert.strictEqual(sts.status.readyReplicas, 1, "postgres ready");
+        assert.strictEqual(must(cluster, undefined, "namespace", NS).metadata.labels?.["pod-security.kubernetes.io/enforce"], "restricted");
         const jobs = list(cluster, NS, "jobs").filter((j) => j.metadata.name.startsWith("postgres-bootstrap-"));
         assert.strictEqual(jobs.length, 1);
         assert.ok(jobs[0].status.conditions?.some((c: any) => c.type === "Complete" && c.status === "True"), "schema Job complete");
-        const deployments = list(cluster, NS, "deployments").map((d) => d.metadata.name).sort();
-        for (const name of ["auth", "gateway", "pyxis", "redis", "request-management"]) assert.ok(deployments.includes(name), `Deployment ${name}`);
-        for (const d of list(cluster, NS, "deployments")) {
-            assert.ok(d.status.conditions?.some((c: any) => c.type === "Available" && c.status === "True"), `${d.metadata.name} available`);
-            assert.strictEqual(d.status.updatedReplicas, d.spec.replicas, `${d.metadata.name} rolled out`);
+        for (const name of ["auth", "gateway", "pyxis", "redis", "request-management", "postgres-exporter"]) {
+            const d = must(cluster, NS, "deployment", name);
+            assert.ok(d.status.conditions?.some((c: any) => c.type === "Available" && c.status === "True"), `${name} available`);
         }
-        for (const svc of list(cluster, NS, "services")) {
-            if (svc.spec.clusterIP === "None") continue; // a headless governing Service may select the StatefulSet only
-            const slices = cluster.get<{ items: KObject[] }>(["-n", NS, "endpointslices", "-l", `kubernetes.io/service-name=${svc.metadata.name}`])!.items;
-            const ready = slices.flatMap((s) => s.endpoints ?? []).filter((e: any) => e.conditions?.ready);
-            assert.ok(ready.length > 0, `Service ${svc.metadata.name} has ready endpoints`);
+        const pods = runningPods(cluster, NS);
+        assert.ok(pods.length >= 7, `${pods.length} running pods`);
+        for (const pod of pods) {
+            assert.strictEqual(pod.spec.nodeName, NODE_NAME, `${pod.metadata.name} on the real node`);
+            for (const c of pod.status.containerStatuses) {
+                assert.ok(c.ready && c.state.running, `${pod.metadata.name}/${c.name} running and ready`);
+                assert.strictEqual(c.restartCount, 0, `${pod.metadata.name}/${c.name} never restarted`);
+            }
         }
-        const pv = must(cluster, undefined, "pv", "postgres-pv-volume");
-        assert.strictEqual(pv.status.phase, "Bound");
-        assert.strictEqual(must(cluster, NS, "pvc", "postgres-pv-claim").status.phase, "Bound");
-        assert.ok(list(cluster, NS, "networkpolicies").some((p) => p.metadata.name === "default-deny"), "default-deny policy");
+        assert.strictEqual(must(cluster, undefined, "pv", "postgres-pv-volume").status.phase, "Bound");
+    });
+
+    it("PostgreSQL initialised its data directory on the hostPath volume as UID 999, and the schema Job's rows are there", function () {
+        const pgdata = path.join(E2E_HOST_PATH, "pgdata");
+        const st = fs.statSync(pgdata);
+        assert.strictEqual(st.uid, 999, "PGDATA owned by the postgres UID");
+        assert.strictEqual(st.mode & 0o777, 0o700);
+        assert.ok(fs.existsSync(path.join(pgdata, "PG_VERSION")), "a cluster was initialised in the volume");
+        const psql = (sql: string) => node.cluster.kubectl(["-n", NS, "exec", "postgres-0", "-c", "postgres", "--",
+            "psql", "-X", "-qAt", "-U", "postgres", "-d", "asky", "-c", sql]).trim();
+        assert.strictEqual(psql("SELECT count(*) FROM pyxis.dispenser"), "5");
+        assert.strictEqual(psql("SELECT count(*) FROM pyxis.medicine"), "10");
+        assert.strictEqual(psql("SELECT string_agg(email, ',' ORDER BY email) FROM auth.users"), "admin@asky.local,agent@asky.local,nurse@asky.local");
+        assert.strictEqual(psql("SHOW password_encryption"), "scram-sha-256");
+    });
+
+    it("through the gateway's NodePort: /healthz, a login, and each service's contract on its public route", async function () {
+        assert.strictEqual((await http(`${gateway}/healthz`)).status, 200);
+        const passwords = (await stack.outputs()).initialUserPasswords.value as Record<string, string>;
+        const login = await http(`${gateway}/auth/login`, { method: "POST", headers: { "content-type": "application/json" },
+            body: JSON.stringify({ email: "admin@asky.local", password: passwords["admin@asky.local"] }) });
+        assert.strictEqual(login.status, 200, `login: ${JSON.stringify(login.body)}`);
+        const auth = { Authorization: `Bearer ${login.body.access_token}` };
+        const wrong = await http(`${gateway}/auth/login`, { method: "POST", headers: { "content-type": "application/json" },
+            body: JSON.stringify({ email: "admin@asky.local", password: "not-the-password" }) });
+        assert.strictEqual(wrong.status, 401);
+
+        const pyxis = await http(`${gateway}/pyxis/contract`, { headers: auth });
+        assert.strictEqual(pyxis.status, 200, JSON.stringify(pyxis.body));
+        assert.strictEqual(pyxis.body.checks.database.user, "asky_pyxis");
+        assert.deepStrictEqual(pyxis.body.checks.database.tables, {
+            "auth.users": { readable: false }, "pyxis.dispenser": { readable: true, rows: 5 }, "requests.medicine_requests": { readable: false },
+        }, "pyxis reads its own schema and nothing else (SEC-3)");
+        assert.strictEqual(pyxis.body.checks.caller.sub, "admin@asky.local", "pyxis verifies auth's token with the public key");
+        assert.strictEqual((await http(`${gateway}/pyxis/dispensers`, { headers: auth })).body.length, 5);
+        assert.strictEqual((await http(`${gateway}/pyxis/dispensers`)).status, 401, "no token, no data");
+
+        const rm = await http(`${gateway}/requests/contract`);
+        assert.strictEqual(rm.status, 200, JSON.stringify(rm.body));
+        const checks = rm.body.checks;
+        assert.strictEqual(checks.database.user, "asky_requests");
+        assert.deepStrictEqual(Object.entries(checks.database.tables).filter(([, t]: any) => t.readable).map(([n]) => n), ["requests.medicine_requests"]);
+        assert.strictEqual(checks.database.canCreateInPublic, false);
+        assert.ok(checks.redis.ok, "request-management reaches Redis at host redis");
+        assert.deepStrictEqual([checks.serviceToken.sub, checks.serviceToken.role], ["pyxis_service", "admin"], "the service token file verifies");
+        // request-management → GATEWAY_URL (the internal listener) → pyxis and auth, with the service token.
+        assert.ok(checks.viaGatewayPyxis.ok, JSON.stringify(checks.viaGatewayPyxis));
+        assert.ok(checks.viaGatewayPyxis.body.checks.redis.ok, "pyxis reaches Redis");
+        assert.ok(checks.viaGatewayAuth.ok, JSON.stringify(checks.viaGatewayAuth));
+        assert.strictEqual(checks.viaGatewayAuth.body.checks.database.user, "asky_auth");
+        assert.ok(checks.viaGatewayAuth.body.checks.key.signs, "auth signs with the private key at /app/services/private_key.pem");
+
+        // The public listener serves only its allow-list: auth's internals are not on it.
+        assert.strictEqual((await http(`${gateway}/auth/contract`)).status, 404);
+        assert.strictEqual((await http(`${gateway}/auth/users/admin@asky.local`)).status, 404);
+    });
+
+    describe("NetworkPolicies, enforced by kube-router's firewall controller", function () {
+        let flows: { ingress: AllowedFlow[]; egress: AllowedFlow[] };
+        let pods: KObject[];
+        let outsider: string;
+        let scraper: string;
+
+        before(async function () {
+            const { cluster } = node;
+            flows = allowedFlows(cluster, NS);
+            for (const [ns, name, labels] of [[OUTSIDER_NS, "outsider", { app: "outsider" }], [SCRAPER_NS, "prometheus", { "app.kubernetes.io/name": "prometheus" }]] as const) {
+                cluster.kubectl(["create", "namespace", ns]);
+                cluster.kubectl(["apply", "-f", "-"], shellPod(ns, name, labels, node.images.cache));
+            }
+            cluster.kubectl(["-n", OUTSIDER_NS, "wait", "--for=condition=Ready", "pod/outsider", "--timeout=120s"]);
+            cluster.kubectl(["-n", SCRAPER_NS, "wait", "--for=condition=Ready", "pod/prometheus", "--timeout=120s"]);
+            outsider = must(cluster, OUTSIDER_NS, "pod", "outsider").status.podIP;
+            scraper = must(cluster, SCRAPER_NS, "pod", "prometheus").status.podIP;
+            pods = runningPods(cluster, NS);
+            assert.ok(outsider && scraper);
+        });
+        after(function () {
+            if (keep) return;
+            for (const ns of [OUTSIDER_NS, SCRAPER_NS]) node.cluster.kubectl(["delete", "namespace", ns, "--wait=false"]);
+        });
+
+        /** Every listening container port of the namespace's pods: pod IP, workload name, port. */
+        const targets = () => pods.flatMap((p) => p.spec.containers.flatMap((c: any) =>
+            (c.ports ?? []).map((port: any) => ({ to: nameOf(p), ip: p.status.podIP as string, port: port.containerPort as number }))));
+        const admits = (from: string, to: string, port: number) =>
+            flows.ingress.some((f) => (f.from === from || f.from === "*") && f.to === to && f.port === port);
+        /** Between two pods of ours: the client's egress and the server's ingress must both allow it. */
+        const allowed = (from: string, to: string, port: number) =>
+            admits(from, to, port) && flows.egress.some((f) => f.from === from && f.to === to && f.port === port);
+
+        /** For each pod of ours (as a client): every target, open where a flow allows it. */
+        function probeMatrix(): { pairs: string[]; wrong: string[] } {
+            const pairs: string[] = [];
+            const wrong: string[] = [];
+            for (const pod of pods) {
+                const from = nameOf(pod);
+                const ts = targets().filter((t) => t.to !== from);
+                // Beyond the namespace: the API server is on no flow.
+                const probes: Probe[] = [...ts.map((t) => ({ to: t.ip, port: t.port })), { to: "10.96.0.1", port: 443 }];
+                const open = connectFrom(node.cluster, NS, pod.metadata.name, mainContainer(pod), probes);
+                probes.forEach((p, i) => {
+                    const t = ts[i];
+                    const want = t ? allowed(from, t.to, t.port) : false;
+                    const label = `${from} -> ${t ? t.to : "kube-apiserver"}:${p.port}`;
+                    pairs.push(`${label} ${open[i] ? "open" : "refused"}`);
+                    if (open[i] !== want) wrong.push(`${label}: ${open[i] ? "open" : "refused"}, the policies say ${want ? "allowed" : "denied"}`);
+                });
+            }
+            return { pairs, wrong };
+        }
+
+        it("the policies list the platform's flows (NET-2): services to postgres, pyxis/request-management to redis, request-management to the internal listener", function () {
+            const has = (from: string, to: string) => flows.ingress.some((f) => f.from === from && f.to === to) &&
+                (from === "*" || flows.egress.some((f) => f.from === from && f.to === to));
+            for (const [from, to] of [["gateway", "auth"], ["gateway", "pyxis"], ["gateway", "request-management"], ["auth", "postgres"], ["pyxis", "postgres"],
+                ["request-management", "postgres"], ["postgres-bootstrap", "postgres"], ["pyxis", "redis"], ["request-management", "redis"],
+                ["request-management", "gateway"], ["postgres-exporter", "postgres"], ["*", "gateway"]]) {
+                assert.ok(has(from, to), `${from} -> ${to} in ${JSON.stringify(flows)}`);
+            }
+        });
+
+        it("NET-1/NET-2: every listed flow connects and every other pair of our pods is refused, on every listening port", function () {
+            const { pairs, wrong } = probeMatrix();
+            assert.ok(pairs.length > 40, `${pairs.length} pairs probed`);
+            assert.deepStrictEqual(wrong, [], pairs.join("\n"));
+        });
+
+        it("DNS resolves for every pod of ours (the allow-dns policy to kube-dns in kube-system)", function () {
+            for (const pod of pods) {
+                assert.ok(resolveFrom(node.cluster, NS, pod.metadata.name, mainContainer(pod), "postgres.asky.svc.cluster.local"), `${pod.metadata.name} resolves`);
+            }
+        });
+
+        it("from another namespace: only the gateway's public listener; postgres and the internal listener are refused", function () {
+            const gw = pods.find((p) => nameOf(p) === "gateway")!;
+            const pg = pods.find((p) => nameOf(p) === "postgres")!;
+            const port = (p: KObject, name: string) => p.spec.containers.flatMap((c: any) => c.ports ?? []).find((x: any) => x.name === name).containerPort;
+            const [pub, internal, db] = connectFrom(node.cluster, OUTSIDER_NS, "outsider", "shell", [
+                { to: gw.status.podIP, port: port(gw, "http") }, { to: gw.status.podIP, port: port(gw, "internal") }, { to: pg.status.podIP, port: 5432 },
+            ]);
+            assert.deepStrictEqual({ pub, internal, db }, { pub: true, internal: false, db: false });
+            // By Service name too: what a pod of another tenant would try.
+            assert.deepStrictEqual(connectFrom(node.cluster, OUTSIDER_NS, "outsider", "shell", [{ to: "gateway-internal.asky.svc.cluster.local", port: 80 }]), [false]);
+        });
+
+        it("the configured scraper (namespace monitoring, app.kubernetes.io/name=prometheus) reaches the metrics ports and nothing else", function () {
+            const metrics = flows.ingress.filter((f) => f.from === `ns:${SCRAPER_NS}`);
+            assert.ok(metrics.length >= 4, JSON.stringify(metrics));
+            const ts = targets();
+            const open = connectFrom(node.cluster, SCRAPER_NS, "prometheus", "shell", ts.map((t) => ({ to: t.ip, port: t.port })));
+            const wrong = ts.map((t, i) => ({ t, open: open[i], want: metrics.some((m) => m.to === t.to && m.port === t.port) || admits("*", t.to, t.port) }))
+                .filter((r) => r.open !== r.want).map((r) => `${r.t.to}:${r.t.port} ${r.open ? "open" : "refused"}`);
+            assert.deepStrictEqual(wrong, []);
+        });
+
+        it("the negative checks can fail: with enforcement removed, a denied pair connects; enforcement back, it is refused again", async function () {
+            const { cluster } = node;
+            const gw = pods.find((p) => nameOf(p) === "gateway")!;
+            const pg = pods.find((p) => nameOf(p) === "postgres")!;
+            const probe = () => connectFrom(cluster, NS, gw.metadata.name, mainContainer(gw), [{ to: pg.status.podIP, port: 5432 }])[0];
+            assert.strictEqual(probe(), false, "gateway -> postgres is denied");
+            const image = must(cluster, "kube-system", "daemonset", ENFORCER).spec.template.spec.containers[0].image;
+            // Enforcement off, as when a cluster's policy engine is removed: the DaemonSet, then its rules.
+            cluster.kubectl(["delete", "-f", "-", "--wait=true"], netpolManifests(image));
+            await waitFor("the enforcer's pod to be gone", () => !runningPods(cluster, "kube-system").some((p) => p.metadata.name.startsWith(ENFORCER)), 60_000);
+            removeEnforcerRules(bin);
+            await waitFor("gateway -> postgres to connect without enforcement", probe, 30_000);
+            installNetworkPolicies(cluster, image);
+            await waitFor("gateway -> postgres to be refused again", () => !probe(), 60_000);
+        });
     });
 
     if (keep) return;
@@ -109,7 +320,8 @@ describe("e2e: the dev stack, deployed by the Pulumi CLI on a local control plan
     /** What a day-2 change must never replace: the database and its claim. */
     const kept = ["statefulset/postgres", "pvc/postgres-pv-claim"];
 
-    it("day-2: rotating one generated password updates its Secrets in place and rolls the pods that read it", async function () {
+    it("day-2: rotating one generated password updates its Secrets in place, rolls the pods that read it, and they connect with it", async function () {
+        const { cluster } = node;
         const before = identities(cluster, NS, [...kept, "secret/pyxis-database-url", "secret/database-role-passwords"]);
         const pyxisPods = podTemplateHashes(cluster, NS, "pyxis");
         const oldUrl = must(cluster, NS, "secret", "pyxis-database-url").data;
@@ -126,11 +338,14 @@ describe("e2e: the dev stack, deployed by the Pulumi CLI on a local control plan
             const now = podTemplateHashes(cluster, NS, "pyxis");
             return now.length === 1 && !pyxisPods.includes(now[0]);
         });
-        const jobs = list(cluster, NS, "jobs").filter((j) => j.metadata.name.startsWith("postgres-bootstrap-"));
-        assert.ok(jobs.some((j) => j.status.succeeded === 1), "the schema Job of the new credentials completed");
+        // The new pod logs in with the new password: its contract reads pyxis' schema as asky_pyxis.
+        const rm = await http(`${gateway}/requests/contract`);
+        assert.ok(rm.body.checks.viaGatewayPyxis.ok, JSON.stringify(rm.body.checks.viaGatewayPyxis));
+        assert.strictEqual(rm.body.checks.viaGatewayPyxis.body.checks.database.tables["pyxis.dispenser"].rows, 5);
     });
 
     it("day-2: changing the gateway config updates gateway-config in place and rolls the gateway", async function () {
+        const { cluster } = node;
         const before = identities(cluster, NS, [...kept, "configmap/gateway-config"]);
         const gatewayPods = podTemplateHashes(cluster, NS, "gateway");
         editStackConfig(workdir, STACK, (c) => {
@@ -146,9 +361,13 @@ describe("e2e: the dev stack, deployed by the Pulumi CLI on a local control plan
             const now = podTemplateHashes(cluster, NS, "gateway");
             return now.length === 1 && !gatewayPods.includes(now[0]);
         });
+        // The new NGINX takes a 2 MB body (over the old 1m limit) as far as the upstream.
+        const big = await http(`${gateway}/requests/medicine_requests`, { method: "POST", headers: { "content-type": "application/json" }, body: "x".repeat(2 << 20) });
+        assert.notStrictEqual(big.status, 413, "the new limit is in force");
     });
 
-    it("day-2: adding a seeded user updates the users' Secret in place and runs the schema again, the database kept", async function () {
+    it("day-2: adding a seeded user updates the users' Secret in place and runs the schema again; the user can log in", async function () {
+        const { cluster } = node;
         const before = identities(cluster, NS, [...kept, "secret/initial-user-passwords"]);
         const jobsBefore = list(cluster, NS, "jobs").map((j) => j.metadata.name);
         editStackConfig(workdir, STACK, (c) => {
@@ -167,10 +386,14 @@ describe("e2e: the dev stack, deployed by the Pulumi CLI on a local control plan
         assert.strictEqual(newJobs[0].status.succeeded, 1);
         const outputs = await stack.outputs();
         assert.ok(outputs.initialUserPasswords.secret, "initialUserPasswords stays secret");
-        assert.ok("pharmacist@asky.local" in (outputs.initialUserPasswords.value as Record<string, string>));
+        const password = (outputs.initialUserPasswords.value as Record<string, string>)["pharmacist@asky.local"];
+        const login = await http(`${gateway}/auth/login`, { method: "POST", headers: { "content-type": "application/json" },
+            body: JSON.stringify({ email: "pharmacist@asky.local", password }) });
+        assert.strictEqual(login.status, 200, "the new user logs in with the password of the stack output");
     });
 
     it("day-2: growing asky:storage.size updates the PV and the claim in place (StorageClass manual allows expansion)", async function () {
+        const { cluster } = node;
         const before = identities(cluster, NS, kept);
         const pvBefore = must(cluster, undefined, "pv", "postgres-pv-volume").metadata.uid;
         editStackConfig(workdir, STACK, (c) => {
@@ -187,28 +410,55 @@ describe("e2e: the dev stack, deployed by the Pulumi CLI on a local control plan
     });
 
     it("day-2: a hostPath change the volume cannot take is refused before any resource, naming the key", async function () {
+        const { cluster } = node;
         editStackConfig(workdir, STACK, (c) => {
-            c["asky:storage"].hostPath = "/mnt/elsewhere";
+            c["asky:storage"].hostPath = "/srv/asky-e2e/elsewhere";
         });
         const resourceVersions = identities(cluster, NS, [...kept, "configmap/gateway-config"]);
         await assert.rejects(stack.up({ onOutput: outputLog(workdir, "4e-hostpath-refused") }), /asky:storage\.hostPath/);
         assert.deepStrictEqual(identities(cluster, NS, Object.keys(resourceVersions)), resourceVersions, "nothing touched");
         editStackConfig(workdir, STACK, (c) => {
-            c["asky:storage"].hostPath = "/mnt/data";
+            c["asky:storage"].hostPath = E2E_HOST_PATH;
         });
     });
 
     it("day-2: after the changes, another preview still plans no change", async function () {
-        await stack.preview({ expectNoChanges: true, onOutput: outputLog(workdir, "4d-preview-no-changes") });
+        await stack.preview({ expectNoChanges: true, onOutput: outputLog(workdir, "4f-preview-no-changes") });
     });
 
-    it("pulumi destroy leaves nothing of the stack in the cluster", async function () {
+    let marker: number;
+    it("pulumi destroy leaves nothing of the stack in the cluster, and the hostPath volume keeps the data (Retain)", async function () {
+        const { cluster } = node;
+        const passwords = (await stack.outputs()).initialUserPasswords.value as Record<string, string>;
+        const login = await http(`${gateway}/auth/login`, { method: "POST", headers: { "content-type": "application/json" },
+            body: JSON.stringify({ email: "nurse@asky.local", password: passwords["nurse@asky.local"] }) });
+        const created = await http(`${gateway}/requests/medicine_requests`, { method: "POST",
+            headers: { "content-type": "application/json", Authorization: `Bearer ${login.body.access_token}` },
+            body: JSON.stringify({ dispenser_id: 1, medicine_id: 3, requested_by: 2, emergency: true, batch_number: "E2E-RETAIN" }) });
+        assert.strictEqual(created.status, 201, JSON.stringify(created.body));
+        marker = created.body.id;
+
         const result = await stack.destroy({ onOutput: outputLog(workdir, "5-destroy") });
         assert.strictEqual(result.summary.result, "succeeded");
         await waitFor("the namespace to be gone", () => cluster.get(["namespace", NS]) === undefined, 180_000);
         assert.deepStrictEqual(leftovers(cluster, "asky"), []);
         const state = await stack.exportStack();
         assert.deepStrictEqual((state.deployment.resources ?? []).map((r: any) => r.type).filter((t: string) => t !== "pulumi:pulumi:Stack"), []);
+        assert.ok(fs.existsSync(path.join(E2E_HOST_PATH, "pgdata", "PG_VERSION")), "the data directory outlives the stack");
+    });
+
+    it("the next pulumi up starts on the kept data directory and serves the same rows", async function () {
+        const result = await stack.up({ onOutput: outputLog(workdir, "6-up-again") });
+        assert.strictEqual(result.summary.result, "succeeded");
+        const psql = (sql: string) => node.cluster.kubectl(["-n", NS, "exec", "postgres-0", "-c", "postgres", "--",
+            "psql", "-X", "-qAt", "-U", "postgres", "-d", "asky", "-c", sql]).trim();
+        assert.strictEqual(psql(`SELECT batch_number FROM requests.medicine_requests WHERE id = ${Number(marker)}`), "E2E-RETAIN");
+        // The generated passwords are new (the stack's secrets went with it): the superuser hook and the schema Job set them again.
+        const rm = await http(`${gateway}/requests/contract`);
+        assert.strictEqual(rm.status, 200, JSON.stringify(rm.body));
+        const destroyed = await stack.destroy({ onOutput: outputLog(workdir, "7-destroy") });
+        assert.strictEqual(destroyed.summary.result, "succeeded");
+        await waitFor("the namespace to be gone", () => node.cluster.get(["namespace", NS]) === undefined, 180_000);
         await stack.workspace.removeStack(STACK);
     });
 });

@@ -23,6 +23,7 @@ export interface ClusterOptions {
     bin: string;
     /** Where kwokctl keeps the cluster's files, and where the kubeconfig is written. */
     workdir: string;
+    /** KWOK's simulated nodes (0: none, for a cluster whose node is real). */
     nodes: number;
     /** Extra kwokctl configuration documents (e.g. Stages with a pod start delay). */
     config?: string;
@@ -101,14 +102,16 @@ export function startCluster(opts: ClusterOptions): Cluster {
         args.push("--config", file);
     }
     run(b("kwokctl"), args, env);
-    // Our pods request ephemeral-storage; kwokctl's node template has none in allocatable.
-    run(b("kwokctl"), [
-        "scale", "node", "--name", opts.name, "--replicas", String(opts.nodes),
-        "--param", '.allocatable.cpu="8"', "--param", '.allocatable.memory="32Gi"',
-        "--param", '.allocatable["ephemeral-storage"]="100Gi"',
-    ], env);
     const cluster = handle(opts, kubeconfig);
-    cluster.kubectl(["wait", "--for=condition=Ready", "node", "--all", "--timeout=120s"]);
+    if (opts.nodes > 0) {
+        // Our pods request ephemeral-storage; kwokctl's node template has none in allocatable.
+        run(b("kwokctl"), [
+            "scale", "node", "--name", opts.name, "--replicas", String(opts.nodes),
+            "--param", '.allocatable.cpu="8"', "--param", '.allocatable.memory="32Gi"',
+            "--param", '.allocatable["ephemeral-storage"]="100Gi"',
+        ], env);
+        cluster.kubectl(["wait", "--for=condition=Ready", "node", "--all", "--timeout=120s"]);
+    }
     return cluster;
 }
 

@@ -9,10 +9,19 @@ export const ROOT = path.resolve(__dirname, "..", "..", "..");
 /** What scripts/e2e.ts hands the e2e files: the toolchain's bin folder, the work folder, the
  * cluster's name, and whether to stop after the first `pulumi up` (`--keep`). */
 export const E2E = {
-    bin: process.env.ASKY_E2E_BIN ?? "",
-    workdir: process.env.ASKY_E2E_DIR ?? "",
-    clusterName: process.env.ASKY_E2E_CLUSTER ?? "",
-    keep: process.env.ASKY_E2E_KEEP === "1",
+    // Read when used, not when this module loads: the runner imports the harness before it sets them.
+    get bin() {
+        return process.env.ASKY_E2E_BIN ?? "";
+    },
+    get workdir() {
+        return process.env.ASKY_E2E_DIR ?? "";
+    },
+    get clusterName() {
+        return process.env.ASKY_E2E_CLUSTER ?? "";
+    },
+    get keep() {
+        return process.env.ASKY_E2E_KEEP === "1";
+    },
 };
 
 export interface E2eStackOptions {

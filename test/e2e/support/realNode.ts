@@ -1,0 +1,182 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { contract, ContractService, exporters, nginx, nodeImages, postgres, redis } from "../images";
+import { Cluster, deleteCluster, startCluster } from "./cluster";
+import { startContainerd, stopContainerd, unmountUnder } from "./containerd";
+import { installCoreDNS } from "./dns";
+import { buildImage, BuiltImage, ImageSpec } from "./images";
+import { assertNotAKubernetesNode, NODE_NETWORK, podNetworkNamespaces, setUpNetwork, tearDownNetwork } from "./network";
+import { installNetworkPolicies, removeEnforcerRules } from "./netpol";
+import { ClusterPki, removeCgroupRoot, startNode, stopNode } from "./node";
+import { stopDaemon, succeeds } from "./processes";
+import { E2E_REGISTRY_HOST, Registry, registryHost, removeRegistryFiles, startRegistry, writeMirrorConfig } from "./registry";
+import { ROOT } from "./stack";
+
+/**
+ * A control plane (kwokctl's binary runtime) with one real node: kubelet and kube-proxy, containerd
+ * and runc, a bridge with no uplink, CoreDNS, kube-router's NetworkPolicy controller, and a local registry holding
+ * images built here. Started and removed by the e2e like the KWOK clusters; `npm run e2e:down`
+ * removes everything of it, whichever process started it.
+ */
+export interface RealNodeCluster {
+    cluster: Cluster;
+    registry: Registry;
+    /** The dev stack's images, by stack config key. */
+    images: StackImages;
+    /** How the platform is reached from this machine: the gateway's NodePort on the node address. */
+    nodeIp: string;
+}
+
+/** An image reference for every image the dev stack deploys, keyed as in the stack config. */
+export interface StackImages {
+    database: string;
+    cache: string;
+    gateway: string;
+    services: Record<ContractService, string>;
+    monitoring: Record<"postgresExporter" | "redisExporter" | "nginxExporter" | "logExporter", string>;
+}
+
+/** Where the dev stack's hostPath volume lives on this machine during the e2e (under an allowed prefix). */
+export const E2E_HOST_PATH = "/srv/asky-e2e/postgres";
+
+/** The versions of scripts/toolchain/versions.sh. */
+export function toolchainVersions(): Record<string, string> {
+    const text = fs.readFileSync(path.join(ROOT, "scripts", "toolchain", "versions.sh"), "utf8");
+    return Object.fromEntries([...text.matchAll(/^([A-Z_]+)=(\S+)$/gm)].map((m) => [m[1], m[2]]));
+}
+
+/** Programs of this machine the real node needs (Debian packages that scripts/test.sh installs). */
+const HOST_PROGRAMS = ["/usr/bin/containerd", "/usr/sbin/runc", "/usr/bin/ctr", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/portmap",
+    "/usr/bin/mmdebstrap", "/usr/sbin/iptables", "/usr/sbin/ipset", "/usr/bin/curl", "/bin/busybox"];
+
+function checkHost(): void {
+    if (process.getuid?.() !== 0) throw new Error("the real-node e2e runs kubelet, containerd and iptables: run it as root (sudo npm test)");
+    const missing = HOST_PROGRAMS.filter((p) => !fs.existsSync(p));
+    if (missing.length) throw new Error(`the real node needs ${missing.join(", ")} (scripts/test.sh installs them with apt-get)`);
+    assertNotAKubernetesNode();
+}
+
+/** The kwokctl configuration: the API server advertised on the node address, the Service range, kubelet access by certificate. */
+function controlPlaneConfig(pki: ClusterPki): string {
+    const { nodeIp, serviceCidr, apiServiceIp } = NODE_NETWORK;
+    // Appended: kwokctl sets none of these (its `override` only replaces an argument it already has).
+    const arg = (key: string, value: string) => ({ key, value });
+    return YAML.stringify({
+        apiVersion: "config.kwok.x-k8s.io/v1alpha1",
+        kind: "KwokctlConfiguration",
+        options: {
+            kubeApiserverCertSANs: [apiServiceIp, nodeIp],
+            // KWOK's controller would take every node, this real one too, and fake its pods' status.
+            disable: ["kwok-controller"],
+        },
+        componentsPatches: [{
+            name: "kube-apiserver",
+            extraArgs: [
+                // Pods reach the API server through the `kubernetes` Service, whose endpoint is this address.
+                arg("advertise-address", nodeIp),
+                arg("service-cluster-ip-range", serviceCidr),
+                // exec, logs and port-forward go to the kubelet at its InternalIP, with a client certificate.
+                arg("kubelet-preferred-address-types", "InternalIP"),
+                arg("kubelet-client-certificate", pki.adminCert),
+                arg("kubelet-client-key", pki.adminKey),
+            ],
+        }],
+    });
+}
+
+function pkiOf(workdir: string, name: string): ClusterPki {
+    const dir = path.join(workdir, "kwok", "clusters", name, "pki");
+    return { caCert: path.join(dir, "ca.crt"), adminCert: path.join(dir, "admin.crt"), adminKey: path.join(dir, "admin.key") };
+}
+
+/** Logs how long each step took (the README's cold and warm figures come from these lines). */
+function timed<T>(workdir: string, what: string, f: () => T): T {
+    const start = Date.now();
+    const out = f();
+    fs.appendFileSync(path.join(workdir, "logs", "real-node-times.log"), `${what}\t${((Date.now() - start) / 1000).toFixed(1)} s\n`);
+    return out;
+}
+
+/** Builds and pushes every image the node and the dev stack need. */
+export function buildStackImages(registry: Registry, bin: string, workdir: string): { node: Record<"pause" | "coredns" | "kubeRouter", BuiltImage>; stack: StackImages } {
+    const v = toolchainVersions();
+    const build = (spec: ImageSpec) => timed(workdir, `image ${spec.name}`, () => buildImage(spec, registry, bin));
+    const nodeSpecs = nodeImages(bin, { kubernetes: v.KUBERNETES_VERSION, coredns: v.COREDNS_VERSION, kubeRouter: v.KUBE_ROUTER_VERSION });
+    const node = { pause: build(nodeSpecs.pause), coredns: build(nodeSpecs.coredns), kubeRouter: build(nodeSpecs.kubeRouter) };
+    const ex = exporters();
+    const stack: StackImages = {
+        database: build(postgres).ref,
+        cache: build(redis).ref,
+        gateway: build(nginx).ref,
+        services: { auth: build(contract("auth")).ref, pyxis: build(contract("pyxis")).ref, "request-management": build(contract("request-management")).ref },
+        monitoring: {
+            postgresExporter: build(ex.postgresExporter).ref,
+            redisExporter: build(ex.redisExporter).ref,
+            nginxExporter: build(ex.nginxExporter).ref,
+            logExporter: build(ex.logExporter).ref,
+        },
+    };
+    return { node, stack };
+}
+
+/** Points a stack's config at the images built here (the only change the e2e makes to what is deployed). */
+export function useStackImages(config: Record<string, any>, images: StackImages): void {
+    config["asky:database"].image = images.database;
+    config["asky:cache"].image = images.cache;
+    config["asky:gateway"].image = images.gateway;
+    for (const [service, image] of Object.entries(images.services)) config["asky:services"][service].image = image;
+    Object.assign(config["asky:monitoring"].images, images.monitoring);
+}
+
+/** Every `image` value and image map entry in a stack's config. */
+function imagesIn(value: unknown, key = ""): string[] {
+    if (typeof value === "string") return key === "image" || /Exporter$/.test(key) ? [value] : [];
+    if (value && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => imagesIn(v, k));
+    return [];
+}
+
+/** Starts everything, in order; on failure what started stays up for a look (npm run e2e:down). */
+export async function startRealNodeCluster(opts: { name: string; bin: string; workdir: string }): Promise<RealNodeCluster> {
+    const { name, bin, workdir } = opts;
+    checkHost();
+    await tearDownRealNode({ name, bin, workdir });
+    fs.mkdirSync(path.join(workdir, "logs"), { recursive: true });
+    setUpNetwork(workdir);
+    const registry = await startRegistry(workdir, bin);
+    const { node, stack } = buildStackImages(registry, bin, workdir);
+    // Every registry a manifest names resolves to the local one: ours, and those of the committed
+    // stacks' images (a pull of an image the e2e did not build fails at once, by design).
+    const committed = ["dev", "prod"].flatMap((s) => imagesIn(YAML.parse(fs.readFileSync(path.join(ROOT, `Pulumi.${s}.yaml`), "utf8")).config));
+    const hosts = [E2E_REGISTRY_HOST, "registry.k8s.io", ...committed.map(registryHost)];
+    writeMirrorConfig(path.join(workdir, "node", "containerd", "certs.d"), registry, hosts);
+    await startContainerd(workdir, node.pause.ref);
+    const pki = pkiOf(workdir, name);
+    const cluster = timed(workdir, "control plane", () => startCluster({ name, bin, workdir, nodes: 0, config: controlPlaneConfig(pki) }));
+    await startNode(workdir, bin, cluster, pki);
+    timed(workdir, "CoreDNS", () => installCoreDNS(cluster, node.coredns.ref));
+    timed(workdir, "kube-router", () => installNetworkPolicies(cluster, node.kubeRouter.ref));
+    return { cluster, registry, images: stack, nodeIp: NODE_NETWORK.nodeIp };
+}
+
+/**
+ * Removes everything a real-node run made, whether or not it is still running: the kubelet (so it
+ * restarts nothing), the pods' containers, containerd and its shims, kube-proxy's and the kubelet's
+ * rules, the enforcer's chains and ipsets, mounts, the pods' network namespaces, the bridge, the guard
+ * chain, the cgroups, the registry, the control plane, and the hostPath data.
+ */
+export async function tearDownRealNode(opts: { name: string; bin: string; workdir: string }): Promise<void> {
+    const { name, bin, workdir } = opts;
+    await stopNode(workdir, bin);
+    await stopContainerd(workdir, bin);
+    if (fs.existsSync(path.join(workdir, "node"))) removeEnforcerRules(bin);
+    for (const ns of podNetworkNamespaces()) succeeds("ip", ["netns", "delete", ns]);
+    unmountUnder(path.join(workdir, "node"));
+    tearDownNetwork(workdir);
+    removeCgroupRoot();
+    await stopDaemon(workdir, "registry");
+    removeRegistryFiles(workdir);
+    deleteCluster({ name, bin, workdir });
+    fs.rmSync(path.join(workdir, "node"), { recursive: true, force: true });
+    fs.rmSync(path.dirname(E2E_HOST_PATH), { recursive: true, force: true });
+}
