@@ -1,5 +1,5 @@
 // The Asky checklist (CHECKLIST.md) as a Pulumi CrossGuard policy pack: one policy per checklist ID that
-// can be judged on Kubernetes objects, running the checks of test/policy that the tests run on the render.
+// can be judged on Kubernetes objects, running the checks of checklist/ that the tests run on the render.
 //   pulumi preview --policy-pack ./policy        (npm ci --prefix policy first)
 // The rules, their levels and the translation of engine resources live in rules.ts.
 

@@ -1,11 +1,11 @@
-// The checklist's rules as the policy pack applies them: which check (test/policy, the same functions
+// The checklist's rules as the policy pack applies them: which check (checklist/, the same functions
 // the tests run on the render), on one resource or on the whole stack, at which enforcement level per
 // environment, and how an engine resource becomes the rendered-object shape the checks read.
 // No @pulumi/policy here: index.ts wires this into the PolicyPack, the tests call it directly.
 
-import { PROTECTED_ANNOTATION } from "../test/policy/data";
-import { REDACTION_MARKER } from "../test/policy/secrets";
-import { checks, K8sObject, PolicyContext, Violation } from "../test/policy";
+import { PROTECTED_ANNOTATION } from "../checklist/data";
+import { REDACTION_MARKER } from "../checklist/secrets";
+import { checks, K8sObject, PolicyContext, Violation } from "../checklist";
 
 export type Level = "advisory" | "mandatory" | "disabled";
 export const LEVELS: readonly Level[] = ["advisory", "mandatory", "disabled"];
@@ -24,7 +24,7 @@ export interface Rule {
 
 const MUST: Record<Environment, Level> = { dev: "mandatory", prod: "mandatory" };
 
-/** Every rule of the pack, in checklist order (the objects' part of CHECKLIST.md; see test/policy/index.ts for the rest). */
+/** Every rule of the pack, in checklist order (the objects' part of CHECKLIST.md; see checklist/index.ts for the rest). */
 export const RULES: readonly Rule[] = [
     { id: "POD-1", scope: "resource", levels: MUST, description: "Every container and init container sets securityContext.allowPrivilegeEscalation: false (components/podHardening.ts containerSecurity())." },
     { id: "POD-2", scope: "resource", levels: MUST, description: "Pods run as non-root: runAsNonRoot: true and a numeric non-zero runAsUser/runAsGroup on the pod or container (podSecurity(uid)); images that start as root get the UID of their unprivileged user." },
@@ -51,7 +51,7 @@ export const RULES: readonly Rule[] = [
     { id: "HA-4", scope: "stack", levels: MUST, description: "prod: multi-replica workloads spread across nodes: preferred podAntiAffinity on kubernetes.io/hostname and topologySpreadConstraints maxSkew 1, ScheduleAnyway (asky:availability.spreadAcrossNodes)." },
     { id: "HA-5", scope: "stack", levels: MUST, description: "The database is StatefulSet postgres with 1 replica on a ReadWriteOnce PVC, PGDATA a subdirectory of the volume's mount." },
     { id: "NET-1", scope: "stack", levels: MUST, description: "The namespace has a default-deny NetworkPolicy for ingress and egress (podSelector {}, no rules; asky:networkPolicies: true)." },
-    { id: "NET-2", scope: "stack", levels: MUST, description: "The NetworkPolicies allow exactly the checklist's flows (anyone → gateway; gateway → services; services → postgres/redis; DNS): add a new flow to index.ts and to EXPECTED_FLOWS in test/policy/network.ts together." },
+    { id: "NET-2", scope: "stack", levels: MUST, description: "The NetworkPolicies allow exactly the checklist's flows (anyone → gateway; gateway → services; services → postgres/redis; DNS): add a new flow to index.ts and to EXPECTED_FLOWS in checklist/network.ts together." },
     { id: "NET-3", scope: "resource", levels: MUST, description: "Only the gateway Service is exposed (NodePort 30000 in dev, LoadBalancer in prod); every other Service is ClusterIP without externalIPs, and no Ingress or route targets another Service." },
     { id: "DATA-1", scope: "stack", levels: MUST, description: "PersistentVolumes reclaim with Retain; prod: the database StatefulSet and its PVCs are protected from pulumi destroy (asky:protectData: true) and its StorageClass retains." },
     { id: "DATA-2", scope: "stack", levels: MUST, description: "The backup CronJob (required in prod) runs pg_dump on a schedule with concurrencyPolicy Forbid, history limits, startingDeadlineSeconds and a PVC of its own (asky:backup)." },

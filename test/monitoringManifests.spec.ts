@@ -3,7 +3,8 @@ import { EXPORTER_PORTS } from "../components";
 import { ConfigError, parseAskyConfig } from "../config";
 import { DASHBOARD_UID } from "../monitoring/dashboard";
 import { renderStack } from "../scripts/render";
-import { checkPolicy, effectiveFlows, formatPorts, formatViolations, runCheck, validateSchemas } from "./policy";
+import { checkPolicy, effectiveFlows, formatPorts, formatViolations, runCheck } from "../checklist";
+import { validateSchemas } from "./support/schema";
 import { DEBIAN_PROGRAMS, debianUpstreamVersion, imageParts } from "./support/monitoring";
 import { find, renderedStack, stackSettings } from "./support/render";
 

@@ -4,8 +4,8 @@
 
 import assert from "node:assert/strict";
 import { EngineResource, ENFORCEMENT_KEY, RULES, declaredStack, judge, kubernetesKind, packSettings, renderedObject } from "../policy/rules";
-import { CHECK_IDS, K8sObject, PolicyContext } from "./policy";
-import { PROTECTED_ANNOTATION } from "./policy/data";
+import { CHECK_IDS, K8sObject, PolicyContext } from "../checklist";
+import { PROTECTED_ANNOTATION } from "../checklist/data";
 import { NAMESPACE, goodObjects } from "./fixtures/policy-good";
 import { renderedStack } from "./support/render";
 
