@@ -6,9 +6,9 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import Mocha from "mocha";
 import * as path from "path";
-import { deleteCluster } from "../test/e2e/support/cluster";
+import { deleteCluster } from "./support/cluster";
 
-const ROOT = path.resolve(__dirname, "..");
+const ROOT = path.resolve(__dirname, "..", "..");
 const WORKDIR = path.join(ROOT, ".e2e");
 const CLUSTER = "asky-e2e";
 
