@@ -210,7 +210,8 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
         // Without a config file the CLI refuses to start the pack, naming each policy's missing key.
         const bare = await run("15-policy-fixture-no-config", (onOutput) => fixture.preview({ policyPacks: [PACK], onOutput }));
         assert.strictEqual(bare.ok, false);
-        assert.match(bare.error, /validating policy config for "asky-checklist": .*POD-1: environment is required; POD-1: namespace is required/);
+        assert.match(bare.error, /validating policy config: asky-checklist 0\.1\.0\s+POD-1: environment is required/);
+        assert.match(bare.error, /validating policy config: asky-checklist 0\.1\.0\s+POD-1: namespace is required/);
         // A level that does not exist stops the pack before anything is judged, naming the policy.
         const fixtureConfig = (level: string) => {
             const file = path.join(dir, `policy-${level}.json`);
@@ -222,7 +223,7 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
         };
         const refused = await run("15-policy-fixture-bad-config", (onOutput) => fixture.preview({ policyPacks: [PACK], policyPackConfigs: fixtureConfig("warn"), onOutput }));
         assert.strictEqual(refused.ok, false);
-        assert.match(refused.error, /parsing enforcement level for "POD-11": "warn" is not a valid enforcement level/);
+        assert.match(refused.error, /"POD-11": "warn" is not a valid enforcement level/);
         // prod's file for the namespace "fixture", with POD-11 (a moving tag) lowered to advisory.
         fixturePolicyConfig = fixtureConfig("advisory");
         blocked = await run("15-policy-fixture-preview", (onOutput) => fixture.preview({ policyPacks: [PACK], policyPackConfigs: fixturePolicyConfig, onOutput }));
