@@ -43,8 +43,9 @@ describe("observability manifests (components/monitoring.ts)", function () {
             "oliver006/redis_exporter",
             "quay.io/prometheuscommunity/postgres-exporter",
         ]);
-        // mtail's module is not served: the tests run Debian's build of it, a release candidate of the 3.0 line.
-        assert.strictEqual(debianUpstreamVersion("mtail"), "3.0.0~rc50", "Debian's mtail changed: update the README (Observability) and versions.sh");
+        // mtail's module is not served: the tests run the distribution's build of it, a 3.0.0 release candidate
+        // (bookworm: rc50). Another line would change what the README says the tests prove.
+        assert.match(debianUpstreamVersion("mtail"), /^3\.0\.0~rc\d+/, "the packaged mtail changed line: update the README (Observability) and versions.sh");
     });
 
     it("runs every exporter hardened like the pod it sits in, on a port named for Prometheus, with its password only by reference", async () => {
