@@ -12,7 +12,7 @@ import {
     metricsService,
     nginxExporterSidecar,
 } from "./monitoring";
-import { AskyWorkload, AutoscalingArgs } from "./workload";
+import { AskyWorkload, AskyWorkloadArgs, AutoscalingArgs } from "./workload";
 
 /** nginx-unprivileged runs as UID 101 and listens on unprivileged ports (GW-8). */
 export const GATEWAY_UID = 101;
@@ -84,66 +84,33 @@ export class AskyGateway extends pulumi.ComponentResource {
 
     constructor(name: string, args: AskyGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
         super("asky:index:Gateway", name, {}, opts);
-        const g = args.gateway;
         const id: WorkloadIdentity = { name: "gateway", component: "gateway", instance: args.instance };
-        const ns = args.namespaceName;
-        const upstream = (service: string, port: number): GatewayUpstream => ({ host: `${service}.${ns}.svc.cluster.local`, port });
-        const t = g.tls;
-        const nodePortExposure = g.exposure === "NodePort";
-        const httpsPort = nodePortExposure && t.mode !== "off" ? t.nodePort! : HTTPS_SERVICE_PORT;
-        const tlsInput: GatewayTlsInput | undefined = t.mode === "off" ? undefined : {
-            certificate: `${TLS_DIR}/tls.crt`,
-            certificateKey: `${TLS_DIR}/tls.key`,
-            hostname: t.hostname,
-            httpsPort,
-        };
-        const sizing = gatewaySizingOf(g);
-
-        this.nginxConf = renderGatewayConfig({
-            upstreams: {
-                auth: upstream("auth", args.upstreamPorts.auth),
-                pyxis: upstream("pyxis", args.upstreamPorts.pyxis),
-                requestManagement: upstream("request-management", args.upstreamPorts.requestManagement),
-            },
-            listenPort: GATEWAY_PORTS.http,
-            tlsPort: GATEWAY_PORTS.https,
-            internalPort: GATEWAY_PORTS.internal,
-            readyPort: GATEWAY_PORTS.ready,
-            livePort: GATEWAY_PORTS.live,
-            statusPort: GATEWAY_PORTS.status,
-            serverNames: {
-                public: (t.mode !== "off" ? t.hostname : undefined) ?? `gateway.${ns}.svc.cluster.local`,
-                internal: `${GATEWAY_INTERNAL_SERVICE}.${ns}.svc.cluster.local`,
-            },
-            publicRoutes: g.publicRoutes,
-            tls: tlsInput,
-            ...sizing,
-            keepaliveConnections: g.limits.keepaliveConnections,
-            clientMaxBodySize: g.limits.clientMaxBodySize,
-            connectionsPerClient: g.limits.connectionsPerClient,
-            largeBodySlots: g.limits.largeBodySlots,
-            proxyConnectTimeoutSeconds: g.limits.proxyConnectTimeoutSeconds,
-            proxyReadTimeoutSeconds: g.limits.proxyReadTimeoutSeconds,
-            proxySendTimeoutSeconds: g.limits.proxySendTimeoutSeconds,
-            loginRateLimitPerMinute: g.limits.loginRateLimitPerMinute,
-            loginBurst: g.limits.loginBurst,
-            runtimeDir: "/tmp",
-            errorLog: "/dev/stderr",
-            accessLog: "/dev/stdout",
-            metricsLogPort: GATEWAY_METRICS_LOG_PORT,
-        });
-        this.clusterUrl = gatewayClusterUrl(ns);
+        this.nginxConf = gatewayNginxConf(args);
+        this.clusterUrl = gatewayClusterUrl(args.namespaceName);
         const logProgram = gatewayLogProgram();
+        const config = this.createConfig(name, args, id, logProgram);
+        const tlsCreated = this.createTls(name, args);
+        this.workload = this.createWorkload(name, args, id, config, logProgram, tlsCreated, opts);
+        this.createInternalService(name, args, id);
+        this.createMetricsServices(name, args, id);
+        this.externalUrl = externalUrlOf(args.gateway, this.workload.service);
+        this.registerOutputs({ externalUrl: this.externalUrl });
+    }
 
-        const config = new k8s.core.v1.ConfigMap(`${name}-config`, {
+    /** Config: the ConfigMap `gateway-config` with nginx.conf and the access-log exporter's program. */
+    private createConfig(name: string, args: AskyGatewayArgs, id: WorkloadIdentity, logProgram: string): k8s.core.v1.ConfigMap {
+        return new k8s.core.v1.ConfigMap(`${name}-config`, {
             metadata: objectMeta(id, args.namespace, "gateway-config"),
             data: { "nginx.conf": this.nginxConf, "gateway.mtail": logProgram },
         }, { parent: this });
+    }
 
+    /** TLS: the certificate Secret in `certManager` (a Certificate) and `selfSigned` modes; nothing in `secret` and `off`. */
+    private createTls(name: string, args: AskyGatewayArgs): pulumi.Resource[] {
+        const t = args.gateway.tls;
         const tlsId: WorkloadIdentity = { name: "gateway-tls", component: "gateway", instance: args.instance };
-        const tlsCreated: pulumi.Resource[] = [];
         if (t.mode === "certManager") {
-            tlsCreated.push(new k8s.apiextensions.CustomResource(`${name}-certificate`, {
+            return [new k8s.apiextensions.CustomResource(`${name}-certificate`, {
                 apiVersion: "cert-manager.io/v1",
                 kind: "Certificate",
                 metadata: objectMeta(tlsId, args.namespace, t.secretName),
@@ -155,8 +122,9 @@ export class AskyGateway extends pulumi.ComponentResource {
                     // A fresh ECDSA key at every renewal: cheap handshakes, no key kept for years.
                     privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
                 },
-            }, { parent: this }));
-        } else if (t.mode === "selfSigned") {
+            }, { parent: this })];
+        }
+        if (t.mode === "selfSigned") {
             const key = new tls.PrivateKey(`${name}-tls-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
             const cert = new tls.SelfSignedCert(`${name}-tls-certificate`, {
                 privateKeyPem: key.privateKeyPem,
@@ -167,24 +135,22 @@ export class AskyGateway extends pulumi.ComponentResource {
                 earlyRenewalHours: Math.floor((t.validityDays * 24) / 3),
                 allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
             }, { parent: this });
-            tlsCreated.push(new k8s.core.v1.Secret(`${name}-tls`, {
+            return [new k8s.core.v1.Secret(`${name}-tls`, {
                 metadata: objectMeta(tlsId, args.namespace, t.secretName),
                 type: "kubernetes.io/tls",
                 stringData: { "tls.crt": cert.certPem, "tls.key": pulumi.secret(key.privateKeyPem) },
-            }, { parent: this }));
+            }, { parent: this })];
         }
+        return [];
+    }
 
-        const containerPorts = [
-            { name: "http", containerPort: GATEWAY_PORTS.http, protocol: "TCP" },
-            ...(t.mode !== "off" ? [{ name: "https", containerPort: GATEWAY_PORTS.https, protocol: "TCP" }] : []),
-            { name: "internal", containerPort: GATEWAY_PORTS.internal, protocol: "TCP" },
-            { name: "ready", containerPort: GATEWAY_PORTS.ready, protocol: "TCP" },
-            { name: "live", containerPort: GATEWAY_PORTS.live, protocol: "TCP" },
-        ];
+    /** Workload: the hardened NGINX Deployment with its exporter sidecars, and the public Service (exposure). */
+    private createWorkload(name: string, args: AskyGatewayArgs, id: WorkloadIdentity, config: k8s.core.v1.ConfigMap, logProgram: string,
+        tlsCreated: pulumi.Resource[], opts?: pulumi.ComponentResourceOptions): AskyWorkload {
+        const g = args.gateway;
+        const tlsOn = g.tls.mode !== "off";
         const tmpMiB = Math.ceil(gatewayTmpBytesOf(g) / 2 ** 20);
-        const lb = g.exposure === "LoadBalancer";
-
-        this.workload = new AskyWorkload(`${name}-workload`, {
+        return new AskyWorkload(`${name}-workload`, {
             identity: id,
             namespace: args.namespace,
             runAsUser: GATEWAY_UID,
@@ -204,11 +170,11 @@ export class AskyGateway extends pulumi.ComponentResource {
             container: {
                 name: "nginx",
                 image: g.image,
-                ports: containerPorts,
+                ports: gatewayContainerPorts(tlsOn),
                 volumeMounts: [
                     { name: "config", mountPath: "/etc/nginx/nginx.conf", subPath: "nginx.conf", readOnly: true },
                     { name: "tmp", mountPath: "/tmp" },
-                    ...(t.mode !== "off" ? [{ name: "tls", mountPath: TLS_DIR, readOnly: true }] : []),
+                    ...(tlsOn ? [{ name: "tls", mountPath: TLS_DIR, readOnly: true }] : []),
                 ],
                 // Probes on ports of their own, which no client can reach or fill (GW-7); by number, as kube-score reads a named probe port as 0.
                 ...probes({ httpPort: GATEWAY_PORTS.ready, path: GATEWAY_HEALTH_PATH }, { httpPort: GATEWAY_PORTS.live, path: GATEWAY_HEALTH_PATH }),
@@ -219,28 +185,17 @@ export class AskyGateway extends pulumi.ComponentResource {
                 // Holds every large-body slot full (asky:gateway.limits.largeBodySlots × clientMaxBodySize) plus headroom.
                 scratchVolume("tmp", `${tmpMiB}Mi`),
                 // Optional: the pod starts before cert-manager or the organisation has made the Secret, and is not ready until it exists.
-                ...(t.mode !== "off"
-                    ? [{ name: "tls", secret: { secretName: t.secretName, optional: true, defaultMode: 0o440, items: [{ key: "tls.crt", path: "tls.crt" }, { key: "tls.key", path: "tls.key" }] } }]
+                ...(g.tls.mode !== "off"
+                    ? [{ name: "tls", secret: { secretName: g.tls.secretName, optional: true, defaultMode: 0o440, items: [{ key: "tls.crt", path: "tls.crt" }, { key: "tls.key", path: "tls.key" }] } }]
                     : []),
             ],
-            service: {
-                port: g.port,
-                targetPort: "http",
-                type: g.exposure,
-                ...(g.nodePort !== undefined ? { nodePort: g.nodePort } : {}),
-                ...(t.mode !== "off"
-                    ? { extraPorts: [{ port: HTTPS_SERVICE_PORT, targetPort: "https", ...(t.nodePort !== undefined ? { nodePort: t.nodePort } : {}) }] }
-                    : {}),
-                // The login rate limit is per client address: a LoadBalancer must not SNAT it away.
-                // (NodePort keeps Cluster: kind maps the host port to a node that may run no gateway pod.)
-                ...(lb ? { externalTrafficPolicy: "Local" as const } : {}),
-                // minikube/kind give a LoadBalancer no address: waiting for one would fail the deploy after 10 minutes.
-                ...(lb && !args.awaitLoadBalancer ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
-            },
+            service: publicService(g, args.awaitLoadBalancer),
         }, { parent: this, dependsOn: tlsCreated.length ? [...toArray(opts?.dependsOn), ...tlsCreated] : opts?.dependsOn });
+    }
 
-        // The internal listener: ClusterIP only, so it never leaves the cluster even where NetworkPolicies are not enforced.
-        new k8s.core.v1.Service(`${name}-internal`, {
+    /** Exposure: the internal listener, ClusterIP only, so it never leaves the cluster even where NetworkPolicies are not enforced. */
+    private createInternalService(name: string, args: AskyGatewayArgs, id: WorkloadIdentity): k8s.core.v1.Service {
+        return new k8s.core.v1.Service(`${name}-internal`, {
             metadata: objectMeta(id, args.namespace, GATEWAY_INTERNAL_SERVICE),
             spec: {
                 type: "ClusterIP",
@@ -248,8 +203,10 @@ export class AskyGateway extends pulumi.ComponentResource {
                 ports: [{ name: "internal", port: GATEWAY_INTERNAL_SERVICE_PORT, targetPort: "internal", protocol: "TCP" }],
             },
         }, { parent: this });
+    }
 
-        // One Service per exporter: the prometheus.io annotations name a single port.
+    /** Monitoring: one Service per exporter, as the prometheus.io annotations name a single port. */
+    private createMetricsServices(name: string, args: AskyGatewayArgs, id: WorkloadIdentity): void {
         const metricsOpts = { parent: this };
         metricsService(`${name}-metrics`, {
             namespace: args.namespace, pods: id, serviceName: "gateway-metrics", port: EXPORTER_PORTS.nginx, targetPort: "metrics", monitoring: args.monitoring,
@@ -257,25 +214,106 @@ export class AskyGateway extends pulumi.ComponentResource {
         metricsService(`${name}-log-metrics`, {
             namespace: args.namespace, pods: id, serviceName: "gateway-log-metrics", port: EXPORTER_PORTS.accessLog, targetPort: "log-metrics", monitoring: args.monitoring,
         }, metricsOpts);
-
-        const svc = this.workload.service;
-        const scheme = t.mode === "off" ? "http" : "https";
-        const servicePort = t.mode === "off" ? g.port : HTTPS_SERVICE_PORT;
-        const portSuffix = (p: number, standard: number) => (p === standard ? "" : `:${p}`);
-        this.externalUrl = lb
-            ? svc.status.apply((st) => {
-                const ingress = st?.loadBalancer?.ingress?.[0];
-                const address = (t.mode !== "off" ? t.hostname : undefined) ?? (ingress?.hostname || ingress?.ip);
-                return address
-                    ? `${scheme}://${address}${portSuffix(servicePort, scheme === "https" ? 443 : 80)}`
-                    : "(load balancer address pending: kubectl get svc gateway)";
-            })
-            : svc.spec.apply((spec) => {
-                const port = spec.ports.find((p) => p.name === scheme)?.nodePort ?? (t.mode !== "off" ? t.nodePort : g.nodePort);
-                return `${scheme}://<node-ip>:${port} (minikube: ${scheme}://$(minikube ip):${port})`;
-            });
-        this.registerOutputs({ externalUrl: this.externalUrl });
     }
+}
+
+/** Config: nginx.conf for the stack's namespace, listeners, public routes, TLS and limits (nginx/render.ts). */
+function gatewayNginxConf(args: AskyGatewayArgs): string {
+    const g = args.gateway;
+    const t = g.tls;
+    const ns = args.namespaceName;
+    const upstream = (service: string, port: number): GatewayUpstream => ({ host: `${service}.${ns}.svc.cluster.local`, port });
+    const httpsPort = g.exposure === "NodePort" && t.mode !== "off" ? t.nodePort! : HTTPS_SERVICE_PORT;
+    const tlsInput: GatewayTlsInput | undefined = t.mode === "off" ? undefined : {
+        certificate: `${TLS_DIR}/tls.crt`,
+        certificateKey: `${TLS_DIR}/tls.key`,
+        hostname: t.hostname,
+        httpsPort,
+    };
+    return renderGatewayConfig({
+        upstreams: {
+            auth: upstream("auth", args.upstreamPorts.auth),
+            pyxis: upstream("pyxis", args.upstreamPorts.pyxis),
+            requestManagement: upstream("request-management", args.upstreamPorts.requestManagement),
+        },
+        listenPort: GATEWAY_PORTS.http,
+        tlsPort: GATEWAY_PORTS.https,
+        internalPort: GATEWAY_PORTS.internal,
+        readyPort: GATEWAY_PORTS.ready,
+        livePort: GATEWAY_PORTS.live,
+        statusPort: GATEWAY_PORTS.status,
+        serverNames: {
+            public: (t.mode !== "off" ? t.hostname : undefined) ?? `gateway.${ns}.svc.cluster.local`,
+            internal: `${GATEWAY_INTERNAL_SERVICE}.${ns}.svc.cluster.local`,
+        },
+        publicRoutes: g.publicRoutes,
+        tls: tlsInput,
+        ...gatewaySizingOf(g),
+        keepaliveConnections: g.limits.keepaliveConnections,
+        clientMaxBodySize: g.limits.clientMaxBodySize,
+        connectionsPerClient: g.limits.connectionsPerClient,
+        largeBodySlots: g.limits.largeBodySlots,
+        proxyConnectTimeoutSeconds: g.limits.proxyConnectTimeoutSeconds,
+        proxyReadTimeoutSeconds: g.limits.proxyReadTimeoutSeconds,
+        proxySendTimeoutSeconds: g.limits.proxySendTimeoutSeconds,
+        loginRateLimitPerMinute: g.limits.loginRateLimitPerMinute,
+        loginBurst: g.limits.loginBurst,
+        runtimeDir: "/tmp",
+        errorLog: "/dev/stderr",
+        accessLog: "/dev/stdout",
+        metricsLogPort: GATEWAY_METRICS_LOG_PORT,
+    });
+}
+
+/** Workload: NGINX's container ports (HTTPS only with TLS); the probes have ports of their own. */
+function gatewayContainerPorts(tlsOn: boolean) {
+    return [
+        { name: "http", containerPort: GATEWAY_PORTS.http, protocol: "TCP" },
+        ...(tlsOn ? [{ name: "https", containerPort: GATEWAY_PORTS.https, protocol: "TCP" }] : []),
+        { name: "internal", containerPort: GATEWAY_PORTS.internal, protocol: "TCP" },
+        { name: "ready", containerPort: GATEWAY_PORTS.ready, protocol: "TCP" },
+        { name: "live", containerPort: GATEWAY_PORTS.live, protocol: "TCP" },
+    ];
+}
+
+/** Exposure: the public Service (NodePort or LoadBalancer), with HTTPS beside HTTP when TLS is on. */
+function publicService(g: AskyConfig["gateway"], awaitLoadBalancer: boolean): AskyWorkloadArgs["service"] {
+    const t = g.tls;
+    const lb = g.exposure === "LoadBalancer";
+    return {
+        port: g.port,
+        targetPort: "http",
+        type: g.exposure,
+        ...(g.nodePort !== undefined ? { nodePort: g.nodePort } : {}),
+        ...(t.mode !== "off"
+            ? { extraPorts: [{ port: HTTPS_SERVICE_PORT, targetPort: "https", ...(t.nodePort !== undefined ? { nodePort: t.nodePort } : {}) }] }
+            : {}),
+        // The login rate limit is per client address: a LoadBalancer must not SNAT it away.
+        // (NodePort keeps Cluster: kind maps the host port to a node that may run no gateway pod.)
+        ...(lb ? { externalTrafficPolicy: "Local" as const } : {}),
+        // minikube/kind give a LoadBalancer no address: waiting for one would fail the deploy after 10 minutes.
+        ...(lb && !awaitLoadBalancer ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
+    };
+}
+
+/** Exposure: the URL to reach the gateway from outside: the LoadBalancer's address (or TLS hostname), or the node port. */
+function externalUrlOf(g: AskyConfig["gateway"], svc: k8s.core.v1.Service): pulumi.Output<string> {
+    const t = g.tls;
+    const scheme = t.mode === "off" ? "http" : "https";
+    const servicePort = t.mode === "off" ? g.port : HTTPS_SERVICE_PORT;
+    const portSuffix = (p: number, standard: number) => (p === standard ? "" : `:${p}`);
+    return g.exposure === "LoadBalancer"
+        ? svc.status.apply((st) => {
+            const ingress = st?.loadBalancer?.ingress?.[0];
+            const address = (t.mode !== "off" ? t.hostname : undefined) ?? (ingress?.hostname || ingress?.ip);
+            return address
+                ? `${scheme}://${address}${portSuffix(servicePort, scheme === "https" ? 443 : 80)}`
+                : "(load balancer address pending: kubectl get svc gateway)";
+        })
+        : svc.spec.apply((spec) => {
+            const port = spec.ports.find((p) => p.name === scheme)?.nodePort ?? (t.mode !== "off" ? t.nodePort : g.nodePort);
+            return `${scheme}://<node-ip>:${port} (minikube: ${scheme}://$(minikube ip):${port})`;
+        });
 }
 
 /** The program passes dependsOn as a plain list (or one resource). */

@@ -47,13 +47,12 @@ function exporter(name: string, image: string, portName: string, containerPort: 
 /** NGINX's exporter in the gateway pod, reading stub_status on the pod's loopback. */
 export function nginxExporterSidecar(image: string, statusPort: number): Sidecar {
     return exporter("nginx-exporter", image, "metrics", EXPORTER_PORTS.nginx, {
+        // It never exits while NGINX is down (nginx_up 0 until it answers), so NGINX may start after it.
         args: [
-            `-nginx.scrape-uri=http://127.0.0.1:${statusPort}/stub_status`,
-            `-web.listen-address=:${EXPORTER_PORTS.nginx}`,
-            `-web.telemetry-path=${METRICS_PATH}`,
-            // NGINX may start after it: wait for it instead of exiting into a restart loop.
-            "-nginx.retries=30",
-            "-nginx.retry-interval=2s",
+            `--nginx.scrape-uri=http://127.0.0.1:${statusPort}/stub_status`,
+            `--web.listen-address=:${EXPORTER_PORTS.nginx}`,
+            `--web.telemetry-path=${METRICS_PATH}`,
+            "--log.format=json",
         ],
     });
 }

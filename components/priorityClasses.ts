@@ -24,7 +24,7 @@ export class AskyPriorityClasses extends pulumi.ComponentResource {
 
     constructor(name: string, args: AskyPriorityClassesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("asky:index:PriorityClasses", name, {}, opts);
-        // No `description`: kubernetes-models' schema (test/policy/schema.ts) lacks that field of PriorityClass.
+        // No `description`: kubernetes-models' schema (test/support/schema.ts) lacks that field of PriorityClass.
         const priorityClass = (role: "database" | "gateway", value: number) => {
             const className = `${args.instance}-${role}`;
             return new k8s.scheduling.v1.PriorityClass(`${name}-${role}`, {

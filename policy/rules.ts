@@ -1,14 +1,12 @@
-// The checklist's rules as the policy pack applies them: which check (test/policy, the same functions
-// the tests run on the render), on one resource or on the whole stack, at which enforcement level per
-// environment, and how an engine resource becomes the rendered-object shape the checks read.
+// The checklist's rules as the policy pack applies them: which check (checklist/, the same functions
+// the tests run on the render), on one resource or on the whole stack, the config each policy takes
+// (policy/<environment>.json), and how an engine resource becomes the rendered-object shape the checks read.
 // No @pulumi/policy here: index.ts wires this into the PolicyPack, the tests call it directly.
 
-import { PROTECTED_ANNOTATION } from "../test/policy/data";
-import { REDACTION_MARKER } from "../test/policy/secrets";
-import { checks, K8sObject, PolicyContext, Violation } from "../test/policy";
+import { PROTECTED_ANNOTATION } from "../checklist/data";
+import { REDACTION_MARKER } from "../checklist/secrets";
+import { checks, K8sObject, PolicyContext, Violation } from "../checklist";
 
-export type Level = "advisory" | "mandatory" | "disabled";
-export const LEVELS: readonly Level[] = ["advisory", "mandatory", "disabled"];
 export type Environment = PolicyContext["stack"];
 
 export interface Rule {
@@ -18,92 +16,72 @@ export interface Rule {
     scope: "resource" | "stack";
     /** What the rule demands and how to fix a violation. */
     description: string;
-    /** Enforcement per environment, from the checklist's must/should; the stack config may change it. */
-    levels: Record<Environment, Level>;
 }
 
-const MUST: Record<Environment, Level> = { dev: "mandatory", prod: "mandatory" };
-
-/** Every rule of the pack, in checklist order (the objects' part of CHECKLIST.md; see test/policy/index.ts for the rest). */
+/** Every rule of the pack, in checklist order (the objects' part of CHECKLIST.md; see checklist/index.ts for the rest). */
 export const RULES: readonly Rule[] = [
-    { id: "POD-1", scope: "resource", levels: MUST, description: "Every container and init container sets securityContext.allowPrivilegeEscalation: false (components/podHardening.ts containerSecurity())." },
-    { id: "POD-2", scope: "resource", levels: MUST, description: "Pods run as non-root: runAsNonRoot: true and a numeric non-zero runAsUser/runAsGroup on the pod or container (podSecurity(uid)); images that start as root get the UID of their unprivileged user." },
-    { id: "POD-3", scope: "resource", levels: MUST, description: 'Every container drops all capabilities (securityContext.capabilities.drop: ["ALL"]) and adds none.' },
-    { id: "POD-4", scope: "resource", levels: MUST, description: "seccompProfile.type: RuntimeDefault on the pod or every container." },
-    { id: "POD-5", scope: "resource", levels: MUST, description: "Pods mount only configMap, secret, emptyDir, projected, downwardAPI and persistentVolumeClaim volumes; no hostPath or other node access." },
-    { id: "POD-6", scope: "resource", levels: MUST, description: "No hostNetwork, hostPID, hostIPC, hostPort, privileged or hostProcess: remove them (the restricted Pod Security level of POD-13 refuses such pods)." },
-    { id: "POD-7", scope: "resource", levels: MUST, description: "readOnlyRootFilesystem: true on every container, with a writable emptyDir mounted where the image writes (nginx: /tmp; postgres: /var/run/postgresql, /tmp, /dev/shm as Memory)." },
-    { id: "POD-8", scope: "stack", levels: MUST, description: "automountServiceAccountToken: false on the pod (or on the ServiceAccount it uses), and no projected service-account token: no workload here calls the Kubernetes API." },
-    { id: "POD-9", scope: "resource", levels: MUST, description: "Every container has cpu, memory and ephemeral-storage requests and limits, requests not above limits (set them in the stack config's resources)." },
-    { id: "POD-10", scope: "resource", levels: MUST, description: "Long-running containers have readiness and liveness probes on a declared container port, and the two check different things (podHardening.ts probes(readiness, liveness))." },
-    { id: "POD-11", scope: "resource", levels: { dev: "advisory", prod: "mandatory" }, description: "Images carry an explicit tag that is not latest, or a digest: pin the version in the stack config (required in prod; dev may follow a moving tag)." },
-    { id: "POD-12", scope: "resource", levels: MUST, description: "No secret as a literal env value: read it with valueFrom.secretKeyRef or from a mounted Secret file." },
-    { id: "POD-13", scope: "stack", levels: MUST, description: "The stack's Namespace carries pod-security.kubernetes.io/enforce, warn and audit = restricted (components/namespace.ts)." },
-    { id: "WIRE-1", scope: "stack", levels: MUST, description: "Every Service selector matches the pod labels of exactly one workload, and every workload's selector matches its own pod template: fix the selector or the labels (selectorLabels())." },
-    { id: "WIRE-2", scope: "stack", levels: MUST, description: "Every Service targetPort is a containerPort (number or name) of the pods it selects." },
-    { id: "WIRE-3", scope: "stack", levels: MUST, description: "Every ConfigMap, Secret and PVC a pod references exists in its namespace with the keys it reads, and every volumeMount names a declared volume." },
-    { id: "WIRE-4", scope: "resource", levels: MUST, description: "Every namespaced object is in the stack's namespace (asky:namespace): set metadata.namespace." },
-    { id: "WIRE-5", scope: "stack", levels: MUST, description: "Every object and pod template carries app.kubernetes.io/{name,instance,component,part-of,managed-by}, part-of=asky, managed-by=pulumi, one instance per stack (recommendedLabels())." },
-    { id: "WIRE-6", scope: "resource", levels: MUST, description: "A change of a ConfigMap or Secret a Deployment/StatefulSet uses rolls its pods: a content-hashed name or a checksum/<name> pod annotation (contentChecksum())." },
-    { id: "HA-1", scope: "stack", levels: MUST, description: "prod: each service runs ≥ 2 replicas, or an autoscaling/v2 HPA with minReplicas ≥ 2 < maxReplicas and no spec.replicas on the Deployment (asky:availability, autoscale)." },
-    { id: "HA-2", scope: "stack", levels: MUST, description: "prod: multi-replica Deployments roll with RollingUpdate maxUnavailable 0 and a non-zero surge." },
-    { id: "HA-3", scope: "stack", levels: MUST, description: "prod: one policy/v1 PodDisruptionBudget per multi-replica workload, maxUnavailable 1, unhealthyPodEvictionPolicy AlwaysAllow, the workload's own selector (asky:availability.disruptionBudgets)." },
-    { id: "HA-4", scope: "stack", levels: MUST, description: "prod: multi-replica workloads spread across nodes: preferred podAntiAffinity on kubernetes.io/hostname and topologySpreadConstraints maxSkew 1, ScheduleAnyway (asky:availability.spreadAcrossNodes)." },
-    { id: "HA-5", scope: "stack", levels: MUST, description: "The database is StatefulSet postgres with 1 replica on a ReadWriteOnce PVC, PGDATA a subdirectory of the volume's mount." },
-    { id: "NET-1", scope: "stack", levels: MUST, description: "The namespace has a default-deny NetworkPolicy for ingress and egress (podSelector {}, no rules; asky:networkPolicies: true)." },
-    { id: "NET-2", scope: "stack", levels: MUST, description: "The NetworkPolicies allow exactly the checklist's flows (anyone → gateway; gateway → services; services → postgres/redis; DNS): add a new flow to index.ts and to EXPECTED_FLOWS in test/policy/network.ts together." },
-    { id: "NET-3", scope: "resource", levels: MUST, description: "Only the gateway Service is exposed (NodePort 30000 in dev, LoadBalancer in prod); every other Service is ClusterIP without externalIPs, and no Ingress or route targets another Service." },
-    { id: "DATA-1", scope: "stack", levels: MUST, description: "PersistentVolumes reclaim with Retain; prod: the database StatefulSet and its PVCs are protected from pulumi destroy (asky:protectData: true) and its StorageClass retains." },
-    { id: "DATA-2", scope: "stack", levels: MUST, description: "The backup CronJob (required in prod) runs pg_dump on a schedule with concurrencyPolicy Forbid, history limits, startingDeadlineSeconds and a PVC of its own (asky:backup)." },
-    { id: "SEC-1", scope: "resource", levels: MUST, description: "No password, token, key or password hash in a ConfigMap, a literal env value, a command line or an annotation: put it in a Secret and reference it." },
-    { id: "SEC-4", scope: "resource", levels: MUST, description: "The database never trusts: no POSTGRES_HOST_AUTH_METHOD other than scram-sha-256, no trust lines in pg_hba, password_encryption scram-sha-256." },
-    { id: "GW-7", scope: "resource", levels: MUST, description: "The gateway's readiness and liveness probes are httpGet on its local /healthz (answered by NGINX itself, never proxied)." },
-    { id: "GW-8", scope: "resource", levels: MUST, description: "The gateway listens on 8080 as a non-root UID with a read-only root filesystem and /tmp on an emptyDir (nginx-unprivileged)." },
+    { id: "POD-1", scope: "resource", description: "Every container and init container sets securityContext.allowPrivilegeEscalation: false (components/podHardening.ts containerSecurity())." },
+    { id: "POD-2", scope: "resource", description: "Pods run as non-root: runAsNonRoot: true and a numeric non-zero runAsUser/runAsGroup on the pod or container (podSecurity(uid)); images that start as root get the UID of their unprivileged user." },
+    { id: "POD-3", scope: "resource", description: 'Every container drops all capabilities (securityContext.capabilities.drop: ["ALL"]) and adds none.' },
+    { id: "POD-4", scope: "resource", description: "seccompProfile.type: RuntimeDefault on the pod or every container." },
+    { id: "POD-5", scope: "resource", description: "Pods mount only configMap, secret, emptyDir, projected, downwardAPI and persistentVolumeClaim volumes; no hostPath or other node access." },
+    { id: "POD-6", scope: "resource", description: "No hostNetwork, hostPID, hostIPC, hostPort, privileged or hostProcess: remove them (the restricted Pod Security level of POD-13 refuses such pods)." },
+    { id: "POD-7", scope: "resource", description: "readOnlyRootFilesystem: true on every container, with a writable emptyDir mounted where the image writes (nginx: /tmp; postgres: /var/run/postgresql, /tmp, /dev/shm as Memory)." },
+    { id: "POD-8", scope: "stack", description: "automountServiceAccountToken: false on the pod (or on the ServiceAccount it uses), and no projected service-account token: no workload here calls the Kubernetes API." },
+    { id: "POD-9", scope: "resource", description: "Every container has cpu, memory and ephemeral-storage requests and limits, requests not above limits (set them in the stack config's resources)." },
+    { id: "POD-10", scope: "resource", description: "Long-running containers have readiness and liveness probes on a declared container port, and the two check different things (podHardening.ts probes(readiness, liveness))." },
+    { id: "POD-11", scope: "resource", description: "Images carry an explicit tag that is not latest, or a digest: pin the version in the stack config (required in prod; dev may follow a moving tag)." },
+    { id: "POD-12", scope: "resource", description: "No secret as a literal env value: read it with valueFrom.secretKeyRef or from a mounted Secret file." },
+    { id: "POD-13", scope: "stack", description: "The stack's Namespace carries pod-security.kubernetes.io/enforce, warn and audit = restricted (components/namespace.ts)." },
+    { id: "WIRE-1", scope: "stack", description: "Every Service selector matches the pod labels of exactly one workload, and every workload's selector matches its own pod template: fix the selector or the labels (selectorLabels())." },
+    { id: "WIRE-2", scope: "stack", description: "Every Service targetPort is a containerPort (number or name) of the pods it selects." },
+    { id: "WIRE-3", scope: "stack", description: "Every ConfigMap, Secret and PVC a pod references exists in its namespace with the keys it reads, and every volumeMount names a declared volume." },
+    { id: "WIRE-4", scope: "resource", description: "Every namespaced object is in the stack's namespace (asky:namespace): set metadata.namespace." },
+    { id: "WIRE-5", scope: "stack", description: "Every object and pod template carries app.kubernetes.io/{name,instance,component,part-of,managed-by}, part-of=asky, managed-by=pulumi, one instance per stack (recommendedLabels())." },
+    { id: "WIRE-6", scope: "resource", description: "A change of a ConfigMap or Secret a Deployment/StatefulSet uses rolls its pods: a content-hashed name or a checksum/<name> pod annotation (contentChecksum())." },
+    { id: "HA-1", scope: "stack", description: "prod: each service runs ≥ 2 replicas, or an autoscaling/v2 HPA with minReplicas ≥ 2 < maxReplicas and no spec.replicas on the Deployment (asky:availability, autoscale)." },
+    { id: "HA-2", scope: "stack", description: "prod: multi-replica Deployments roll with RollingUpdate maxUnavailable 0 and a non-zero surge." },
+    { id: "HA-3", scope: "stack", description: "prod: one policy/v1 PodDisruptionBudget per multi-replica workload, maxUnavailable 1, unhealthyPodEvictionPolicy AlwaysAllow, the workload's own selector (asky:availability.disruptionBudgets)." },
+    { id: "HA-4", scope: "stack", description: "prod: multi-replica workloads spread across nodes: preferred podAntiAffinity on kubernetes.io/hostname and topologySpreadConstraints maxSkew 1, ScheduleAnyway (asky:availability.spreadAcrossNodes)." },
+    { id: "HA-5", scope: "stack", description: "The database is StatefulSet postgres with 1 replica on a ReadWriteOnce PVC, PGDATA a subdirectory of the volume's mount." },
+    { id: "NET-1", scope: "stack", description: "The namespace has a default-deny NetworkPolicy for ingress and egress (podSelector {}, no rules; asky:networkPolicies: true)." },
+    { id: "NET-2", scope: "stack", description: "The NetworkPolicies allow exactly the checklist's flows (anyone → gateway; gateway → services; services → postgres/redis; DNS): add a new flow to index.ts and to EXPECTED_FLOWS in checklist/network.ts together." },
+    { id: "NET-3", scope: "resource", description: "Only the gateway Service is exposed (NodePort 30000 in dev, LoadBalancer in prod); every other Service is ClusterIP without externalIPs, and no Ingress or route targets another Service." },
+    { id: "DATA-1", scope: "stack", description: "PersistentVolumes reclaim with Retain; prod: the database StatefulSet and its PVCs are protected from pulumi destroy (asky:protectData: true) and its StorageClass retains." },
+    { id: "DATA-2", scope: "stack", description: "The backup CronJob (required in prod) runs pg_dump on a schedule with concurrencyPolicy Forbid, history limits, startingDeadlineSeconds and a PVC of its own (asky:backup)." },
+    { id: "SEC-1", scope: "resource", description: "No password, token, key or password hash in a ConfigMap, a literal env value, a command line or an annotation: put it in a Secret and reference it." },
+    { id: "SEC-4", scope: "resource", description: "The database never trusts: no POSTGRES_HOST_AUTH_METHOD other than scram-sha-256, no trust lines in pg_hba, password_encryption scram-sha-256." },
+    { id: "GW-7", scope: "resource", description: "The gateway's readiness and liveness probes are httpGet on its local /healthz (answered by NGINX itself, never proxied)." },
+    { id: "GW-8", scope: "resource", description: "The gateway listens on 8080 as a non-root UID with a read-only root filesystem and /tmp on an emptyDir (nginx-unprivileged)." },
 ];
 
 // ---------------------------------------------------------------------------
-// Stack config of the pack
+// Policy config of the pack (--policy-pack-config policy/<environment>.json)
 
-/** The stack config key that changes enforcement levels: a map from checklist ID to advisory, mandatory or disabled. */
-export const ENFORCEMENT_KEY = "asky-checklist:enforcement";
-
-export interface PackSettings {
-    ctx: PolicyContext;
-    levels: Record<string, Level>;
-}
+/** The environments a config file may name, as asky:environment does; the checklist's rules differ between them. */
+export const ENVIRONMENTS: readonly Environment[] = ["dev", "prod"];
 
 /**
- * The pack's settings from the stack's config (keys as `pulumi config` shows them, values as strings, objects
- * as JSON): asky:environment and asky:namespace, as the program reads them, and the optional
- * asky-checklist:enforcement. Throws one error naming every bad key path, its value and what is allowed.
+ * Every policy's configSchema: the stack's environment and namespace, which the checks judge against (HA-* only in
+ * prod, WIRE-4 and the NET rules by namespace). The CLI checks a config file against it before any policy runs and
+ * refuses a missing or bad value naming the policy and the key; levels are Pulumi's own `enforcementLevel` beside them.
  */
-export function packSettings(config: Readonly<Record<string, string>>): PackSettings {
-    const errors: string[] = [];
-    const env = config["asky:environment"];
-    if (env !== "dev" && env !== "prod") errors.push(`asky:environment: ${JSON.stringify(env)} is not an environment; allowed: dev, prod (the checklist's rules differ between them)`);
-    const namespace = config["asky:namespace"];
-    if (typeof namespace !== "string" || namespace === "") errors.push(`asky:namespace: ${JSON.stringify(namespace)}; the stack's namespace is required (WIRE-4, POD-13, NET-*)`);
-    const overrides: Record<string, unknown> = {};
-    const raw = config[ENFORCEMENT_KEY];
-    if (raw !== undefined) {
-        let parsed: unknown;
-        try {
-            parsed = JSON.parse(raw);
-        } catch {
-            parsed = raw;
-        }
-        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) errors.push(`${ENFORCEMENT_KEY}: ${JSON.stringify(parsed)} is not a map; allowed: { <checklist ID>: advisory | mandatory | disabled }`);
-        else Object.assign(overrides, parsed);
-    }
-    const ids = RULES.map((r) => r.id);
-    for (const [id, level] of Object.entries(overrides)) {
-        if (!ids.includes(id)) errors.push(`${ENFORCEMENT_KEY}.${id}: not a rule of this pack; allowed: ${ids.join(", ")}`);
-        else if (!LEVELS.includes(level as Level)) errors.push(`${ENFORCEMENT_KEY}.${id}: ${JSON.stringify(level)} is not an enforcement level; allowed: ${LEVELS.join(", ")}`);
-    }
-    if (errors.length) throw new Error(`asky-checklist policy pack: bad stack config\n  ${errors.join("\n  ")}`);
-    const stack = env as Environment;
-    const levels = Object.fromEntries(RULES.map((r) => [r.id, (overrides[r.id] as Level | undefined) ?? r.levels[stack]]));
-    return { ctx: { stack, namespace }, levels };
+export const CONTEXT_SCHEMA = {
+    properties: {
+        environment: { type: "string" as const, enum: [...ENVIRONMENTS], description: "The stack's asky:environment" },
+        namespace: { type: "string" as const, minLength: 1, description: "The stack's asky:namespace" },
+    },
+    required: ["environment", "namespace"],
+};
+
+/** The checks' context from a policy's config; throws naming the policy and key for a value the CLI did not refuse. */
+export function policyContext(id: string, config: Readonly<Record<string, unknown>>): PolicyContext {
+    const { environment, namespace } = config;
+    if (typeof environment !== "string" || !(ENVIRONMENTS as readonly string[]).includes(environment))
+        throw new Error(`asky-checklist: ${id}.environment = ${JSON.stringify(environment)}; allowed: ${ENVIRONMENTS.join(", ")} (run with --policy-pack-config policy/<environment>.json)`);
+    if (typeof namespace !== "string" || namespace === "")
+        throw new Error(`asky-checklist: ${id}.namespace = ${JSON.stringify(namespace)}; the stack's namespace is required (run with --policy-pack-config policy/<environment>.json)`);
+    return { stack: environment as Environment, namespace };
 }
 
 // ---------------------------------------------------------------------------

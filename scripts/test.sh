@@ -4,19 +4,20 @@
 #   1. system packages the tests start for real (apt-get as root or with non-interactive sudo;
 #      otherwise it stops before any test and prints the command to run);
 #   2. npm ci when node_modules is missing or older than package-lock.json;
-#   3. the e2e toolchain, built from Go modules into .toolchain/ (cached by version);
+#   3. the toolchain, built from Go modules into .toolchain/ (cached by version): the e2e's, and the
+#      exporters the monitoring tests run;
 #   4. type-check, the unit/component/real-server tests (npm run test:unit), then the e2e (npm run e2e).
 # A suite that cannot run is a failure with its reason, never a skip.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # The real programs the suites start (test/support/*): PostgreSQL with pgcrypto, NGINX, Redis,
-# Prometheus (promtool) and the exporters and mtail it scrapes, OpenSSL for the TLS handshakes.
+# Prometheus (promtool) and mtail it scrapes, OpenSSL for the TLS handshakes. The other exporters
+# come from the toolchain (step 3), built at the versions their images pin.
 # The e2e's real node (test/e2e/support/): containerd, runc and the CNI plugins; iptables, ipset
 # and iproute2 for its network; mmdebstrap for the images' Debian root filesystems, busybox-static
 # for the exporter images' shell, gcc and libc6-dev for the pause program, file and curl.
 PACKAGES=(postgresql postgresql-contrib nginx-light redis-server openssl prometheus mtail
-    prometheus-nginx-exporter prometheus-postgres-exporter prometheus-redis-exporter
     containerd runc containernetworking-plugins iptables ipset iproute2 mmdebstrap busybox-static
     gcc libc6-dev file curl)
 
@@ -45,7 +46,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
         || fail "apt-get install ${missing[*]} failed"
     # The packages start system services; the tests start throwaway servers of their own.
-    for svc in postgresql redis-server prometheus prometheus-nginx-exporter prometheus-postgres-exporter prometheus-redis-exporter mtail nginx containerd; do
+    for svc in postgresql redis-server prometheus mtail nginx containerd; do
         "${sudo[@]}" service "$svc" stop >/dev/null 2>&1 || true
     done
     command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | while read -r ver name _; do

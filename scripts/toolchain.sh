@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the e2e toolchain from published Go modules (nothing prebuilt is downloaded) into
 # .toolchain/ (ignored): the Pulumi CLI and the resource plugins at the versions package-lock.json
-# pins, and a Kubernetes control plane with KWOK at the versions of scripts/toolchain/versions.sh.
+# pins, and a Kubernetes control plane with KWOK and the exporters the monitoring tests run at the versions
+# of scripts/toolchain/versions.sh.
 # One folder per tool and version; what is already built is skipped, so a second run takes seconds.
 # Go's module and build caches live in .toolchain/go. Prints the bin folder to put first on PATH.
 set -euo pipefail
@@ -217,6 +218,42 @@ build_kwok() { # VERSION
         -o "$out/" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
 }
 
+# An exporter from its Go module: a wrapper requiring MODULE@VERSION builds PACKAGE as BINARY, with the version
+# stamped as upstream's release builds do (LDFLAGS), and checked with `BINARY --version`.
+build_exporter() { # NAME MODULE VERSION PACKAGE BINARY LDFLAGS
+    local name=$1 module=$2 v=$3 pkg=$4 binary=$5 ldflags=$6 dir
+    dir=$(wrapper "$name-$v") && cd "$dir"
+    go mod edit -require="$module@$v" -tool="$pkg"
+    copy_replaces "$module@$v"
+    go mod tidy
+    go build -trimpath -ldflags "$ldflags" -o "$out/$binary" "$pkg"
+    "$out/$binary" --version 2>&1 | grep -q "${v#v}" || { log "$binary reports $("$out/$binary" --version 2>&1 | head -n 1), not ${v#v}"; return 1; }
+}
+
+# The Prometheus exporters' release builds stamp github.com/prometheus/common/version (promu).
+promu_ldflags() { # VERSION
+    local p=github.com/prometheus/common/version
+    echo "-X $p.Version=${1#v} -X $p.Revision=release-$1 -X $p.Branch=HEAD -X $p.BuildUser=asky-toolchain -X $p.BuildDate=19700101-00:00:00"
+}
+
+build_postgres_exporter() { # VERSION
+    build_exporter postgres_exporter github.com/prometheus-community/postgres_exporter "$1" \
+        github.com/prometheus-community/postgres_exporter/cmd/postgres_exporter postgres_exporter "$(promu_ldflags "$1")"
+}
+
+build_redis_exporter() { # VERSION
+    # The checksum database refuses this module's lookups; the wrapper's go.sum pins what the proxy served.
+    export GONOSUMDB=github.com/oliver006
+    build_exporter redis_exporter github.com/oliver006/redis_exporter "$1" \
+        github.com/oliver006/redis_exporter redis_exporter "-X main.BuildVersion=$1 -X main.BuildCommitSha=release-$1 -X main.BuildDate=1970-01-01"
+}
+
+build_nginx_exporter() { # VERSION
+    # Served only under the module's new path (github.com/nginx, since 1.4.1).
+    build_exporter nginx-prometheus-exporter github.com/nginx/nginx-prometheus-exporter "$1" \
+        github.com/nginx/nginx-prometheus-exporter nginx-prometheus-exporter "$(promu_ldflags "$1")"
+}
+
 # The whole run is one function, called on the last line: bash has read all of it before it starts,
 # so editing this file while a build runs cannot change what the running build does.
 main() {
@@ -252,6 +289,11 @@ main() {
     # Policy packs (pulumi preview --policy-pack ./policy): the engine runs a pack folder through its runtime's
     # language host, and the official Node.js one is not served either; a stand-in that runs policy packs only.
     build pulumi-language-nodejs "$pulumi_version+standin-$standin_hash" build_standin language-nodejs "$pulumi_version" pulumi-language-nodejs
+    # The exporters the real-server tests run (test/monitoring*.spec.ts) and the real node's exporter
+    # images hold, at the versions the stacks' images pin.
+    build postgres_exporter "$POSTGRES_EXPORTER_VERSION" build_postgres_exporter "$POSTGRES_EXPORTER_VERSION"
+    build redis_exporter "$REDIS_EXPORTER_VERSION" build_redis_exporter "$REDIS_EXPORTER_VERSION"
+    build nginx-prometheus-exporter "$NGINX_EXPORTER_VERSION" build_nginx_exporter "$NGINX_EXPORTER_VERSION"
     log "disk: $(du -sh "$TC" | cut -f1) in $TC"
     echo "$TC/bin"
 }

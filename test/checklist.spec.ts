@@ -1,5 +1,6 @@
 import * as assert from "assert";
-import { CHECK_IDS, checkPolicy, formatViolations, runCheck, validateSchemas } from "./policy";
+import { CHECK_IDS, checkPolicy, formatViolations, runCheck } from "../checklist";
+import { validateSchemas } from "./support/schema";
 import { renderedStack } from "./support/render";
 
 /**

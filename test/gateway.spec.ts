@@ -4,7 +4,7 @@ import { AskyGateway } from "../components";
 import { AskyConfigShape, parseAskyConfig } from "../config";
 import { renderGatewayConfig } from "../nginx/render";
 import { mockKeyPair } from "../scripts/render";
-import { effectiveFlows, formatPorts } from "./policy";
+import { effectiveFlows, formatPorts } from "../checklist";
 import { find, isSecretEnvelope, namesOf, renderComponent, renderedStack, reveal, stackSettings } from "./support/render";
 
 type Gateway = AskyConfigShape["gateway"];

@@ -12,7 +12,8 @@ import { RegisteredResource } from "../scripts/render";
 import { RunningGateway, StubUpstream, freePort, httpRequest, startGateway, startStubUpstream } from "./support/nginx";
 import { TestPostgres } from "./support/postgres";
 import {
-    DEBIAN_PROGRAMS,
+    EXPORTER_PROGRAMS,
+    exporterBinary,
     Managed,
     ScrapeTarget,
     annotatedTargets,
@@ -98,9 +99,9 @@ describe("metrics of every component reach a real Prometheus (Debian's prometheu
     };
 
     before(async () => {
-        for (const bin of [["prometheus", "prometheus"], ["redis-server", "redis-server"], ...Object.values(DEBIAN_PROGRAMS).map((p) => [p.binary, p.pkg])]) {
-            requireBinary(bin[0], bin[1]);
-        }
+        requireBinary("prometheus", "prometheus");
+        requireBinary("redis-server", "redis-server");
+        for (const image of Object.keys(EXPORTER_PROGRAMS)) exporterBinary(image);
         const { objects, resources } = await renderedStack("dev");
         targets = annotatedTargets(objects);
         const withOperator = await renderStack("dev", {
@@ -142,7 +143,7 @@ describe("metrics of every component reach a real Prometheus (Debian's prometheu
             { metricsLogPort: udpPort },
         );
 
-        // Each exporter: the Debian program of its image, the container's args and env.
+        // Each exporter: the program of its image at its version, the container's args and env.
         const scrapeConfigs: unknown[] = [];
         for (const t of targets) {
             const local = await freePort();
@@ -153,8 +154,8 @@ describe("metrics of every component reach a real Prometheus (Debian's prometheu
                 6379: redisPort,
                 5432: pg.port,
             };
-            const program = DEBIAN_PROGRAMS[imageParts(t.container.image).name];
-            assert.ok(program, `no Debian program for image ${t.container.image}`);
+            // The image's program at the image's version (mtail: Debian's, see EXPORTER_PROGRAMS).
+            const program = exporterBinary(imageParts(t.container.image).name);
             let args = ((t.container.args ?? []) as string[]).map((a) => remapPorts(a, ports));
             // Mounted ConfigMap items become files in a local directory at the same role.
             for (const m of t.container.volumeMounts ?? []) {
@@ -172,7 +173,7 @@ describe("metrics of every component reach a real Prometheus (Debian's prometheu
                     ? secretValue(resources, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key)
                     : remapPorts(String(e.value), ports).replace(/^postgres:/, "127.0.0.1:");
             }
-            managed.push(startManaged(t.job, requireBinary(program.binary, program.pkg), args, childEnv, workDir));
+            managed.push(startManaged(t.job, program, args, childEnv, workDir));
             await waitFor(`${t.job} on ${local}${t.path}`, async () => ((await get(local, t.path)).status === 200 ? true : undefined), 30_000, describeAll);
             // What Kubernetes service discovery adds: the namespace label.
             scrapeConfigs.push({ job_name: t.job, metrics_path: t.path, static_configs: [{ targets: [`127.0.0.1:${local}`], labels: { namespace: NAMESPACE } }] });

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { MONITORING_DATABASE_ROLE, SERVICE_DATABASE_ROLES, renderDatabaseSql, userPasswordEnv } from "../sql/render";
 import { freePort } from "./support/nginx";
-import { Managed, get, requireBinary, startManaged, waitFor } from "./support/monitoring";
+import { Managed, exporterBinary, get, startManaged, waitFor } from "./support/monitoring";
 import { Credentials, TestPostgres } from "./support/postgres";
 import { stackSettings } from "./support/render";
 
@@ -89,9 +89,9 @@ describe("the monitoring role asky_monitor (sql/08-monitoring-role.sql) on a rea
         assert.deepStrictEqual(await pg.query("SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE m.member = 'asky_monitor'::regrole"), [["pg_monitor"]]);
     });
 
-    it("Debian's postgres_exporter logged in as asky_monitor scrapes without an error, and the server logs no permission error", async () => {
+    it("postgres_exporter (the image's version) logged in as asky_monitor scrapes without an error, and the server logs no permission error", async () => {
         const port = await freePort();
-        exporter = startManaged("postgres-exporter", requireBinary("prometheus-postgres-exporter"), [`--web.listen-address=127.0.0.1:${port}`, "--log.format=json"], {
+        exporter = startManaged("postgres-exporter", exporterBinary("postgres-exporter"), [`--web.listen-address=127.0.0.1:${port}`, "--log.format=json"], {
             PATH: process.env.PATH,
             DATA_SOURCE_URI: `127.0.0.1:${pg.port}/${DB}?sslmode=disable`,
             DATA_SOURCE_USER: monitor.user,

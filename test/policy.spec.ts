@@ -1,8 +1,9 @@
-// Tests of the policy module (test/policy): a handcrafted good miniature stack passes
+// Tests of the checklist module (checklist/): a handcrafted good miniature stack passes
 // every check in dev and prod; each check rejects a targeted mutation of it.
 
 import assert from "node:assert/strict";
-import { CHECK_IDS, K8sObject, PolicyContext, checkPolicy, formatViolations, runCheck, validateSchemas } from "./policy";
+import { CHECK_IDS, K8sObject, PolicyContext, checkPolicy, formatViolations, runCheck } from "../checklist";
+import { validateSchemas } from "./support/schema";
 import { NAMESPACE, goodObjects } from "./fixtures/policy-good";
 
 type Stack = "dev" | "prod";
@@ -52,7 +53,7 @@ function expectClean(id: string, stack: Stack, objs: K8sObject[]): void {
   assert.deepEqual(v, [], formatViolations(v));
 }
 
-describe("policy checks (test/policy)", () => {
+describe("policy checks (checklist/)", () => {
   describe("the good miniature stack", () => {
     for (const stack of ["dev", "prod"] as const) {
       it(`passes every check in ${stack}`, () => {

@@ -1,11 +1,15 @@
 // The policy pack's logic (policy/rules.ts) without the engine: its rules are the checklist's checks,
 // engine resources become the render's objects, values unknown during a preview neither pass nor fail,
-// and the stack config sets the levels. test/e2e/3-policy.e2e.ts runs the pack under the real CLI.
+// and the policy config files (policy/<environment>.json) set levels and context. test/e2e/3-policy.e2e.ts runs
+// the pack under the real CLI.
 
 import assert from "node:assert/strict";
-import { EngineResource, ENFORCEMENT_KEY, RULES, declaredStack, judge, kubernetesKind, packSettings, renderedObject } from "../policy/rules";
-import { CHECK_IDS, K8sObject, PolicyContext } from "./policy";
-import { PROTECTED_ANNOTATION } from "./policy/data";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import { CONTEXT_SCHEMA, ENVIRONMENTS, EngineResource, RULES, declaredStack, judge, kubernetesKind, policyContext, renderedObject } from "../policy/rules";
+import { CHECK_IDS, K8sObject, PolicyContext } from "../checklist";
+import { PROTECTED_ANNOTATION } from "../checklist/data";
 import { NAMESPACE, goodObjects } from "./fixtures/policy-good";
 import { renderedStack } from "./support/render";
 
@@ -46,14 +50,9 @@ function deployment(name: string, patch: (spec: any, meta: any) => void = () => 
 }
 
 describe("policy pack rules (policy/rules.ts)", () => {
-    it("has one policy per checklist check, named by its ID, in checklist order, each with a description and both levels", () => {
+    it("has one policy per checklist check, named by its ID, in checklist order, each with a description", () => {
         assert.deepEqual(RULES.map((r) => r.id), CHECK_IDS);
-        for (const r of RULES) {
-            assert.ok(r.description.length > 40, `${r.id} describes what to do`);
-            assert.ok(["mandatory", "advisory"].includes(r.levels.dev) && ["mandatory", "advisory"].includes(r.levels.prod), r.id);
-        }
-        // The checklist's only "should": dev may use a moving tag (POD-11).
-        assert.deepEqual(RULES.filter((r) => r.levels.dev !== "mandatory" || r.levels.prod !== "mandatory").map((r) => r.id), ["POD-11"]);
+        for (const r of RULES) assert.ok(r.description.length > 40, `${r.id} describes what to do`);
     });
 
     for (const stack of ["dev", "prod"] as const) {
@@ -171,33 +170,31 @@ describe("policy pack rules (policy/rules.ts)", () => {
         });
     });
 
-    describe("stack config", () => {
-        const base = { "asky:environment": "prod", "asky:namespace": "asky" };
-        it("takes the environment and namespace the program reads, and the checklist's level per environment", () => {
-            const prod = packSettings(base);
-            assert.deepEqual(prod.ctx, { stack: "prod", namespace: "asky" });
-            assert.equal(prod.levels["POD-11"], "mandatory");
-            assert.equal(packSettings({ ...base, "asky:environment": "dev" }).levels["POD-11"], "advisory");
-            assert.equal(prod.levels["NET-2"], "mandatory");
+    describe("policy config: one file per environment (--policy-pack-config policy/<environment>.json)", () => {
+        const ROOT = path.join(__dirname, "..");
+        const file = (env: string): Record<string, Record<string, unknown>> => JSON.parse(fs.readFileSync(path.join(ROOT, "policy", `${env}.json`), "utf8"));
+        for (const env of ENVIRONMENTS) {
+            it(`policy/${env}.json configures every rule with the ${env} stack's environment and namespace, at the checklist's level`, () => {
+                const config = file(env);
+                const stack = YAML.parse(fs.readFileSync(path.join(ROOT, `Pulumi.${env}.yaml`), "utf8")).config;
+                assert.deepEqual(Object.keys(config), RULES.map((r) => r.id), "every rule once, in checklist order, nothing else");
+                for (const [id, c] of Object.entries(config)) {
+                    assert.deepEqual(policyContext(id, c), { stack: stack["asky:environment"], namespace: stack["asky:namespace"] }, id);
+                    assert.deepEqual(Object.keys(c).sort(), ["enforcementLevel", ...CONTEXT_SCHEMA.required].sort(), `${id}: only Pulumi's level and the schema's keys`);
+                }
+                // The checklist's "must" everywhere, but its one "should": dev may follow a moving tag (POD-11).
+                const notMandatory = Object.entries(config).filter(([, c]) => c.enforcementLevel !== "mandatory").map(([id, c]) => `${id}=${c.enforcementLevel}`);
+                assert.deepEqual(notMandatory, env === "dev" ? ["POD-11=advisory"] : []);
+            });
+        }
+        it("the schema requires both keys and allows only the environments the program knows", () => {
+            assert.deepEqual(CONTEXT_SCHEMA.required, ["environment", "namespace"]);
+            assert.deepEqual(CONTEXT_SCHEMA.properties.environment.enum, ["dev", "prod"]);
         });
-        it(`lets ${ENFORCEMENT_KEY} change a rule's level for one stack`, () => {
-            const s = packSettings({ ...base, [ENFORCEMENT_KEY]: JSON.stringify({ "POD-11": "advisory", "WIRE-5": "disabled" }) });
-            assert.equal(s.levels["POD-11"], "advisory");
-            assert.equal(s.levels["WIRE-5"], "disabled");
-            assert.equal(s.levels["POD-1"], "mandatory");
-        });
-        it("refuses bad config in one error naming each key path, its value and what is allowed", () => {
-            assert.throws(
-                () => packSettings({ "asky:environment": "staging", [ENFORCEMENT_KEY]: JSON.stringify({ "POD-99": "advisory", "POD-1": "warn" }) }),
-                (e: Error) => {
-                    assert.match(e.message, /asky:environment: "staging" is not an environment; allowed: dev, prod/);
-                    assert.match(e.message, /asky:namespace: undefined; the stack's namespace is required/);
-                    assert.match(e.message, /asky-checklist:enforcement\.POD-99: not a rule of this pack; allowed: POD-1, POD-2/);
-                    assert.match(e.message, /asky-checklist:enforcement\.POD-1: "warn" is not an enforcement level; allowed: advisory, mandatory, disabled/);
-                    return true;
-                },
-            );
-            assert.throws(() => packSettings({ ...base, [ENFORCEMENT_KEY]: "[1]" }), /asky-checklist:enforcement: \[1\] is not a map/);
+        it("a policy given no context, or a bad one, fails naming the policy, the key and the file to pass", () => {
+            assert.throws(() => policyContext("POD-1", {}), /asky-checklist: POD-1\.environment = undefined; allowed: dev, prod \(run with --policy-pack-config policy\/<environment>\.json\)/);
+            assert.throws(() => policyContext("HA-1", { environment: "staging", namespace: "asky" }), /HA-1\.environment = "staging"; allowed: dev, prod/);
+            assert.throws(() => policyContext("WIRE-4", { environment: "prod", namespace: "" }), /WIRE-4\.namespace = ""; the stack's namespace is required/);
         });
     });
 });

@@ -163,7 +163,10 @@ describe("database bootstrap SQL (sql/render.ts) on a real PostgreSQL", () => {
             expect("requests.assistance_requests.assistance_type", /^character varying$/);
             expect("requests.assistance_requests.details", /^text$/);
             expect("requests.material_status_change.request_id", /^integer$/);
-            expect("requests.assistance_status_change.created_at", /^timestamp with time zone not null default now\(\)$/);
+            // The request service's models declare DateTime (no time zone); auth's DateTime(timezone=True).
+            for (const table of ["medicine_requests", "material_requests", "assistance_requests", "medicine_status_changes", "material_status_change", "assistance_status_change"]) {
+                expect(`requests.${table}.created_at`, /^timestamp without time zone not null default \(now\(\) AT TIME ZONE 'UTC'::text\)$/);
+            }
             assert.ok(!columns.has("requests.material_requests.emergency"), "material requests have no emergency flag");
         });
 
@@ -309,6 +312,9 @@ describe("database bootstrap SQL (sql/render.ts) on a real PostgreSQL", () => {
         const FIXTURE = fs.readFileSync(path.join(__dirname, "fixtures", "bootstrap-d21b0a2.sql"), "utf8");
         /** The bootstrap script of release d21b0a2, as its Job would apply it to `database`. */
         const releaseD21b0a2 = (database: string) => FIXTURE.replace("\\set asky_database asky_v1\n", `\\set asky_database ${database}\n`);
+        /** The bootstrap script of release 947e647 (request timestamps as timestamptz), for `database`. */
+        const release947e647 = (database: string) =>
+            fs.readFileSync(path.join(__dirname, "fixtures", "bootstrap-947e647.sql"), "utf8").replace("\\set asky_database asky_v1\n", `\\set asky_database ${database}\n`);
         const current = (database: string, users = STACK_USERS) => renderDatabaseSql({ databaseName: database, users, bcryptCost: 10 });
         /** Secrets as the Job gets them, with the given password for every seeded user. */
         const envWith = (users: readonly SeedUser[], password: (u: SeedUser) => string) => ({
@@ -379,6 +385,60 @@ describe("database bootstrap SQL (sql/render.ts) on a real PostgreSQL", () => {
             const before = await snapshot(db);
             await applyNamed(current(db), db, secrets);
             assert.deepEqual([...(await snapshot(db)).entries()], [...before.entries()], "DATA-3: applying it again changes nothing");
+        });
+
+        it("DATA-4 upgrades a database of release 947e647: the request and status-change timestamps become `timestamp` with the same UTC wall time, no row lost; auth.users keeps timestamptz", async () => {
+            const db = "asky_from_947e647";
+            const REQUEST_TABLES = ["medicine_requests", "material_requests", "assistance_requests"];
+            const STATUS_TABLES = ["medicine_status_changes", "material_status_change", "assistance_status_change"];
+            await pg.createDatabase(db);
+            const secrets = envWith(STACK_USERS, (u) => `pw-${u.role}`);
+            await applyNamed(release947e647(db), db, secrets);
+            const types = () => pg.query(
+                `SELECT table_name || '.' || column_name, data_type FROM information_schema.columns
+                 WHERE table_schema IN ('requests', 'auth') AND data_type LIKE 'timestamp%' ORDER BY 1`, { database: db });
+            assert.ok((await types()).every(([, t]) => t === "timestamp with time zone"), "premise: 947e647 made every timestamp timestamptz");
+
+            // What request-management wrote meanwhile, from a session in São Paulo (UTC-3): explicit instants
+            // around midnight and the DST-free offset, and defaults; 200 requests with a status change each.
+            const as = roleCredentials("request-management");
+            const brt = "SET TIME ZONE 'America/Sao_Paulo'; ";
+            await pg.query(brt + REQUEST_TABLES.map((t) =>
+                `INSERT INTO requests.${t} (dispenser_id, requested_by, created_at) SELECT i % 5 + 1, 2, timestamptz '2026-03-08 22:30:00-03' + i * interval '7 minutes' FROM generate_series(1, 200) i;` +
+                `INSERT INTO requests.${t} (dispenser_id, requested_by) VALUES (1, 2);`).join(" "), { database: db, as });
+            await pg.query(brt + STATUS_TABLES.map((t, i) =>
+                `INSERT INTO requests.${t} (status, request_id, created_at) SELECT 'accepted', id, created_at + interval '90 seconds' FROM requests.${REQUEST_TABLES[i]};`).join(" "), { database: db, as });
+            /** Per table: row count and a digest of every id with its created_at as UTC wall time (`utc` reads a timestamptz so). */
+            const utcWallTimes = async (utc: string) => Object.fromEntries(await Promise.all([...REQUEST_TABLES, ...STATUS_TABLES].map(async (t) => [t,
+                await pg.scalar(`SELECT count(*) || ' rows ' || md5(string_agg(id || ' ' || to_char(created_at${utc}, 'YYYY-MM-DD HH24:MI:SS.US'), ',' ORDER BY id)) FROM requests.${t}`, { database: db })])));
+            const before = await utcWallTimes(" AT TIME ZONE 'UTC'");
+            assert.equal(before.medicine_requests.split(" ")[0], "201");
+            const firstUtc = await pg.scalar("SELECT (created_at AT TIME ZONE 'UTC')::text FROM requests.medicine_requests ORDER BY id LIMIT 1", { database: db });
+            assert.equal(firstUtc, "2026-03-09 01:37:00", "premise: 22:37 in São Paulo is 01:37 UTC the next day");
+            const users = await pg.query("SELECT id, created_at::text, coalesce(updated_at::text, '-') FROM auth.users ORDER BY id", { database: db });
+
+            // The Job's session in yet another zone: the conversion reads the instant, not the session's view of it.
+            await applyNamed(current(db), db, { ...secrets, PGTZ: "Asia/Tokyo" });
+            assert.deepEqual(Object.fromEntries(await types()), {
+                "assistance_requests.created_at": "timestamp without time zone",
+                "assistance_status_change.created_at": "timestamp without time zone",
+                "material_requests.created_at": "timestamp without time zone",
+                "material_status_change.created_at": "timestamp without time zone",
+                "medicine_requests.created_at": "timestamp without time zone",
+                "medicine_status_changes.created_at": "timestamp without time zone",
+                "users.created_at": "timestamp with time zone",
+                "users.updated_at": "timestamp with time zone",
+            });
+            assert.deepEqual(await utcWallTimes(""), before, "every row kept, each created_at the same UTC wall time");
+            assert.equal(await pg.scalar("SELECT created_at::text FROM requests.medicine_requests ORDER BY id LIMIT 1", { database: db }), "2026-03-09 01:37:00");
+            assert.deepEqual(await pg.query("SELECT id, created_at::text, coalesce(updated_at::text, '-') FROM auth.users ORDER BY id", { database: db }), users, "auth.users untouched");
+
+            // A row the service inserts now, from a non-UTC session, gets UTC's wall time by default.
+            const drift = await pg.scalar(brt + "INSERT INTO requests.material_requests (dispenser_id) VALUES (3) RETURNING abs(extract(epoch FROM created_at - (now() AT TIME ZONE 'UTC')))", { database: db, as });
+            assert.ok(Number(drift) < 1, `default is UTC wall time (off by ${drift} s)`);
+            const snap = await snapshot(db);
+            await applyNamed(current(db), db, secrets);
+            assert.deepEqual([...(await snapshot(db)).entries()], [...snap.entries()], "DATA-3: applying it again changes nothing");
         });
 
         it("DATA-4 refuses, naming the rows, an older database where two users share a phone number", async () => {

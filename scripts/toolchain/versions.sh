@@ -26,6 +26,18 @@ kubernetes_provider_module() {
 # types this program uses, reported as <npm version>+standin.
 STANDIN_PROVIDERS="random tls"
 
+# Exporters: one version each for the image the stacks pin (Pulumi.<stack>.yaml asky:monitoring.images) and the
+# binary the tests run, which scripts/toolchain.sh builds from the exporter's Go module at this version (named as
+# upstream names it). test/monitoringManifests.spec.ts fails when a stack's image tag differs from these, and the
+# tests refuse a binary that reports another version. Each is the newest release the module proxy serves here.
+POSTGRES_EXPORTER_VERSION=v0.19.1 # 2026-02-25; 0.20.0/0.20.1 (June/July 2026) are not served
+REDIS_EXPORTER_VERSION=v1.88.0    # 2026-07-23; 1.89.0 to 1.91.1 (to August 2026) are not served
+NGINX_EXPORTER_VERSION=v1.5.1     # 2025-10-14; 1.5.2 is retracted, 1.5.3 (2026-08-14: release signing only) is not served
+# The access-log exporter is mtail, maintained by its author at github.com/jaqx0r/mtail (images ghcr.io/jaqx0r/mtail)
+# since google/mtail stopped. No version of either module is served here, so it is not built: the tests run
+# Debian's mtail (3.0.0~rc50), the closest real program, and say so.
+MTAIL_VERSION=3.4.9               # August 2026
+
 # The e2e's real node (test/e2e/support/): kubelet, kube-proxy and pause come from KUBERNETES_VERSION;
 # cluster DNS, NetworkPolicy enforcement (kube-router's firewall controller, as k3s runs it), the registry containerd
 # pulls from, crane, which pushes the images the e2e builds into it, and crictl (the node's pods at

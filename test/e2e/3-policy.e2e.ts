@@ -14,6 +14,8 @@ const workdir = process.env.ASKY_E2E_DIR!;
 const clusterName = process.env.ASKY_E2E_CLUSTER!;
 const keep = process.env.ASKY_E2E_KEEP === "1";
 const PACK = path.join(ROOT, "policy");
+/** The pack's config for an environment: each rule's level and the stack's environment and namespace. */
+const packConfig = (env: "dev" | "prod") => [path.join(PACK, `${env}.json`)];
 const NS = "asky";
 /** What a managed cluster provides, as in 2-prod: a Retain StorageClass with volumes of it, and load balancer addresses. */
 const LB_ADDRESS = "203.0.113.10";
@@ -107,7 +109,7 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
     const stacks: Partial<Record<"dev" | "prod", Stack>> = {};
 
     for (const base of ["dev", "prod"] as const) {
-        it(`pulumi preview --policy-pack ./policy of a fresh ${base} stack: 0 mandatory violations`, async function () {
+        it(`pulumi preview --policy-pack ./policy --policy-pack-config ./policy/${base}.json of a fresh ${base} stack: 0 mandatory violations`, async function () {
             const overlay = base === "prod" ? prodOverlay() : {};
             const stack = await e2eStack({
                 name: `policy-${base}`, base, workdir, bin,
@@ -119,7 +121,7 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
                 },
             });
             stacks[base] = stack;
-            const { ok, output } = await run(`14-policy-${base}`, (onOutput) => stack.preview({ policyPacks: [PACK], onOutput }));
+            const { ok, output } = await run(`14-policy-${base}`, (onOutput) => stack.preview({ policyPacks: [PACK], policyPackConfigs: packConfig(base), onOutput }));
             const found = policyLines(output);
             assert.ok(ok, `preview failed:\n${output.slice(-4000)}`);
             assert.match(output, /asky-checklist@v0\.1\.0/, "the pack ran");
@@ -131,10 +133,10 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
     }
 
     it("pulumi up --policy-pack of dev passes every rule with the values known, and the next preview reports nothing at all", async function () {
-        const up = await run("14-policy-dev-up", (onOutput) => stacks.dev!.up({ policyPacks: [PACK], onOutput }));
+        const up = await run("14-policy-dev-up", (onOutput) => stacks.dev!.up({ policyPacks: [PACK], policyPackConfigs: packConfig("dev"), onOutput }));
         assert.ok(up.ok, `up failed:\n${up.output.slice(-4000)}${up.error.slice(-2000)}`);
         assert.deepStrictEqual(policyLines(up.output), [], summary(policyLines(up.output)));
-        const again = await run("14-policy-dev-preview-after-up", (onOutput) => stacks.dev!.preview({ policyPacks: [PACK], expectNoChanges: true, onOutput }));
+        const again = await run("14-policy-dev-preview-after-up", (onOutput) => stacks.dev!.preview({ policyPacks: [PACK], policyPackConfigs: packConfig("dev"), expectNoChanges: true, onOutput }));
         assert.ok(again.ok, again.output.slice(-4000));
         assert.match(again.output, /asky-checklist@v0\.1\.0/, "the pack ran");
         assert.deepStrictEqual(policyLines(again.output), [], "nothing undecided once every value exists");
@@ -144,14 +146,14 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
     it("pulumi up --policy-pack of prod: the stack rules (HA, DATA) hold on the deployed stack, and the next preview reports nothing", async function () {
         const stopLb = loadBalancerController();
         try {
-            const up = await run("14-policy-prod-up", (onOutput) => stacks.prod!.up({ policyPacks: [PACK], onOutput }));
+            const up = await run("14-policy-prod-up", (onOutput) => stacks.prod!.up({ policyPacks: [PACK], policyPackConfigs: packConfig("prod"), onOutput }));
             assert.ok(up.ok, `up failed:\n${up.output.slice(-4000)}${up.error.slice(-2000)}`);
             assert.deepStrictEqual(policyLines(up.output), [], summary(policyLines(up.output)));
         } finally {
             stopLb();
         }
         // The state now holds live objects (replicas set by the HPAs, claims bound): the pack judges what the program declares.
-        const again = await run("14-policy-prod-preview-after-up", (onOutput) => stacks.prod!.preview({ policyPacks: [PACK], expectNoChanges: true, onOutput }));
+        const again = await run("14-policy-prod-preview-after-up", (onOutput) => stacks.prod!.preview({ policyPacks: [PACK], policyPackConfigs: packConfig("prod"), expectNoChanges: true, onOutput }));
         assert.ok(again.ok, again.output.slice(-4000));
         assert.match(again.output, /asky-checklist@v0\.1\.0/, "the pack ran");
         assert.deepStrictEqual(policyLines(again.output), [], summary(policyLines(again.output)));
@@ -160,7 +162,7 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
     /** Only the ConfigMap of the generated password (and its namespace): what the update step judges. */
     let generatedOnly = false;
 
-    /** A deliberately bad program: the pack must stop it. Its stack config is what the pack reads. */
+    /** A deliberately bad program: the pack must stop it (prod's policy config, for its namespace). */
     function fixtureProgram(cluster: Cluster) {
         return async () => {
             const provider = new k8s.Provider("kubernetes", { kubeconfig: cluster.kubeconfig, context: cluster.context });
@@ -188,6 +190,8 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
     }
 
     let fixture: Stack;
+    /** prod's policy config for the namespace "fixture", POD-11 lowered to advisory. */
+    let fixturePolicyConfig: string[] = [];
     let blocked: { ok: boolean; output: string; error: string };
 
     it("the pack blocks a bad program at preview: a privileged pod, a secret in a ConfigMap, named by checklist ID", async function () {
@@ -203,22 +207,26 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
             pulumiCommand: await PulumiCommand.get({ root: path.dirname(bin) }),
         });
         fixture = await Stack.createOrSelect("policy-fixture", ws);
-        // A level that does not exist stops the pack before anything is judged, naming the key path.
-        await fixture.setAllConfig({
-            "asky:environment": { value: "prod" },
-            "asky:namespace": { value: "fixture" },
-            "asky-checklist:enforcement": { value: JSON.stringify({ "POD-11": "warn" }) },
-        });
-        const refused = await run("15-policy-fixture-bad-config", (onOutput) => fixture.preview({ policyPacks: [PACK], onOutput }));
+        // Without a config file the CLI refuses to start the pack, naming each policy's missing key.
+        const bare = await run("15-policy-fixture-no-config", (onOutput) => fixture.preview({ policyPacks: [PACK], onOutput }));
+        assert.strictEqual(bare.ok, false);
+        assert.match(bare.error, /validating policy config: asky-checklist 0\.1\.0\s+POD-1: environment is required/);
+        assert.match(bare.error, /validating policy config: asky-checklist 0\.1\.0\s+POD-1: namespace is required/);
+        // A level that does not exist stops the pack before anything is judged, naming the policy.
+        const fixtureConfig = (level: string) => {
+            const file = path.join(dir, `policy-${level}.json`);
+            const config = JSON.parse(fs.readFileSync(path.join(PACK, "prod.json"), "utf8"));
+            for (const c of Object.values<Record<string, string>>(config)) c.namespace = "fixture";
+            config["POD-11"].enforcementLevel = level;
+            fs.writeFileSync(file, JSON.stringify(config, null, 2));
+            return [file];
+        };
+        const refused = await run("15-policy-fixture-bad-config", (onOutput) => fixture.preview({ policyPacks: [PACK], policyPackConfigs: fixtureConfig("warn"), onOutput }));
         assert.strictEqual(refused.ok, false);
-        assert.match(refused.error, /asky-checklist:enforcement\.POD-11: "warn" is not an enforcement level; allowed: advisory, mandatory, disabled/);
-        // The keys the pack reads; the stack lowers POD-11 (a moving tag) to advisory for itself.
-        await fixture.setAllConfig({
-            "asky:environment": { value: "prod" },
-            "asky:namespace": { value: "fixture" },
-            "asky-checklist:enforcement": { value: JSON.stringify({ "POD-11": "advisory" }) },
-        });
-        blocked = await run("15-policy-fixture-preview", (onOutput) => fixture.preview({ policyPacks: [PACK], onOutput }));
+        assert.match(refused.error, /"POD-11": "warn" is not a valid enforcement level/);
+        // prod's file for the namespace "fixture", with POD-11 (a moving tag) lowered to advisory.
+        fixturePolicyConfig = fixtureConfig("advisory");
+        blocked = await run("15-policy-fixture-preview", (onOutput) => fixture.preview({ policyPacks: [PACK], policyPackConfigs: fixturePolicyConfig, onOutput }));
         assert.strictEqual(blocked.ok, false, "the preview of the bad program must fail");
         const found = policyLines(blocked.output);
         console.log(summary(found).replace(/^/gm, "      "));
@@ -229,7 +237,7 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
         assert.match(mandatory("SEC-1", "kubernetes:core/v1:ConfigMap: leaky")!.message, /a URL with an embedded password/);
         for (const id of ["POD-1", "POD-2", "POD-3", "POD-7", "POD-9", "POD-10", "WIRE-5"]) assert.ok(mandatory(id, "kubernetes:apps/v1:Deployment: privileged"), `${id}:\n${summary(found)}`);
         assert.ok(found.some((f) => f.level === "mandatory" && f.id === "POD-13"), "the stack rule on the namespace");
-        // The stack config's level: reported, not blocking.
+        // The config file's level: reported, not blocking.
         assert.ok(found.some((f) => f.id === "POD-11" && f.level === "advisory"), summary(found));
         assert.ok(!found.some((f) => f.id === "POD-11" && f.level === "mandatory"), summary(found));
         // The generated password is unknown at preview: undecided, neither passed nor failed.
@@ -242,7 +250,7 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
     it("pulumi up judges the undecided value once it is known: the generated password's ConfigMap is refused before it exists", async function () {
         // The update stops at the first refused resource: leave out those the preview already refused.
         generatedOnly = true;
-        const { ok, output } = await run("16-policy-fixture-up", (onOutput) => fixture.up({ policyPacks: [PACK], onOutput }));
+        const { ok, output } = await run("16-policy-fixture-up", (onOutput) => fixture.up({ policyPacks: [PACK], policyPackConfigs: fixturePolicyConfig, onOutput }));
         assert.strictEqual(ok, false, "the update must fail");
         const found = policyLines(output);
         const generated = found.find((f) => f.id === "SEC-1" && f.resource === "kubernetes:core/v1:ConfigMap: leaky-generated");

@@ -1,9 +1,10 @@
 // Harness for the observability tests: what Prometheus would scrape, derived from the rendered
-// objects (prometheus.io annotations or ServiceMonitor endpoints), the Debian binaries behind the
-// exporter images, and managed child processes (exporters, redis-server, Prometheus).
+// objects (prometheus.io annotations or ServiceMonitor endpoints), the binaries behind the exporter
+// images (built by scripts/toolchain.sh at the images' versions), and managed child processes.
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
+import * as path from "path";
 import type { K8sManifest } from "../../scripts/render";
 
 type Obj = K8sManifest & Record<string, any>;
@@ -74,13 +75,50 @@ export function serviceMonitorTargets(objects: readonly Obj[]): ScrapeTarget[] {
     return out.sort((x, y) => x.job.localeCompare(y.job));
 }
 
-/** The Debian program of each exporter image (the image's entrypoint; its `args` are passed as they are). */
-export const DEBIAN_PROGRAMS: Record<string, { binary: string; pkg: string }> = {
-    "nginx-prometheus-exporter": { binary: "prometheus-nginx-exporter", pkg: "prometheus-nginx-exporter" },
-    mtail: { binary: "mtail", pkg: "mtail" },
-    "postgres-exporter": { binary: "prometheus-postgres-exporter", pkg: "prometheus-postgres-exporter" },
-    redis_exporter: { binary: "prometheus-redis-exporter", pkg: "prometheus-redis-exporter" },
+/**
+ * The program behind each exporter image (its entrypoint; the container's `args` are passed as they are), named by the
+ * image's repository: the binary scripts/toolchain.sh builds from the exporter's Go module at the version
+ * scripts/toolchain/versions.sh sets for the image, or, for mtail, whose Go modules the proxy does not serve, Debian's.
+ */
+export const EXPORTER_PROGRAMS: Record<string, { binary: string; versionKey: string; debianPackage?: string }> = {
+    "nginx-prometheus-exporter": { binary: "nginx-prometheus-exporter", versionKey: "NGINX_EXPORTER_VERSION" },
+    mtail: { binary: "mtail", versionKey: "MTAIL_VERSION", debianPackage: "mtail" },
+    "postgres-exporter": { binary: "postgres_exporter", versionKey: "POSTGRES_EXPORTER_VERSION" },
+    redis_exporter: { binary: "redis_exporter", versionKey: "REDIS_EXPORTER_VERSION" },
 };
+
+const ROOT = path.join(__dirname, "..", "..");
+
+/** The `NAME=value` settings of scripts/toolchain/versions.sh: the one place the exporter versions are set. */
+export function toolchainVersions(): Record<string, string> {
+    const text = fs.readFileSync(path.join(ROOT, "scripts", "toolchain", "versions.sh"), "utf8");
+    return Object.fromEntries([...text.matchAll(/^([A-Z][A-Z0-9_]*)=([^\s#]+)/gm)].map((m) => [m[1], m[2]]));
+}
+
+/** Where scripts/toolchain.sh links what it built (ASKY_TOOLCHAIN_DIR, as the script reads it). */
+export function toolchainBin(): string {
+    return path.join(process.env.ASKY_TOOLCHAIN_DIR ?? path.join(ROOT, ".toolchain"), "bin");
+}
+
+/**
+ * The exporter an image runs, at the version the image pins: the toolchain's build of it, checked with `--version`.
+ * Throws, naming what to do, when it is missing or another version; mtail is Debian's program (see EXPORTER_PROGRAMS).
+ */
+export function exporterBinary(imageName: string): string {
+    const program = EXPORTER_PROGRAMS[imageName];
+    if (!program) throw new Error(`no exporter program known for image ${imageName}`);
+    if (program.debianPackage) return requireBinary(program.binary, program.debianPackage);
+    const version = toolchainVersions()[program.versionKey];
+    const binary = path.join(toolchainBin(), program.binary);
+    if (!fs.existsSync(binary))
+        throw new Error(`${binary} is missing: these tests run ${program.binary} ${version}, the version its image pins, built by ` +
+            "`bash scripts/toolchain.sh` (npm test builds it first; set ASKY_TOOLCHAIN_DIR for a toolchain elsewhere). They never skip.");
+    const r = spawnSync(binary, ["--version"], { encoding: "utf8" });
+    const reported = `${r.stdout}${r.stderr}`;
+    if (!reported.includes(version.replace(/^v/, "")))
+        throw new Error(`${binary} reports ${JSON.stringify(reported.split("\n")[0])}, but the image pins ${version}: run bash scripts/toolchain.sh`);
+    return binary;
+}
 
 /** `repo/name:tag` → { name, tag }. */
 export function imageParts(image: string): { name: string; tag: string } {

@@ -119,12 +119,16 @@ function exporter(name: string, entrypoint: string, binary: string, version: str
     return { name, busybox: true, files: { [entrypoint]: binary }, config: { entrypoint: [entrypoint], user: "65534" }, tag: () => `v${version}` };
 }
 
-/** The four exporters, keyed like `asky:monitoring.images`, from Debian's packages (the versions the program pins). */
-export function exporters(): Record<"postgresExporter" | "redisExporter" | "nginxExporter" | "logExporter", ImageSpec> {
+/**
+ * The four exporters, keyed like `asky:monitoring.images`: the three the toolchain builds from their
+ * Go modules at the versions the stacks pin (scripts/toolchain/versions.sh), and Debian's mtail (no
+ * mtail module is served; the closest real program, tagged with its own version).
+ */
+export function exporters(bin: string, versions: Record<string, string>): Record<"postgresExporter" | "redisExporter" | "nginxExporter" | "logExporter", ImageSpec> {
     return {
-        postgresExporter: exporter("postgres-exporter", "/bin/postgres_exporter", "/usr/bin/prometheus-postgres-exporter", installedVersion("prometheus-postgres-exporter")),
-        redisExporter: exporter("redis_exporter", "/redis_exporter", "/usr/bin/prometheus-redis-exporter", installedVersion("prometheus-redis-exporter")),
-        nginxExporter: exporter("nginx-prometheus-exporter", "/usr/bin/nginx-prometheus-exporter", "/usr/bin/prometheus-nginx-exporter", installedVersion("prometheus-nginx-exporter")),
+        postgresExporter: exporter("postgres-exporter", "/bin/postgres_exporter", path.join(bin, "postgres_exporter"), versions.POSTGRES_EXPORTER_VERSION.replace(/^v/, "")),
+        redisExporter: exporter("redis_exporter", "/redis_exporter", path.join(bin, "redis_exporter"), versions.REDIS_EXPORTER_VERSION.replace(/^v/, "")),
+        nginxExporter: exporter("nginx-prometheus-exporter", "/usr/bin/nginx-prometheus-exporter", path.join(bin, "nginx-prometheus-exporter"), versions.NGINX_EXPORTER_VERSION.replace(/^v/, "")),
         logExporter: exporter("mtail", "/usr/bin/mtail", "/usr/bin/mtail", installedVersion("mtail")),
     };
 }

@@ -104,7 +104,7 @@ export function buildStackImages(registry: Registry, bin: string, workdir: strin
     const build = (spec: ImageSpec) => timed(workdir, `image ${spec.name}`, () => buildImage(spec, registry, bin));
     const nodeSpecs = nodeImages(bin, { kubernetes: v.KUBERNETES_VERSION, coredns: v.COREDNS_VERSION, kubeRouter: v.KUBE_ROUTER_VERSION });
     const node = { pause: build(nodeSpecs.pause), coredns: build(nodeSpecs.coredns), kubeRouter: build(nodeSpecs.kubeRouter) };
-    const ex = exporters();
+    const ex = exporters(bin, v);
     const stack: StackImages = {
         database: build(postgres).ref,
         cache: build(redis).ref,

@@ -6,7 +6,7 @@ import * as YAML from "yaml";
 /** The repository: the program under test and its committed stack files. */
 export const ROOT = path.resolve(__dirname, "..", "..", "..");
 
-/** What scripts/e2e.ts hands the e2e files: the toolchain's bin folder, the work folder, the
+/** What test/e2e/run.ts hands the e2e files: the toolchain's bin folder, the work folder, the
  * cluster's name, and whether to stop after the first `pulumi up` (`--keep`). */
 export const E2E = {
     // Read when used, not when this module loads: the runner imports the harness before it sets them.

@@ -3,7 +3,7 @@
 //
 //   const v = checkPolicy(objects, { stack: "prod", namespace: "asky" });
 //   assert.deepEqual(v, [], formatViolations(v));
-//   assert.deepEqual(await validateSchemas(objects), []);
+//   assert.deepEqual(await validateSchemas(objects), []);   // test/support/schema.ts
 //
 // Not checkable on objects, tested elsewhere:
 //   SEC-2 secretness of Pulumi outputs (stack outputs); SEC-3, SEC-5 and the SQL half of
@@ -20,7 +20,6 @@ import { sec1, sec4 } from "./secrets";
 import { wire1, wire2, wire3, wire4, wire5, wire6 } from "./wiring";
 
 export type { Check, K8sObject, PolicyContext, Violation } from "./k8s";
-export { validateSchemas, validateObject } from "./schema";
 export { EXPECTED_FLOWS, effectiveFlows, formatPorts } from "./network";
 export { secretFindings, isSensitiveName } from "./secrets";
 

@@ -7,10 +7,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
-import { buildImage } from "../test/e2e/support/images";
-import { runningRegistry } from "../test/e2e/support/registry";
+import { buildImage } from "./support/images";
+import { runningRegistry } from "./support/registry";
 
-const ROOT = path.resolve(__dirname, "..");
+const ROOT = path.resolve(__dirname, "..", "..");
 const WORKDIR = path.join(ROOT, ".e2e");
 const BIN = path.join(process.env.ASKY_TOOLCHAIN_DIR ?? path.join(ROOT, ".toolchain"), "bin");
 const USAGE = "usage: npm run e2e:image -- --name NAME --dir DIR [--packages 'deb1 deb2'] --cmd 'CMD ARGS…' [--env K=V]…";

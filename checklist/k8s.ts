@@ -1,4 +1,4 @@
-// Shared types and helpers for the policy checks (see test/policy/index.ts).
+// Shared types and helpers for the policy checks (see checklist/index.ts).
 
 export interface K8sObject {
   apiVersion: string;

@@ -5,13 +5,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { renderStack, toYaml } from "./render";
-import { toolchain } from "./e2e";
-import { Cluster, deleteCluster, startCluster } from "../test/e2e/support/cluster";
-import { e2eStack, outputLog } from "../test/e2e/support/stack";
-import { waitFor } from "../test/e2e/support/kube";
+import { renderStack, toYaml } from "../../scripts/render";
+import { toolchain } from "../e2e/run";
+import { Cluster, deleteCluster, startCluster } from "../e2e/support/cluster";
+import { e2eStack, outputLog } from "../e2e/support/stack";
+import { waitFor } from "../e2e/support/kube";
 
-const ROOT = path.resolve(__dirname, "..");
+const ROOT = path.resolve(__dirname, "..", "..");
 const WORKDIR = path.join(ROOT, ".bench", "deploy");
 const CLUSTER = "asky-bench";
 const NS = "asky";

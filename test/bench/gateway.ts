@@ -1,7 +1,7 @@
 // `npm run bench:gateway [-- --duration 10 --connections 50 ...]`
 // Throughput of the project's gateway config against the seed team's original one, on
 // loopback: a stub upstream (Node cluster, separate processes), the seed nginx
-// (scripts/bench/seed-gateway.conf.mustache), the project nginx (nginx/render.ts) on its
+// (test/bench/seed-gateway.conf.mustache), the project nginx (nginx/render.ts) on its
 // internal listener (plain HTTP, the one the services call), and the stub hit directly as a
 // ceiling. Each target is driven for the same duration and concurrency with autocannon
 // (in-process) and/or wrk; with wrk, the project's public HTTPS listener is measured too:
@@ -13,8 +13,8 @@ import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "util";
 import Mustache from "mustache";
-import { renderGatewayConfig } from "../nginx/render";
-import { GatewayPorts, RunningNginx, findNginx, freePort, gatewayTestInput, makeRuntimeDir, makeTestCertificate, portsOf, runNginx } from "../test/support/nginx";
+import { renderGatewayConfig } from "../../nginx/render";
+import { GatewayPorts, RunningNginx, findNginx, freePort, gatewayTestInput, makeRuntimeDir, makeTestCertificate, portsOf, runNginx } from "../support/nginx";
 
 const USAGE = `usage: npm run bench:gateway -- [options]
   --duration <s>         measured seconds per target (default 10, max 120)
@@ -130,7 +130,7 @@ interface StubProcess {
 
 async function startStub(workers: number, host: string): Promise<StubProcess> {
     const port = await freePort();
-    const child = fork(path.join(__dirname, "bench", "stub-upstream.ts"), [String(port), String(workers), host], {
+    const child = fork(path.join(__dirname, "stub-upstream.ts"), [String(port), String(workers), host], {
         execArgv: ["-r", "ts-node/register/transpile-only"],
         stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
@@ -168,7 +168,7 @@ async function startStub(workers: number, host: string): Promise<StubProcess> {
 async function startSeedGateway(stub: StubProcess): Promise<RunningNginx> {
     const dir = makeRuntimeDir();
     const listenPort = await freePort();
-    const template = fs.readFileSync(path.join(__dirname, "bench", "seed-gateway.conf.mustache"), "utf8");
+    const template = fs.readFileSync(path.join(__dirname, "seed-gateway.conf.mustache"), "utf8");
     const config = Mustache.render(template, { runtimeDir: dir, host: stub.host, port: stub.port, listenPort }, {}, { escape: (s: string) => s });
     const nginx = await runNginx({ config, dir, port: listenPort });
     cleanups.push(() => nginx.stop());

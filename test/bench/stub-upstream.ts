@@ -1,6 +1,6 @@
 // Stub upstream for `npm run bench:gateway`: a cluster of Node http workers answering a small
 // JSON body at once, in its own processes so the load generator and nginx do not share its
-// event loop. Started by scripts/bench-gateway.ts with fork(); talks to it over IPC.
+// event loop. Started by test/bench/gateway.ts with fork(); talks to it over IPC.
 //   argv: <port> <workers> [host, default 127.0.0.1]
 //   → parent: { type: "ready", port }      ← parent: { type: "stats" }
 //   → parent: { type: "stats", connections, requests } (totals over all workers)

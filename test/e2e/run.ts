@@ -1,6 +1,6 @@
 // npm run e2e [-- --real-node] [-- --keep]: builds the toolchain (cached), then runs the real Pulumi
 // CLI against local control planes (test/e2e/*.e2e.ts): the dev stack on a real node (kubelet,
-// containerd, runc, CoreDNS, kube-network-policies, images built here), prod and the policy pack on
+// containerd, runc, CoreDNS, kube-router, images built here), prod and the policy pack on
 // KWOK nodes. `--real-node` runs only the real-node file; `--keep` stops after the dev stack's first
 // `pulumi up` and leaves everything running: .e2e/kubeconfig, .e2e/registry (host:port) and
 // .e2e/gateway-url.
@@ -10,10 +10,10 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import Mocha from "mocha";
 import * as path from "path";
-import { deleteCluster } from "../test/e2e/support/cluster";
-import { tearDownRealNode } from "../test/e2e/support/realNode";
+import { deleteCluster } from "./support/cluster";
+import { tearDownRealNode } from "./support/realNode";
 
-const ROOT = path.resolve(__dirname, "..");
+const ROOT = path.resolve(__dirname, "..", "..");
 const WORKDIR = path.join(ROOT, ".e2e");
 const CLUSTER = "asky-e2e";
 /** The e2e file that runs on the real node. */

@@ -13,7 +13,7 @@
 // Nodes the validator never looked at (e.g. under a field of the wrong type, already an
 // error) are not judged.
 
-import { K8sObject, ref } from "./k8s";
+import { K8sObject, ref } from "../../checklist/k8s";
 
 // With ts-node/tsc in CommonJS mode, `import()` would be rewritten to require(), which
 // cannot load an ESM-only package; a Function keeps the real dynamic import.
