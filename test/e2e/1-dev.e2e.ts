@@ -197,6 +197,7 @@ describe("e2e: the dev stack on a real node (kubelet, containerd, runc), deploye
         let pods: KObject[];
         let outsider: string;
         let scraper: string;
+        let coredns: string;
 
         before(async function () {
             const { cluster } = node;
@@ -210,7 +211,8 @@ describe("e2e: the dev stack on a real node (kubelet, containerd, runc), deploye
             outsider = must(cluster, OUTSIDER_NS, "pod", "outsider").status.podIP;
             scraper = must(cluster, SCRAPER_NS, "pod", "prometheus").status.podIP;
             pods = runningPods(cluster, NS);
-            assert.ok(outsider && scraper);
+            coredns = runningPods(cluster, "kube-system").find((p) => p.metadata.labels?.["k8s-app"] === "kube-dns")!.status.podIP;
+            assert.ok(outsider && scraper && coredns);
         });
         after(function () {
             if (keep) return;
@@ -233,13 +235,13 @@ describe("e2e: the dev stack on a real node (kubelet, containerd, runc), deploye
             for (const pod of pods) {
                 const from = nameOf(pod);
                 const ts = targets().filter((t) => t.to !== from);
-                // Beyond the namespace: the API server is on no flow.
-                const probes: Probe[] = [...ts.map((t) => ({ to: t.ip, port: t.port })), { to: "10.96.0.1", port: 443 }];
+                // Beyond the namespace: CoreDNS answers DNS (port 53, allowed) and serves metrics (9153, on no flow).
+                const probes: Probe[] = [...ts.map((t) => ({ to: t.ip, port: t.port })), { to: coredns, port: 9153 }];
                 const open = connectFrom(node.cluster, NS, pod.metadata.name, mainContainer(pod), probes);
                 probes.forEach((p, i) => {
                     const t = ts[i];
                     const want = t ? allowed(from, t.to, t.port) : false;
-                    const label = `${from} -> ${t ? t.to : "kube-apiserver"}:${p.port}`;
+                    const label = `${from} -> ${t ? t.to : "kube-system/coredns"}:${p.port}`;
                     pairs.push(`${label} ${open[i] ? "open" : "refused"}`);
                     if (open[i] !== want) wrong.push(`${label}: ${open[i] ? "open" : "refused"}, the policies say ${want ? "allowed" : "denied"}`);
                 });
@@ -260,7 +262,7 @@ describe("e2e: the dev stack on a real node (kubelet, containerd, runc), deploye
         it("NET-1/NET-2: every listed flow connects and every other pair of our pods is refused, on every listening port", function () {
             const { pairs, wrong } = probeMatrix();
             assert.ok(pairs.length > 40, `${pairs.length} pairs probed`);
-            assert.deepStrictEqual(wrong, [], pairs.join("\n"));
+            assert.deepStrictEqual(wrong, [], `every pair probed:\n${pairs.join("\n")}`);
         });
 
         it("DNS resolves for every pod of ours (the allow-dns policy to kube-dns in kube-system)", function () {
@@ -301,7 +303,7 @@ describe("e2e: the dev stack on a real node (kubelet, containerd, runc), deploye
             // Enforcement off, as when a cluster's policy engine is removed: the DaemonSet, then its rules.
             cluster.kubectl(["delete", "-f", "-", "--wait=true"], netpolManifests(image));
             await waitFor("the enforcer's pod to be gone", () => !runningPods(cluster, "kube-system").some((p) => p.metadata.name.startsWith(ENFORCER)), 60_000);
-            removeEnforcerRules(bin);
+            removeEnforcerRules();
             await waitFor("gateway -> postgres to connect without enforcement", probe, 30_000);
             installNetworkPolicies(cluster, image);
             await waitFor("gateway -> postgres to be refused again", () => !probe(), 60_000);

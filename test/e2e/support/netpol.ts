@@ -1,8 +1,7 @@
-import * as path from "path";
 import * as YAML from "yaml";
 import { Cluster } from "./cluster";
-import { NODE_NETWORK } from "./network";
-import { succeeds } from "./processes";
+import { chainsNamed, deleteChains, NODE_NETWORK } from "./network";
+import { run, succeeds } from "./processes";
 
 /**
  * NetworkPolicy enforcement by kube-router's firewall controller (iptables and ipsets; k3s's default
@@ -75,7 +74,13 @@ export function installNetworkPolicies(cluster: Cluster, image: string): void {
     cluster.kubectl(["-n", "kube-system", "rollout", "status", `daemonset/${ENFORCER}`, "--timeout=180s"]);
 }
 
-/** Removes the enforcer's iptables chains and ipsets from this machine (kube-router --cleanup-config). */
-export function removeEnforcerRules(bin: string): void {
-    succeeds(path.join(bin, "kube-router"), ["--cleanup-config"], { timeout: 60_000 });
+/**
+ * Removes the enforcer's iptables chains and ipsets from this machine, by kube-router's names
+ * (`kube-router --cleanup-config` of v2.1.0 leaves the policy chains in place, then crashes in its
+ * service-proxy cleanup).
+ */
+export function removeEnforcerRules(): void {
+    deleteChains("iptables", "filter", chainsNamed("iptables", "filter", ["KUBE-ROUTER-", "KUBE-NWPLCY-", "KUBE-POD-FW-"]));
+    if (!succeeds("ipset", ["-v"])) return;
+    for (const set of run("ipset", ["list", "-n"]).split("\n").filter((n) => /^(KUBE-SRC-|KUBE-DST-|kube-router-)/.test(n))) succeeds("ipset", ["destroy", set]);
 }

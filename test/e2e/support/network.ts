@@ -23,6 +23,13 @@ export const NODE_NETWORK = {
 
 /** The chain in iptables' filter FORWARD that keeps the bridge's traffic on the bridge. */
 export const GUARD_CHAIN = "ASKY-E2E-GUARD";
+/**
+ * The chain in iptables' raw PREROUTING that drops packets for the pod and Service ranges arriving
+ * on any interface but the bridge and loopback, before any NAT: a host of this machine's network
+ * that routes those ranges here reaches nothing (kube-proxy's and the enforcer's own FORWARD rules,
+ * which come before the guard, never see such a packet).
+ */
+export const INBOUND_CHAIN = "ASKY-E2E-INBOUND";
 
 /** Chains the kubelet creates in iptables and ip6tables and leaves behind (ENGINE.md "A real node"). */
 const KUBELET_CHAINS: Record<string, string[]> = {
@@ -35,6 +42,11 @@ const IP_FORWARD = "/proc/sys/net/ipv4/ip_forward";
 /** Present while a run of ours has a kubelet on this machine (its chains are ours to remove). */
 const stateFileMarker = "/run/asky-e2e-node";
 const stateFile = (workdir: string) => path.join(workdir, "node", "network.json");
+
+/** True while a run of ours has (or had, before a crash) a kubelet on this machine. */
+export function realNodeWasHere(): boolean {
+    return fs.existsSync(stateFileMarker);
+}
 
 /** Refuses to start on a machine that is already a Kubernetes node: teardown removes the kubelet's chains. */
 export function assertNotAKubernetesNode(): void {
@@ -66,25 +78,40 @@ export function setUpNetwork(workdir: string): void {
     run("iptables", ["-w", "-A", GUARD_CHAIN, "-i", bridge, "-j", "DROP"]);
     run("iptables", ["-w", "-A", GUARD_CHAIN, "-o", bridge, "-j", "DROP"]);
     if (!succeeds("iptables", ["-w", "-C", "FORWARD", "-j", GUARD_CHAIN])) run("iptables", ["-w", "-I", "FORWARD", "1", "-j", GUARD_CHAIN]);
+    if (!succeeds("iptables", ["-w", "-t", "raw", "-n", "-L", INBOUND_CHAIN])) run("iptables", ["-w", "-t", "raw", "-N", INBOUND_CHAIN]);
+    run("iptables", ["-w", "-t", "raw", "-F", INBOUND_CHAIN]);
+    run("iptables", ["-w", "-t", "raw", "-A", INBOUND_CHAIN, "-i", bridge, "-j", "RETURN"]);
+    run("iptables", ["-w", "-t", "raw", "-A", INBOUND_CHAIN, "-i", "lo", "-j", "RETURN"]);
+    for (const cidr of [podCidr, serviceCidr]) run("iptables", ["-w", "-t", "raw", "-A", INBOUND_CHAIN, "-d", cidr, "-j", "DROP"]);
+    if (!succeeds("iptables", ["-w", "-t", "raw", "-C", "PREROUTING", "-j", INBOUND_CHAIN])) run("iptables", ["-w", "-t", "raw", "-I", "PREROUTING", "1", "-j", INBOUND_CHAIN]);
     fs.writeFileSync(IP_FORWARD, "1");
 }
 
-/** Deletes a chain in one table of iptables or ip6tables: unhooks every jump to it, flushes, deletes. */
-function deleteChain(tool: string, table: string, chain: string): void {
-    if (!succeeds(tool, ["-w", "-t", table, "-n", "-L", chain])) return;
-    const rules = run(tool, ["-w", "-t", table, "-S"]).split("\n").filter((l) => l.startsWith("-A ") && l.includes(`-j ${chain}`));
-    for (const rule of rules) succeeds(tool, ["-w", "-t", table, ...rule.replace(/^-A /, "-D ").split(" ")]);
-    succeeds(tool, ["-w", "-t", table, "-F", chain]);
-    succeeds(tool, ["-w", "-t", table, "-X", chain]);
+/** Deletes chains of one table of iptables or ip6tables: unhooks every jump to them, flushes all, then deletes them. */
+export function deleteChains(tool: string, table: string, chains: string[]): void {
+    const existing = chains.filter((c) => succeeds(tool, ["-w", "-t", table, "-n", "-L", c]));
+    if (!existing.length) return;
+    const rules = run(tool, ["-w", "-t", table, "-S"]).split("\n")
+        .filter((l) => l.startsWith("-A ") && existing.some((c) => l.endsWith(`-j ${c}`) || l.includes(`-j ${c} `)));
+    for (const rule of rules) succeeds(tool, ["-w", "-t", table, ...(rule.replace(/^-A /, "-D ").match(/"[^"]*"|\S+/g) ?? []).map((w) => w.replace(/^"|"$/g, ""))]);
+    for (const c of existing) succeeds(tool, ["-w", "-t", table, "-F", c]);
+    for (const c of existing) succeeds(tool, ["-w", "-t", table, "-X", c]);
+}
+
+/** The chains of a table whose names start with one of `prefixes`. */
+export function chainsNamed(tool: string, table: string, prefixes: string[]): string[] {
+    return run(tool, ["-w", "-t", table, "-S"]).split("\n").filter((l) => l.startsWith("-N ")).map((l) => l.slice(3))
+        .filter((c) => prefixes.some((p) => c.startsWith(p)));
 }
 
 /** Removes what setUpNetwork and the kubelet added: the guard chain, the kubelet's chains, the bridge; restores forwarding. */
 export function tearDownNetwork(workdir: string): void {
-    deleteChain("iptables", "filter", GUARD_CHAIN);
+    deleteChains("iptables", "filter", [GUARD_CHAIN]);
+    deleteChains("iptables", "raw", [INBOUND_CHAIN]);
     // Only when a run of ours put a kubelet on this machine: never a real node's own chains.
     if (fs.existsSync(stateFileMarker)) {
         for (const tool of ["iptables", "ip6tables"]) {
-            for (const [table, chains] of Object.entries(KUBELET_CHAINS)) for (const chain of chains) deleteChain(tool, table, chain);
+            for (const [table, chains] of Object.entries(KUBELET_CHAINS)) deleteChains(tool, table, chains);
         }
     }
     if (succeeds("ip", ["link", "show", NODE_NETWORK.bridge])) run("ip", ["link", "delete", NODE_NETWORK.bridge]);

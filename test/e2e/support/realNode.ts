@@ -6,7 +6,7 @@ import { Cluster, deleteCluster, startCluster } from "./cluster";
 import { startContainerd, stopContainerd, unmountUnder } from "./containerd";
 import { installCoreDNS } from "./dns";
 import { buildImage, BuiltImage, ImageSpec } from "./images";
-import { assertNotAKubernetesNode, NODE_NETWORK, podNetworkNamespaces, setUpNetwork, tearDownNetwork } from "./network";
+import { assertNotAKubernetesNode, NODE_NETWORK, podNetworkNamespaces, realNodeWasHere, setUpNetwork, tearDownNetwork } from "./network";
 import { installNetworkPolicies, removeEnforcerRules } from "./netpol";
 import { ClusterPki, removeCgroupRoot, startNode, stopNode } from "./node";
 import { stopDaemon, succeeds } from "./processes";
@@ -43,7 +43,7 @@ export const E2E_HOST_PATH = "/srv/asky-e2e/postgres";
 /** The versions of scripts/toolchain/versions.sh. */
 export function toolchainVersions(): Record<string, string> {
     const text = fs.readFileSync(path.join(ROOT, "scripts", "toolchain", "versions.sh"), "utf8");
-    return Object.fromEntries([...text.matchAll(/^([A-Z_]+)=(\S+)$/gm)].map((m) => [m[1], m[2]]));
+    return Object.fromEntries([...text.matchAll(/^([A-Z_]+)=("[^"]*"|\S+)/gm)].map((m) => [m[1], m[2].replace(/^"|"$/g, "")]));
 }
 
 /** Programs of this machine the real node needs (Debian packages that scripts/test.sh installs). */
@@ -169,7 +169,7 @@ export async function tearDownRealNode(opts: { name: string; bin: string; workdi
     const { name, bin, workdir } = opts;
     await stopNode(workdir, bin);
     await stopContainerd(workdir, bin);
-    if (fs.existsSync(path.join(workdir, "node"))) removeEnforcerRules(bin);
+    if (realNodeWasHere()) removeEnforcerRules();
     for (const ns of podNetworkNamespaces()) succeeds("ip", ["netns", "delete", ns]);
     unmountUnder(path.join(workdir, "node"));
     tearDownNetwork(workdir);
