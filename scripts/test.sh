@@ -15,11 +15,12 @@ cd "$(dirname "$0")/.."
 # Prometheus (promtool) and mtail it scrapes, OpenSSL for the TLS handshakes. The other exporters
 # come from the toolchain (step 3), built at the versions their images pin.
 # The e2e's real node (test/e2e/support/): containerd, runc and the CNI plugins; iptables, ipset
-# and iproute2 for its network; mmdebstrap for the images' Debian root filesystems, busybox-static
-# for the exporter images' shell, gcc and libc6-dev for the pause program, file and curl.
+# and iproute2 for its network; mmdebstrap and Debian's archive key for the images' Debian root
+# filesystems (also on Ubuntu), busybox-static for the exporter images' shell, gcc and libc6-dev
+# for the pause program, file and curl.
 PACKAGES=(postgresql postgresql-contrib nginx-light redis-server openssl prometheus mtail
-    containerd runc containernetworking-plugins iptables ipset iproute2 mmdebstrap busybox-static
-    gcc libc6-dev file curl)
+    containerd runc containernetworking-plugins iptables ipset iproute2 mmdebstrap debian-archive-keyring
+    busybox-static gcc libc6-dev file curl)
 
 fail() {
     echo "test: $*" >&2

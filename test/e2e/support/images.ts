@@ -66,6 +66,8 @@ function debianRootfs(spec: ImageSpec, cache: string): { tar: string; versions: 
         const hooks = (flag: string, cmds: string[] = []) => cmds.flatMap((c) => [flag, c]);
         run("mmdebstrap", [
             "--variant=essential", "--mode=root", "--quiet", "--format=tar",
+            // Debian's archive key, also on an Ubuntu machine (package debian-archive-keyring).
+            "--keyring=/usr/share/keyrings/debian-archive-keyring.gpg",
             ...DPKG_EXCLUDES.map((p) => `--dpkgopt=path-exclude=${p}`),
             `--include=${d.packages.join(",")}`,
             ...hooks("--essential-hook", d.essentialHook),

@@ -39,6 +39,7 @@ const KUBELET_CHAINS: Record<string, string[]> = {
 };
 
 const IP_FORWARD = "/proc/sys/net/ipv4/ip_forward";
+const BRIDGE_ACCEPT = ["-i", NODE_NETWORK.bridge, "-o", NODE_NETWORK.bridge, "-m", "comment", "--comment", "asky-e2e: pod to pod", "-j", "ACCEPT"];
 /** Present while a run of ours has a kubelet on this machine (its chains are ours to remove). */
 const stateFileMarker = "/run/asky-e2e-node";
 const stateFile = (workdir: string) => path.join(workdir, "node", "network.json");
@@ -78,6 +79,9 @@ export function setUpNetwork(workdir: string): void {
     run("iptables", ["-w", "-A", GUARD_CHAIN, "-i", bridge, "-j", "DROP"]);
     run("iptables", ["-w", "-A", GUARD_CHAIN, "-o", bridge, "-j", "DROP"]);
     if (!succeeds("iptables", ["-w", "-C", "FORWARD", "-j", GUARD_CHAIN])) run("iptables", ["-w", "-I", "FORWARD", "1", "-j", GUARD_CHAIN]);
+    // Where FORWARD's policy is DROP (a machine running Docker), what the enforcer and kube-proxy let
+    // through between pods still needs accepting: last, after every rule that may refuse it.
+    if (!succeeds("iptables", ["-w", "-C", "FORWARD", ...BRIDGE_ACCEPT])) run("iptables", ["-w", "-A", "FORWARD", ...BRIDGE_ACCEPT]);
     if (!succeeds("iptables", ["-w", "-t", "raw", "-n", "-L", INBOUND_CHAIN])) run("iptables", ["-w", "-t", "raw", "-N", INBOUND_CHAIN]);
     run("iptables", ["-w", "-t", "raw", "-F", INBOUND_CHAIN]);
     run("iptables", ["-w", "-t", "raw", "-A", INBOUND_CHAIN, "-i", bridge, "-j", "RETURN"]);
@@ -107,6 +111,7 @@ export function chainsNamed(tool: string, table: string, prefixes: string[]): st
 /** Removes what setUpNetwork and the kubelet added: the guard chain, the kubelet's chains, the bridge; restores forwarding. */
 export function tearDownNetwork(workdir: string): void {
     deleteChains("iptables", "filter", [GUARD_CHAIN]);
+    while (succeeds("iptables", ["-w", "-D", "FORWARD", ...BRIDGE_ACCEPT]));
     deleteChains("iptables", "raw", [INBOUND_CHAIN]);
     // Only when a run of ours put a kubelet on this machine: never a real node's own chains.
     if (fs.existsSync(stateFileMarker)) {

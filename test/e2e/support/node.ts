@@ -40,7 +40,7 @@ function kubeletConfig(workdir: string, pki: ClusterPki): string {
         healthzPort: 10248,
         authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: pki.caCert } },
         authorization: { mode: "Webhook" },
-        // This machine: cgroup v1 with cgroupfs, no swap accounting, no CAP_SYS_RESOURCE (ENGINE.md).
+        // This machine kind: cgroup v1 (allowed again by failCgroupV1), cgroupfs, no CAP_SYS_RESOURCE (ENGINE.md).
         cgroupDriver: "cgroupfs",
         failCgroupV1: false,
         cgroupRoot: CGROUP_ROOT,
@@ -65,18 +65,23 @@ function kubeletConfig(workdir: string, pki: ClusterPki): string {
     });
 }
 
-/** Creates the kubelet's cgroup root in every cgroup v1 hierarchy (the kubelet refuses a missing one). */
+/** The cgroup hierarchies the kubelet's root must exist in: each v1 controller's, or the one unified v2 tree. */
+function cgroupHierarchies(): string[] {
+    const base = "/sys/fs/cgroup";
+    if (!fs.existsSync(base)) return [];
+    if (fs.existsSync(path.join(base, "cgroup.controllers"))) return [base]; // cgroup v2
+    return fs.readdirSync(base).map((h) => path.join(base, h)).filter((d) => fs.lstatSync(d).isDirectory());
+}
+
+/** Creates the kubelet's cgroup root in every hierarchy (the kubelet refuses a missing one). */
 function createCgroupRoot(): void {
-    for (const h of fs.readdirSync("/sys/fs/cgroup")) {
-        const dir = path.join("/sys/fs/cgroup", h);
-        if (fs.statSync(dir).isDirectory() && !fs.lstatSync(dir).isSymbolicLink()) fs.mkdirSync(path.join(dir, CGROUP_ROOT), { recursive: true });
-    }
+    for (const h of cgroupHierarchies()) fs.mkdirSync(path.join(h, CGROUP_ROOT), { recursive: true });
 }
 
 /** Removes the (empty, once the pods are gone) cgroups under the kubelet's root, deepest first. */
 export function removeCgroupRoot(): void {
-    for (const h of fs.existsSync("/sys/fs/cgroup") ? fs.readdirSync("/sys/fs/cgroup") : []) {
-        const root = path.join("/sys/fs/cgroup", h, CGROUP_ROOT);
+    for (const h of cgroupHierarchies()) {
+        const root = path.join(h, CGROUP_ROOT);
         if (!fs.existsSync(root)) continue;
         const dirs: string[] = [];
         const walk = (d: string) => {
