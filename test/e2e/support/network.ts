@@ -44,9 +44,9 @@ const BRIDGE_ACCEPT = ["-i", NODE_NETWORK.bridge, "-o", NODE_NETWORK.bridge, "-m
 const stateFileMarker = "/run/asky-e2e-node";
 const stateFile = (workdir: string) => path.join(workdir, "node", "network.json");
 
-/** True while a run of ours has (or had, before a crash) a kubelet on this machine. */
-export function realNodeWasHere(): boolean {
-    return fs.existsSync(stateFileMarker);
+/** The e2e folder of the run that has (or had, before a crash) a real node on this machine, if any. */
+export function realNodeOwner(): string | undefined {
+    return fs.existsSync(stateFileMarker) ? fs.readFileSync(stateFileMarker, "utf8").trim() : undefined;
 }
 
 /** Refuses to start on a machine that is already a Kubernetes node: teardown removes the kubelet's chains. */

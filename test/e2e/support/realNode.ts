@@ -6,7 +6,7 @@ import { Cluster, deleteCluster, startCluster } from "./cluster";
 import { startContainerd, stopContainerd, unmountUnder } from "./containerd";
 import { installCoreDNS } from "./dns";
 import { buildImage, BuiltImage, ImageSpec } from "./images";
-import { assertNotAKubernetesNode, NODE_NETWORK, podNetworkNamespaces, realNodeWasHere, setUpNetwork, tearDownNetwork } from "./network";
+import { assertNotAKubernetesNode, NODE_NETWORK, podNetworkNamespaces, realNodeOwner, setUpNetwork, tearDownNetwork } from "./network";
 import { installNetworkPolicies, removeEnforcerRules } from "./netpol";
 import { ClusterPki, removeCgroupRoot, startNode, stopNode } from "./node";
 import { stopDaemon, succeeds } from "./processes";
@@ -50,7 +50,12 @@ export function toolchainVersions(): Record<string, string> {
 const HOST_PROGRAMS = ["/usr/bin/containerd", "/usr/sbin/runc", "/usr/bin/ctr", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/portmap",
     "/usr/bin/mmdebstrap", "/usr/sbin/iptables", "/usr/sbin/ipset", "/usr/bin/curl", "/bin/busybox"];
 
-function checkHost(): void {
+function checkHost(workdir: string): void {
+    const owner = realNodeOwner();
+    if (owner !== undefined && owner !== workdir) {
+        throw new Error(`the real node of another e2e (${owner}) holds this machine (one bridge, one set of rules): ` +
+            `wait for it, or run npm run e2e:down in ${path.dirname(owner)}`);
+    }
     if (process.getuid?.() !== 0) throw new Error("the real-node e2e runs kubelet, containerd and iptables: run it as root (sudo npm test)");
     const missing = HOST_PROGRAMS.filter((p) => !fs.existsSync(p));
     if (missing.length) throw new Error(`the real node needs ${missing.join(", ")} (scripts/test.sh installs them with apt-get)`);
@@ -139,7 +144,7 @@ function imagesIn(value: unknown, key = ""): string[] {
 /** Starts everything, in order; on failure what started stays up for a look (npm run e2e:down). */
 export async function startRealNodeCluster(opts: { name: string; bin: string; workdir: string }): Promise<RealNodeCluster> {
     const { name, bin, workdir } = opts;
-    checkHost();
+    checkHost(workdir);
     await tearDownRealNode({ name, bin, workdir });
     fs.mkdirSync(path.join(workdir, "logs"), { recursive: true });
     setUpNetwork(workdir);
@@ -167,9 +172,15 @@ export async function startRealNodeCluster(opts: { name: string; bin: string; wo
  */
 export async function tearDownRealNode(opts: { name: string; bin: string; workdir: string }): Promise<void> {
     const { name, bin, workdir } = opts;
+    const owner = realNodeOwner();
+    if (owner !== undefined && owner !== workdir) {
+        // Another checkout's node: its processes, rules and bridge are not ours to remove.
+        deleteCluster({ name, bin, workdir });
+        return;
+    }
     await stopNode(workdir, bin);
     await stopContainerd(workdir, bin);
-    if (realNodeWasHere()) removeEnforcerRules();
+    if (owner !== undefined) removeEnforcerRules();
     for (const ns of podNetworkNamespaces()) succeeds("ip", ["netns", "delete", ns]);
     unmountUnder(path.join(workdir, "node"));
     tearDownNetwork(workdir);
