@@ -21,7 +21,7 @@ import {
     gatewayClusterUrl,
     gatewayPublicPorts,
 } from "./components";
-import { AskyConfig, ServiceName, awaitsLoadBalancer, loadConfig } from "./config";
+import { AskyConfig, ServiceName, awaitsLoadBalancer, loadConfig, prodGuardrails } from "./config";
 import { refuseStorageChanges, storageRecord } from "./config/storage";
 
 /** Composes the Asky platform from the validated config; the deploy order replaces run.sh. */
@@ -147,6 +147,10 @@ function deployAsky(config: AskyConfig) {
         initialUserPasswords: database.userPasswords,
         /** When request-management's service token expires; any `pulumi up` in the next rotation window renews it. */
         serviceTokenExpiresAt: secrets.serviceTokenExpiresAt,
+        /** The environment the stack was deployed as: the next run refuses another one. */
+        environment: database.claim.id.apply(() => config.environment),
+        /** The prod guardrails lifted with asky:breakGlass (empty: none). */
+        breakGlass: prodGuardrails(config).lifted,
         /** What the claims were created with, once they exist: the next run refuses changes a claim cannot take in place. */
         storage: pulumi.all([database.claim.id, backup?.claimName]).apply(() => storageRecord(config)),
     };

@@ -152,9 +152,7 @@ export function gatewayChecks(
     if (g.awaitLoadBalancer !== undefined && g.exposure !== "LoadBalancer") {
         problems.push(`${key(["gateway", "awaitLoadBalancer"])} = ${g.awaitLoadBalancer}: only allowed with asky:gateway.exposure "LoadBalancer", not ${show(g.exposure)}`);
     }
-    if (prod && tls.mode === "off") {
-        warnings.push(`asky:gateway.tls.mode is "off" in prod: patient data and bearer tokens cross the network in clear (see "TLS setup for prod" in the README)`);
-    }
+    // TLS off in prod is a guardrail (config/index.ts prodGuardrails): refused unless lifted by asky:breakGlass.tlsOff.
     if (prod && tls.mode === "selfSigned") {
         problems.push(`${key(["gateway", "tls", "mode"])} = "selfSigned": dev only; prod needs a certificate clients trust ("secret" or "certManager")`);
     }

@@ -172,6 +172,17 @@ const monitoring = z.strictObject({
     }),
 });
 
+/**
+ * The prod guardrails an operator may lift on purpose, one by one (`asky:breakGlass.<name>`), each with
+ * the reason, who and which ticket; every run logs each lifted one loudly until its key is removed.
+ */
+export const BREAK_GLASS_GUARDRAILS = ["tlsOff", "networkPoliciesOff", "dataUnprotected", "backupsOff"] as const;
+export type BreakGlassGuardrail = (typeof BREAK_GLASS_GUARDRAILS)[number];
+const breakGlass = z.partialRecord(
+    z.enum(BREAK_GLASS_GUARDRAILS, { message: `must be one of ${BREAK_GLASS_GUARDRAILS.join(", ")}` }),
+    z.string().trim().min(20, { message: "must say why, who and which ticket (at least 20 characters)" }),
+);
+
 /** The claim names of ARCHITECTURE.md, used unless `storage.claimName` / `backup.claimName` say otherwise. */
 export const DEFAULT_DATABASE_CLAIM = "postgres-pv-claim";
 export const DEFAULT_BACKUP_CLAIM = "postgres-backup";
@@ -240,6 +251,8 @@ export const askyConfigSchema = z.strictObject({
     networkPolicies: z.boolean(),
     /** Protect the database volume, workload and namespace from `pulumi destroy` (DATA-1). */
     protectData: z.boolean(),
+    /** Prod guardrails lifted on purpose, by name, each with its reason; left out, none (README: "Break glass"). */
+    breakGlass: breakGlass.optional(),
     monitoring,
     backup: z.strictObject({
         enabled: z.boolean(),

@@ -95,15 +95,38 @@ export function packSettings(config: Readonly<Record<string, string>>): PackSett
         if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) errors.push(`${ENFORCEMENT_KEY}: ${JSON.stringify(parsed)} is not a map; allowed: { <checklist ID>: advisory | mandatory | disabled }`);
         else Object.assign(overrides, parsed);
     }
-    const ids = RULES.map((r) => r.id);
-    for (const [id, level] of Object.entries(overrides)) {
-        if (!ids.includes(id)) errors.push(`${ENFORCEMENT_KEY}.${id}: not a rule of this pack; allowed: ${ids.join(", ")}`);
-        else if (!LEVELS.includes(level as Level)) errors.push(`${ENFORCEMENT_KEY}.${id}: ${JSON.stringify(level)} is not an enforcement level; allowed: ${LEVELS.join(", ")}`);
-    }
+    // With no valid environment the IDs and levels are still checked, so one error names every bad key.
+    const resolved = resolveLevels(env === "prod" ? "prod" : "dev", overrides, ENFORCEMENT_KEY);
+    errors.push(...resolved.errors);
     if (errors.length) throw new Error(`asky-checklist policy pack: bad stack config\n  ${errors.join("\n  ")}`);
-    const stack = env as Environment;
-    const levels = Object.fromEntries(RULES.map((r) => [r.id, (overrides[r.id] as Level | undefined) ?? r.levels[stack]]));
-    return { ctx: { stack, namespace }, levels };
+    return { ctx: { stack: env as Environment, namespace }, levels: resolved.levels };
+}
+
+/** How strict a level is: a stack may move a rule up this scale, and in prod never down. */
+const STRICTNESS: Record<Level, number> = { disabled: 0, advisory: 1, mandatory: 2 };
+
+/**
+ * Each rule's level for an environment, from the checklist's levels and the levels a stack asks for
+ * (`requested`, by ID, read from wherever the stack's config says them; `keyPath` names that place in errors).
+ * dev may move a rule either way; prod may only raise one: a prod stack that asks to lower a rule (POD-6
+ * disabled, SEC-1 advisory, …) is an error, so a change to the stack's own config never switches a prod
+ * guardrail off. An unknown ID or level is an error too.
+ */
+export function resolveLevels(environment: Environment, requested: Readonly<Record<string, unknown>>, keyPath: string): { levels: Record<string, Level>; errors: string[] } {
+    const errors: string[] = [];
+    const ids = RULES.map((r) => r.id);
+    const levels: Record<string, Level> = Object.fromEntries(RULES.map((r) => [r.id, r.levels[environment]]));
+    for (const [id, level] of Object.entries(requested)) {
+        const rule = RULES.find((r) => r.id === id);
+        if (!rule) errors.push(`${keyPath}.${id}: not a rule of this pack; allowed: ${ids.join(", ")}`);
+        else if (!LEVELS.includes(level as Level)) errors.push(`${keyPath}.${id}: ${JSON.stringify(level)} is not an enforcement level; allowed: ${LEVELS.join(", ")}`);
+        else if (environment === "prod" && STRICTNESS[level as Level] < STRICTNESS[rule.levels.prod]) {
+            const allowed = LEVELS.filter((l) => STRICTNESS[l] >= STRICTNESS[rule.levels.prod]);
+            errors.push(`${keyPath}.${id}: ${JSON.stringify(level)} would lower a prod rule below its checklist level (${rule.levels.prod}); ` +
+                `a prod stack may only raise levels (allowed: ${allowed.join(", ")}). Fix what the rule reports instead`);
+        } else levels[id] = level as Level;
+    }
+    return { levels, errors };
 }
 
 // ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, parseAskyConfig, parseImage, parseQuantity, readConfig } from "../config";
+import { ConfigError, parseAskyConfig, parseImage, parseQuantity, prodGuardrails, readConfig } from "../config";
 import { renderStack, stackConfig } from "../scripts/render";
 import { configProblems, rawStackConfig } from "./support/render";
 
@@ -236,11 +236,73 @@ describe("config (config/index.ts)", () => {
             assert.throws(plain, /asky:cache\.resources\.limits\.memory = "11Mi"/);
         });
 
-        it("warns when firebaseServiceAccount sits in plain text in the stack file, not when it is a secret", () => {
+        it("dev warns when firebaseServiceAccount sits in plain text in the stack file, not when it is a secret; the fix reads the file from stdin", () => {
             const warnings = (secret: boolean) => load({ "asky:firebaseServiceAccount": "{\"type\":\"service_account\"}" }, secret ? ["asky:firebaseServiceAccount"] : [])().warnings;
-            assert.ok(warnings(false).some((w) => /asky:firebaseServiceAccount is stored in plain text .* pulumi config set --secret asky:firebaseServiceAccount/.test(w)), warnings(false).join("\n"));
+            assert.ok(warnings(false).some((w) => /asky:firebaseServiceAccount = \[a plain-text value\]: .*allowed only as a secret.*pulumi config set --secret asky:firebaseServiceAccount < serviceAccountKey\.json/.test(w)), warnings(false).join("\n"));
             assert.ok(!warnings(true).some((w) => /firebaseServiceAccount/.test(w)));
-            assert.ok(!warnings(false).some((w) => /service_account/.test(w)), "the warning never prints the value");
+            assert.ok(!warnings(false).some((w) => /service_account|\$\(cat/.test(w)), "the warning never prints the value, nor suggests it on a command line");
+        });
+
+        it("prod refuses a plain-text firebaseServiceAccount (a private key in the stack file), before any resource", () => {
+            const prod = (secret: boolean) => {
+                const { config } = stackConfig("prod", { "asky:firebaseServiceAccount": "{\"type\":\"service_account\",\"private_key\":\"k\"}" });
+                pulumi.runtime.setAllConfig(config, secret ? ["asky:firebaseServiceAccount"] : []);
+                return readConfig;
+            };
+            assert.throws(prod(false), (err: ConfigError) => {
+                assert.match(err.message, /nothing was deployed/);
+                assert.match(err.message, /asky:firebaseServiceAccount = \[a plain-text value\]: it holds a private key, allowed only as a secret/);
+                assert.match(err.message, /pulumi config set --secret asky:firebaseServiceAccount < serviceAccountKey\.json/);
+                assert.ok(!/service_account|private_key/.test(err.message), "the error never prints the value");
+                return true;
+            });
+            assert.doesNotThrow(prod(true));
+        });
+    });
+
+    describe("prod guardrails and break glass", () => {
+        const guardrails: [string, Mutation, RegExp][] = [
+            ["TLS off", (c) => { c.gateway.tls = { mode: "off" }; }, /asky:gateway\.tls\.mode = "off": not allowed in prod \(allowed: "secret" or "certManager"\): patient data and bearer tokens would cross the network in clear/],
+            ["NetworkPolicies off", (c) => { c.networkPolicies = false; }, /asky:networkPolicies = false: not allowed in prod \(allowed: true\): every pod could reach every other/],
+            ["protectData false", (c) => { c.protectData = false; }, /asky:protectData = false: not allowed in prod \(allowed: true\): pulumi destroy would delete the namespace, the database and its volume/],
+            ["backups off", (c) => { c.backup.enabled = false; }, /asky:backup\.enabled = false: not allowed in prod \(allowed: true\): no backup of the database/],
+        ];
+        for (const [what, mutate, expected] of guardrails) {
+            it(`prod refuses ${what}, naming the break-glass key that would lift it`, () => {
+                const raw = rawConfig("prod");
+                mutate(raw);
+                const problems = problemsOf(raw);
+                assert.ok(problems.some((p) => expected.test(p) && /pulumi config set --path 'asky:breakGlass\.\w+' '<why, who, ticket>'/.test(p)), problems.join("\n"));
+                mutate(rawConfig("dev"));
+            });
+        }
+
+        it("asky:breakGlass.<guardrail> with a reason lifts exactly that guardrail, with a loud warning on every run", () => {
+            const raw = rawConfig("prod");
+            raw.protectData = false;
+            raw.networkPolicies = false;
+            raw.breakGlass = { dataUnprotected: "decommissioning asky-prod, J. Silva, CHG-1234" };
+            const problems = problemsOf(raw);
+            assert.ok(!problems.some((p) => /asky:protectData/.test(p)), problems.join("\n"));
+            assert.ok(problems.some((p) => /asky:networkPolicies = false: not allowed in prod/.test(p)), "another guardrail stays");
+            raw.networkPolicies = true;
+            const { warnings } = parseAskyConfig(raw);
+            assert.ok(warnings.some((w) => /^BREAK GLASS: asky:breakGlass\.dataUnprotected lifts a prod guardrail: asky:protectData = false/.test(w) && /CHG-1234/.test(w)), warnings.join("\n"));
+            assert.deepStrictEqual(prodGuardrails(parseAskyConfig(raw).config).lifted, ["dataUnprotected"]);
+        });
+
+        it("refuses a break-glass key that lifts nothing (dev, or a guardrail that is on), one without a real reason, or an unknown guardrail", () => {
+            const dev = rawConfig("dev");
+            dev.breakGlass = { tlsOff: "dev has no certificate, A. Lima, n/a" };
+            assert.ok(problemsOf(dev).some((p) => /asky:breakGlass\.tlsOff = .*lifts nothing \(guardrails apply to prod only\); remove the key/.test(p)), problemsOf(dev).join("\n"));
+            const prod = rawConfig("prod");
+            prod.breakGlass = { backupsOff: "backups are made by the storage team, CHG-9" };
+            assert.ok(problemsOf(prod).some((p) => /asky:breakGlass\.backupsOff = .*lifts nothing \(asky:backup\.enabled is not false\)/.test(p)), problemsOf(prod).join("\n"));
+            prod.backup.enabled = false;
+            prod.breakGlass = { backupsOff: "because" };
+            assert.ok(problemsOf(prod).some((p) => /asky:breakGlass\.backupsOff = "because": must say why, who and which ticket/.test(p)), problemsOf(prod).join("\n"));
+            prod.breakGlass = { policyPackOff: "no pack today, anybody, none" };
+            assert.ok(problemsOf(prod).some((p) => /asky:breakGlass\.policyPackOff: unknown key; allowed here: tlsOff, networkPoliciesOff, dataUnprotected, backupsOff/.test(p)), problemsOf(prod).join("\n"));
         });
     });
 

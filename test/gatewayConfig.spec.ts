@@ -129,14 +129,16 @@ describe("gateway config (config/gateway.ts)", () => {
             assert.strictEqual(awaitsLoadBalancer(parseAskyConfig(prod).config), false);
         });
 
-        it("prod on NodePort (bare metal) is allowed with a warning; prod without TLS is warned about", () => {
+        it("prod on NodePort (bare metal) is allowed with a warning; prod without TLS only with asky:breakGlass.tlsOff, loudly", () => {
             const prod = rawConfig("prod");
             prod.gateway.exposure = "NodePort";
             prod.gateway.nodePort = 30080;
             prod.gateway.tls = { mode: "off" };
+            assert.throws(() => parseAskyConfig(prod), /asky:gateway\.tls\.mode = "off": not allowed in prod/);
+            prod.breakGlass = { tlsOff: "TLS ends at the hospital's own load balancer, R. Alves, CHG-77" };
             const { warnings } = parseAskyConfig(prod);
             assert.ok(warnings.some((w) => /"NodePort" in prod/.test(w)), warnings.join("\n"));
-            assert.ok(warnings.some((w) => /tls\.mode is "off" in prod/.test(w)), warnings.join("\n"));
+            assert.ok(warnings.some((w) => /BREAK GLASS: asky:breakGlass\.tlsOff .*asky:gateway\.tls\.mode = "off"/.test(w)), warnings.join("\n"));
             assert.ok(!parseAskyConfig(rawConfig("prod")).warnings.some((w) => /gateway/.test(w)), "the committed prod file is quiet");
         });
     });

@@ -3,7 +3,7 @@
 // and the stack config sets the levels. test/e2e/3-policy.e2e.ts runs the pack under the real CLI.
 
 import assert from "node:assert/strict";
-import { EngineResource, ENFORCEMENT_KEY, RULES, declaredStack, judge, kubernetesKind, packSettings, renderedObject } from "../policy/rules";
+import { EngineResource, ENFORCEMENT_KEY, RULES, declaredStack, judge, kubernetesKind, packSettings, renderedObject, resolveLevels } from "../policy/rules";
 import { CHECK_IDS, K8sObject, PolicyContext } from "./policy";
 import { PROTECTED_ANNOTATION } from "./policy/data";
 import { NAMESPACE, goodObjects } from "./fixtures/policy-good";
@@ -180,11 +180,23 @@ describe("policy pack rules (policy/rules.ts)", () => {
             assert.equal(packSettings({ ...base, "asky:environment": "dev" }).levels["POD-11"], "advisory");
             assert.equal(prod.levels["NET-2"], "mandatory");
         });
-        it(`lets ${ENFORCEMENT_KEY} change a rule's level for one stack`, () => {
-            const s = packSettings({ ...base, [ENFORCEMENT_KEY]: JSON.stringify({ "POD-11": "advisory", "WIRE-5": "disabled" }) });
+        it(`lets ${ENFORCEMENT_KEY} change a rule's level for one dev stack`, () => {
+            const s = packSettings({ ...base, "asky:environment": "dev", [ENFORCEMENT_KEY]: JSON.stringify({ "POD-11": "advisory", "WIRE-5": "disabled" }) });
             assert.equal(s.levels["POD-11"], "advisory");
             assert.equal(s.levels["WIRE-5"], "disabled");
             assert.equal(s.levels["POD-1"], "mandatory");
+        });
+        it(`never lets ${ENFORCEMENT_KEY} lower a prod rule (POD-6 disabled, SEC-1 or NET-1 advisory): an error naming the key, the value and what is allowed`, () => {
+            for (const [id, level] of [["POD-6", "disabled"], ["SEC-1", "advisory"], ["NET-1", "disabled"], ["POD-11", "advisory"]]) {
+                assert.throws(() => packSettings({ ...base, [ENFORCEMENT_KEY]: JSON.stringify({ [id]: level }) }), (e: Error) => {
+                    assert.match(e.message, new RegExp(`asky-checklist:enforcement\\.${id}: "${level}" would lower a prod rule below its checklist level \\(mandatory\\); a prod stack may only raise levels \\(allowed: mandatory\\)`));
+                    return true;
+                }, `${id} ${level}`);
+            }
+            // Raising, or restating, is fine in prod; dev may lower its own rules.
+            assert.equal(packSettings({ ...base, [ENFORCEMENT_KEY]: JSON.stringify({ "POD-6": "mandatory" }) }).levels["POD-6"], "mandatory");
+            assert.equal(packSettings({ ...base, "asky:environment": "dev", [ENFORCEMENT_KEY]: JSON.stringify({ "POD-6": "advisory", "POD-11": "mandatory" }) }).levels["POD-6"], "advisory");
+            assert.deepEqual(resolveLevels("prod", { "POD-1": "disabled" }, "somewhere").errors.map((e) => e.split(":")[0]), ["somewhere.POD-1"], "the rule holds wherever the levels come from");
         });
         it("refuses bad config in one error naming each key path, its value and what is allowed", () => {
             assert.throws(

@@ -357,6 +357,26 @@ describe("day-2 changes (index.ts, components, config/storage.ts)", () => {
             });
         });
 
+        it("records the environment, and refuses another one on a deployed stack before any Kubernetes object", async () => {
+            const prod = await renderedStack("prod");
+            assert.strictEqual(prod.outputs.environment.value, "prod");
+            assert.deepStrictEqual(prod.outputs.breakGlass.value, []);
+            let objects = -1;
+            await assert.rejects(
+                renderStack("prod", { "asky:environment": "dev" }, { previousOutputs: { environment: "prod", storage: prod.outputs.storage.value } }).then((r) => { objects = r.objects.length; }),
+                (err: Error) => {
+                    assert.match(err.message, /asky:environment = "dev": this stack was deployed as "prod", and a stack keeps its environment for its whole life \(allowed: "prod"\)/);
+                    assert.match(err.message, /pulumi stack init/);
+                    assert.match(err.message, /nothing was deployed/);
+                    return true;
+                },
+            );
+            assert.strictEqual(objects, -1);
+            // The same environment again is a normal deploy.
+            const again = await renderStack("prod", {}, { previousOutputs: { environment: "prod", storage: prod.outputs.storage.value } });
+            assert.ok(again.objects.length > 0);
+        });
+
         it("prod: another storage class for the same claim", async () => {
             await refused("prod", { "asky:storage": { ...settings("prod", "asky:storage"), storageClass: "premium-rwo" } },
                 [/asky:storage\.storageClass = "premium-rwo": the claim postgres-pv-claim was created with class "standard-rwo"/, /new asky:storage\.claimName/, /Moving the database to a new volume/]);

@@ -212,11 +212,20 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
         const refused = await run("15-policy-fixture-bad-config", (onOutput) => fixture.preview({ policyPacks: [PACK], onOutput }));
         assert.strictEqual(refused.ok, false);
         assert.match(refused.error, /asky-checklist:enforcement\.POD-11: "warn" is not an enforcement level; allowed: advisory, mandatory, disabled/);
-        // The keys the pack reads; the stack lowers POD-11 (a moving tag) to advisory for itself.
+        // A prod stack cannot switch a rule off from its own config: the pack refuses to start.
         await fixture.setAllConfig({
             "asky:environment": { value: "prod" },
             "asky:namespace": { value: "fixture" },
-            "asky-checklist:enforcement": { value: JSON.stringify({ "POD-11": "advisory" }) },
+            "asky-checklist:enforcement": { value: JSON.stringify({ "POD-6": "disabled" }) },
+        });
+        const lowered = await run("15-policy-fixture-lowered", (onOutput) => fixture.preview({ policyPacks: [PACK], onOutput }));
+        assert.strictEqual(lowered.ok, false);
+        assert.match(lowered.error, /asky-checklist:enforcement\.POD-6: "disabled" would lower a prod rule below its checklist level \(mandatory\); a prod stack may only raise levels/);
+        // The keys the pack reads; raising (here restating) a level is allowed.
+        await fixture.setAllConfig({
+            "asky:environment": { value: "prod" },
+            "asky:namespace": { value: "fixture" },
+            "asky-checklist:enforcement": { value: JSON.stringify({ "POD-11": "mandatory" }) },
         });
         blocked = await run("15-policy-fixture-preview", (onOutput) => fixture.preview({ policyPacks: [PACK], onOutput }));
         assert.strictEqual(blocked.ok, false, "the preview of the bad program must fail");
@@ -229,9 +238,8 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
         assert.match(mandatory("SEC-1", "kubernetes:core/v1:ConfigMap: leaky")!.message, /a URL with an embedded password/);
         for (const id of ["POD-1", "POD-2", "POD-3", "POD-7", "POD-9", "POD-10", "WIRE-5"]) assert.ok(mandatory(id, "kubernetes:apps/v1:Deployment: privileged"), `${id}:\n${summary(found)}`);
         assert.ok(found.some((f) => f.level === "mandatory" && f.id === "POD-13"), "the stack rule on the namespace");
-        // The stack config's level: reported, not blocking.
-        assert.ok(found.some((f) => f.id === "POD-11" && f.level === "advisory"), summary(found));
-        assert.ok(!found.some((f) => f.id === "POD-11" && f.level === "mandatory"), summary(found));
+        // A moving tag in prod: mandatory, whatever the stack's config says.
+        assert.ok(found.some((f) => f.id === "POD-11" && f.level === "mandatory"), summary(found));
         // The generated password is unknown at preview: undecided, neither passed nor failed.
         const generated = found.filter((f) => f.id === "SEC-1" && f.resource === "kubernetes:core/v1:ConfigMap: leaky-generated");
         assert.deepStrictEqual(generated.map((f) => f.level), ["advisory"], summary(found));
