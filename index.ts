@@ -71,8 +71,16 @@ function deployAsky(config: AskyConfig) {
                 { to: "postgres-exporter", port: EXPORTER_PORTS.postgres },
             ],
         };
+        // DNS for the pods that resolve names, and none else (postgres and redis resolve nothing; the gateway's
+        // and redis' exporters read their neighbour on the pod's loopback): the gateway (the services' names,
+        // at start), the services (postgres.<ns>, redis, gateway-internal), postgres-exporter and the Jobs (postgres).
+        const dns = {
+            clients: ["gateway", "auth", "pyxis", "request-management", "postgres-exporter", "postgres-bootstrap",
+                ...(config.backup.enabled ? ["postgres-backup"] : [])],
+            ...config.dnsEgress,
+        };
         // Policies first: no pod ever runs without them.
-        afterPolicies.push(new AskyNetworkPolicies("asky", { namespace, instance, flows, scrapers }, opts));
+        afterPolicies.push(new AskyNetworkPolicies("asky", { namespace, instance, flows, scrapers, dns }, opts));
     }
     const podOpts: pulumi.ComponentResourceOptions = { ...opts, dependsOn: afterPolicies };
     const priority = availability.priorityClasses ? new AskyPriorityClasses("asky", { instance }, opts) : undefined;

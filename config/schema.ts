@@ -249,6 +249,13 @@ export const askyConfigSchema = z.strictObject({
     }),
     /** Default-deny NetworkPolicies plus the allowed flows (NET-1, NET-2). */
     networkPolicies: z.boolean(),
+    /** Node resolvers the DNS policy also opens, each only where the cluster has it; left out, NodeLocal DNSCache only. */
+    dnsEgress: z.strictObject({
+        /** NodeLocal DNSCache (169.254.20.10 on every node). */
+        nodeLocalDnsCache: z.boolean().default(true),
+        /** GKE with Cloud DNS: pods resolve through the node's metadata server (169.254.169.254). Elsewhere that address serves instance credentials: leave false. */
+        gkeMetadataServer: z.boolean().default(false),
+    }).prefault({}),
     /** Protect the database volume, workload and namespace from `pulumi destroy` (DATA-1). */
     protectData: z.boolean(),
     /** Prod guardrails lifted on purpose, by name, each with its reason; left out, none (README: "Break glass"). */

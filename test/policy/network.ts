@@ -107,8 +107,8 @@ interface Endpoint {
  * The allowed flows, by app.kubernetes.io/name. `from: "*"` means any source: external
  * clients (only an ingress rule without `from`, or an ipBlock, admits them) and pods of
  * other namespaces; pods of the namespace still need their own egress and are listed
- * one by one. Every pod also reaches DNS (kube-system/k8s-app=kube-dns) on 53/UDP and
- * 53/TCP. Pods absent from the objects drop their flows, and a flow marked `ifDeclared` is
+ * one by one. The pods of DNS_CLIENTS also reach DNS (kube-system/k8s-app=kube-dns) on 53/UDP
+ * and 53/TCP; no other pod does. Pods absent from the objects drop their flows, and a flow marked `ifDeclared` is
  * expected only when its destination declares that container port (the gateway's HTTPS
  * exists only with TLS on). The gateway's internal listener (8090, GATEWAY_URL) is
  * request-management's only way in; its probe ports are open to nobody (the kubelet is).
@@ -135,9 +135,15 @@ export const EXPECTED_FLOWS: { from: string; to: string; port: number; protocol:
   { from: MONITORING, to: "postgres-exporter", port: 9187, protocol: "TCP", ifDeclared: true },
 ];
 export const DNS_PORTS: PortSet = [port("UDP", 53), port("TCP", 53)];
+/**
+ * The pods that resolve names, the only ones that may reach DNS: the gateway (the services' names when
+ * NGINX starts), the services (postgres.<ns>, redis, gateway-internal), postgres-exporter (postgres) and
+ * the Jobs (postgres). postgres and redis resolve nothing; the exporters beside NGINX and Redis read loopback.
+ */
+export const DNS_CLIENTS: ReadonlySet<string> = new Set(["gateway", "auth", "pyxis", "request-management", "postgres-exporter", "postgres-bootstrap", "postgres-backup"]);
 
 function expectedPorts(src: Endpoint, dst: Endpoint): PortSet {
-  if (dst.kind === "dns") return src.kind === "pod" ? DNS_PORTS : [];
+  if (dst.kind === "dns") return src.kind === "pod" && DNS_CLIENTS.has(src.id) ? DNS_PORTS : [];
   const out: PortSet = [];
   for (const f of EXPECTED_FLOWS) {
     if (f.to !== dst.id) continue;
@@ -320,7 +326,7 @@ export const net1: Check = (objects, ctx) => {
 };
 
 /**
- * NET-2 the effective flow graph equals EXPECTED_FLOWS (+ DNS for every pod). A missing
+ * NET-2 the effective flow graph equals EXPECTED_FLOWS (+ DNS for DNS_CLIENTS). A missing
  * flow is reported on the workload whose side blocks it; an extra flow on the policy that
  * grants it at the source (egress), else at the destination (ingress), else on the
  * workload nobody isolates.
