@@ -153,6 +153,10 @@ export function gatewayChecks(
         problems.push(`${key(["gateway", "awaitLoadBalancer"])} = ${g.awaitLoadBalancer}: only allowed with asky:gateway.exposure "LoadBalancer", not ${show(g.exposure)}`);
     }
     // TLS off in prod is a guardrail (config/index.ts prodGuardrails): refused unless lifted by asky:breakGlass.tlsOff.
+    if (prod && tls.mode === "secret" && tls.hostname === undefined) {
+        problems.push(`${key(["gateway", "tls", "hostname"])} = (missing): prod needs the public name clients use (e.g. asky.example.org): plain HTTP ` +
+            `redirects there and the services get it as Host; without it the redirect would be built from the Host the client sent`);
+    }
     if (prod && tls.mode === "selfSigned") {
         problems.push(`${key(["gateway", "tls", "mode"])} = "selfSigned": dev only; prod needs a certificate clients trust ("secret" or "certManager")`);
     }

@@ -162,8 +162,9 @@ describe("config (config/index.ts)", () => {
         assert.ok(error instanceof ConfigError, String(error));
         assert.deepStrictEqual(error.problems.map((p) => p.split(":").slice(0, 2).join(":")), [
             "asky:kubeContext", "asky:storage.storageClass", "asky:services.auth.image", "asky:services.pyxis.image", "asky:services.request-management.image",
+            "asky:gateway.tls.hostname",
         ]);
-        assert.match(error.message, /5 placeholder value\(s\) <REQUIRED: …>; nothing was deployed/);
+        assert.match(error.message, /6 placeholder value\(s\) <REQUIRED: …>; nothing was deployed/);
         assert.match(error.message, /asky:services\.auth\.image: the auth image in your registry, pinned/);
         // The program itself: not one resource registered.
         pulumi.runtime.setAllConfig(config, secretKeys);
@@ -258,6 +259,15 @@ describe("config (config/index.ts)", () => {
             });
             assert.doesNotThrow(prod(true));
         });
+    });
+
+    it("prod with an organisation's TLS Secret needs its hostname: the redirect target and the services' Host never come from the client", () => {
+        const raw = rawConfig("prod");
+        delete raw.gateway.tls.hostname;
+        assert.ok(problemsOf(raw).some((p) => /asky:gateway\.tls\.hostname = \(missing\): prod needs the public name clients use/.test(p)), problemsOf(raw).join("\n"));
+        const dev = rawConfig("dev");
+        dev.gateway.tls = { mode: "secret", secretName: "gateway-tls", nodePort: 30443 };
+        assert.doesNotThrow(() => parseAskyConfig(dev), "dev may redirect to the host asked for");
     });
 
     describe("prod guardrails and break glass", () => {

@@ -212,11 +212,22 @@ describe("gateway edge (nginx/ in a real nginx)", function () {
             }
         });
 
-        it("an absolute-form request line gives its host; a client Host is passed on with its port", async () => {
-            const absolute = await rawRequest(env.gw.port, "GET http://asky.example/pyxis/x HTTP/1.0\r\n\r\n");
-            assert.strictEqual((JSON.parse(absolute.body) as StubEcho).headers.host, "asky.example");
-            const given = await rawRequest(env.gw.port, "GET /pyxis/x HTTP/1.1\r\nHost: asky.example:30000\r\nConnection: close\r\n\r\n");
-            assert.strictEqual(JSON.parse(given.body.replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, "")).headers.host, "asky.example:30000");
+        it("the services get the listener's name as Host whatever the client sends: an absolute-form request line, a forged Host (issue 22 item 8)", async () => {
+            const absolute = await rawRequest(env.gw.port, "GET http://evil.example/pyxis/x HTTP/1.0\r\n\r\n");
+            assert.strictEqual((JSON.parse(absolute.body) as StubEcho).headers.host, "gateway.asky.test");
+            for (const [port, name] of [[env.gw.port, "gateway.asky.test"], [env.gw.ports.internal, "gateway-internal.asky.test"]] as const) {
+                const given = await rawRequest(port, "GET /pyxis/x HTTP/1.1\r\nHost: evil.example:30000\r\nConnection: close\r\n\r\n");
+                assert.strictEqual(JSON.parse(given.body.replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, "")).headers.host, name);
+            }
+        });
+
+        it("X-Forwarded-For is the peer's address alone: a client's own chain is not passed on (issue 22 item 8)", async () => {
+            for (const port of [env.gw.port, env.gw.ports.internal]) {
+                const res = await rawRequest(port, "GET /pyxis/x HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1, 192.168.1.1\r\nConnection: close\r\n\r\n", { localAddress: "127.0.0.23" });
+                const echo = JSON.parse(res.body.replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, "")) as StubEcho;
+                assert.strictEqual(echo.headers["x-forwarded-for"], "127.0.0.23");
+                assert.strictEqual(echo.headers["x-real-ip"], "127.0.0.23");
+            }
         });
     });
 
