@@ -122,6 +122,7 @@ export class AskyGateway extends pulumi.ComponentResource {
             clientMaxBodySize: g.limits.clientMaxBodySize,
             connectionsPerClient: g.limits.connectionsPerClient,
             largeBodySlots: g.limits.largeBodySlots,
+            largeBodySlotsPerClient: g.limits.largeBodySlotsPerClient,
             proxyConnectTimeoutSeconds: g.limits.proxyConnectTimeoutSeconds,
             proxyReadTimeoutSeconds: g.limits.proxyReadTimeoutSeconds,
             proxySendTimeoutSeconds: g.limits.proxySendTimeoutSeconds,

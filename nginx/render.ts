@@ -37,6 +37,8 @@ export const GATEWAY_HEALTH_PATH = "/healthz";
 /** Default pod-internal port of the `stub_status` page (127.0.0.1 only). */
 export const GATEWAY_DEFAULT_STATUS_PORT = GATEWAY_PORTS.status;
 
+/** Large bodies one client address may have in progress at once, unless configured. */
+export const DEFAULT_LARGE_BODY_SLOTS_PER_CLIENT = 4;
 /** Request bodies up to this size stay in memory; larger ones are written to runtimeDir/client_temp. */
 export const BODY_BUFFER_BYTES = 16 * 1024;
 /** Room in /tmp beyond the request bodies (pid file, nginx's temp directories). */
@@ -62,6 +64,7 @@ export const GATEWAY_LIMITS = {
     proxyNextUpstreamTimeoutSeconds: { min: 1, max: 3600 },
     connectionsPerClient: { min: 1, max: 10_000 },
     largeBodySlots: { min: 1, max: 1024 },
+    largeBodySlotsPerClient: { min: 1, max: 1024 },
     workerProcesses: { min: 1, max: 64 },
     workerConnections: { min: 1024, max: 65_536 },
 } as const;
@@ -137,6 +140,8 @@ export interface GatewayConfigInput {
     connectionsPerClient: number;
     /** Requests with a body that may go to disk, in progress at once on the public listener; more get 429. */
     largeBodySlots: number;
+    /** Of those, how many one client address may hold; more get 429. Default {@link DEFAULT_LARGE_BODY_SLOTS_PER_CLIENT}, at most largeBodySlots. */
+    largeBodySlotsPerClient?: number;
     proxyConnectTimeoutSeconds: number;
     proxyReadTimeoutSeconds: number;
     proxySendTimeoutSeconds: number;
@@ -315,6 +320,11 @@ function toView(input: GatewayConfigInput) {
         throw new GatewayConfigError("clientMaxBodySize", `must be an NGINX size like 512k or 1m (or bytes), from 1 byte to 1g`, input.clientMaxBodySize);
     }
     const proxyConnectTimeoutSeconds = limited("proxyConnectTimeoutSeconds", input.proxyConnectTimeoutSeconds);
+    const largeBodySlots = limited("largeBodySlots", input.largeBodySlots);
+    const largeBodySlotsPerClient = limited("largeBodySlotsPerClient", input.largeBodySlotsPerClient ?? Math.min(DEFAULT_LARGE_BODY_SLOTS_PER_CLIENT, largeBodySlots));
+    if (largeBodySlotsPerClient > largeBodySlots) {
+        throw new GatewayConfigError("largeBodySlotsPerClient", `must not exceed largeBodySlots ${largeBodySlots}`, largeBodySlotsPerClient);
+    }
     if (input.listenIpv6 !== undefined && typeof input.listenIpv6 !== "boolean") {
         throw new GatewayConfigError("listenIpv6", "must be a boolean", input.listenIpv6);
     }
@@ -337,7 +347,8 @@ function toView(input: GatewayConfigInput) {
         clientMaxBodySize: String(input.clientMaxBodySize),
         bodyBufferSize: `${BODY_BUFFER_BYTES / 1024}k`,
         connectionsPerClient: limited("connectionsPerClient", input.connectionsPerClient),
-        largeBodySlots: limited("largeBodySlots", input.largeBodySlots),
+        largeBodySlots,
+        largeBodySlotsPerClient,
         proxyConnectTimeoutSeconds,
         proxyReadTimeoutSeconds: limited("proxyReadTimeoutSeconds", input.proxyReadTimeoutSeconds),
         proxySendTimeoutSeconds: limited("proxySendTimeoutSeconds", input.proxySendTimeoutSeconds),

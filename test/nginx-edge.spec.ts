@@ -11,7 +11,7 @@ import * as net from "net";
 import * as path from "path";
 import * as tls from "tls";
 import { promisify } from "util";
-import { gatewayTmpBytes } from "../nginx/render";
+import { DEFAULT_LARGE_BODY_SLOTS_PER_CLIENT, gatewayTmpBytes } from "../nginx/render";
 import {
     HttpResult,
     RunningGateway,
@@ -493,6 +493,23 @@ describe("gateway edge (nginx/ in a real nginx)", function () {
             await until(() => bodies.closed() >= refused, 10_000);
             assert.strictEqual(bodies.closed(), refused, "every refused slow body closed by the gateway, the admitted ones still read");
             assert.ok(await until(() => headers.closed() === 300, 15_000), `${headers.closed()} of 300 unfinished headers closed`);
+            release();
+        });
+
+        it("one client holding slow large uploads gets only largeBodySlotsPerClient of the slots: a second address's large POST still goes through (issue 22 item 6)", async () => {
+            const attacker = "127.0.0.40";
+            // Chunked and over 10,000 bytes: both kinds a body may go to disk; as many as the whole pod has slots.
+            // (A chunked body cannot trickle single bytes: it waits within client_body_timeout instead.)
+            const chunked = await open(slots, attacker, "POST /pyxis/upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n", false);
+            const sized = await open(slots, attacker, "POST /pyxis/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 20000\r\n\r\nx", true);
+            const refused = await settled(() => [...chunked.values(), ...sized.values()].filter((s) => s === 429).length);
+            assert.strictEqual(refused, 2 * slots - DEFAULT_LARGE_BODY_SLOTS_PER_CLIENT, `${refused} of ${2 * slots} slow large bodies refused`);
+            // Another client's large body: admitted and proxied while the attacker's uploads still trickle.
+            const body = "y".repeat(20_000);
+            const other = await rawRequest(gw.port, `POST /pyxis/upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`, { localAddress: "127.0.0.41" });
+            assert.strictEqual(other.status, 200, other.raw.slice(0, 300));
+            const more = await rawRequest(gw.port, `POST /pyxis/upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`, { localAddress: attacker });
+            assert.strictEqual(more.status, 429, "the attacker's next large body is refused at once");
             release();
         });
 

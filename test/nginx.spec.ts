@@ -174,8 +174,8 @@ describe("nginx gateway config: rendering (nginx/render.ts)", () => {
                 return `${server.children!.filter((c) => c.name === "listen").map((c) => c.args.join(" ")).join(",")}: ${e.directive.args.join(" ")}`;
             });
             assert.deepStrictEqual(servers.sort(), tls
-                ? ["8080 default_server: asky_per_client 32", "8443 ssl default_server: asky_large_bodies 32", "8443 ssl default_server: asky_per_client 32"]
-                : ["8080 default_server: asky_large_bodies 32", "8080 default_server: asky_per_client 32"]);
+                ? ["8080 default_server: asky_per_client 32", "8443 ssl default_server: asky_large_bodies 32", "8443 ssl default_server: asky_large_bodies_per_client 4", "8443 ssl default_server: asky_per_client 32"]
+                : ["8080 default_server: asky_large_bodies 32", "8080 default_server: asky_large_bodies_per_client 4", "8080 default_server: asky_per_client 32"]);
         }
         assert.deepStrictEqual(named("client_body_buffer_size")[0].directive.args, ["16k"]);
         assert.deepStrictEqual(named("proxy_max_temp_file_size")[0].directive.args, ["0"], "responses never go to disk");
