@@ -246,9 +246,9 @@ function crossChecks(c: AskyConfigShape): { problems: string[]; warnings: string
     } else if (pgMajor < 15) {
         problems.push(`${keyPath(["database", "image"])} = ${show(c.database.image)}: PostgreSQL 15 or newer is required (psql \\getenv in the schema Job)`);
     }
-    const { lifetimeDays, rotationDays } = c.serviceToken;
-    if (rotationDays >= lifetimeDays) {
-        problems.push(`${keyPath(["serviceToken", "rotationDays"])} = ${rotationDays}: must be less than ${keyPath(["serviceToken", "lifetimeDays"])} (${lifetimeDays}), or a deployed token could expire before the next one is minted`);
+    const { lifetimeHours, rotationHours } = c.serviceToken;
+    if (rotationHours >= lifetimeHours) {
+        problems.push(`${keyPath(["serviceToken", "rotationHours"])} = ${rotationHours}: must be less than ${keyPath(["serviceToken", "lifetimeHours"])} (${lifetimeHours}), or a deployed token could expire before the next one is minted`);
     }
     const gateway = gatewayChecks(c, keyPath, show);
     problems.push(...gateway.problems);

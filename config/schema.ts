@@ -106,12 +106,15 @@ const apiService = z.strictObject({
 });
 
 /**
- * The JWT request-management sends to pyxis, auth and itself (`/app/services/token.json`).
- * A new token is minted for each rotation window; each lasts `lifetimeDays` from the window's start.
+ * The JWT request-management sends to pyxis, auth and itself (`/app/services/token.json`): an admin
+ * credential, so as short-lived as a scheduled `pulumi up` can renew it. A new token is minted for each
+ * rotation window; each lasts `lifetimeHours` from the window's start.
  */
+const hours = (min: number, max: number) => z.number().int({ message: `must be a whole number of hours from ${min} to ${max}` })
+    .min(min, { message: `must be a whole number of hours from ${min} to ${max}` }).max(max, { message: `must be a whole number of hours from ${min} to ${max}` });
 const serviceToken = z.strictObject({
-    lifetimeDays: z.number().int().min(2, { message: "must be a whole number of days from 2 to 365" }).max(365, { message: "must be a whole number of days from 2 to 365" }).default(90),
-    rotationDays: z.number().int().min(1, { message: "must be a whole number of days ≥ 1" }).default(30),
+    lifetimeHours: hours(2, 720).default(48),
+    rotationHours: hours(1, 719).default(24),
 });
 
 const autoscaling = z.strictObject({
@@ -210,7 +213,7 @@ export const askyConfigSchema = z.strictObject({
         /** Users seeded into auth.users; the rules are shared with the SQL renderer (sql/seedUsers.ts). */
         users: seedUsersSchema,
     }),
-    /** Left out: 90-day tokens, a new one every 30 days. */
+    /** Left out: 48-hour tokens, a new one every 24 hours (README: renewing the service token). */
     serviceToken: serviceToken.prefault({}),
     services: z.strictObject({
         auth: apiService,

@@ -167,6 +167,7 @@ const PARTIALS_DIR = path.join(__dirname, "partials");
 /** The JSON body of each status NGINX answers itself. */
 const ERROR_MESSAGES: Record<number, string> = {
     400: "bad request",
+    403: "forbidden",
     404: "not found",
     405: "method not allowed",
     408: "request timeout",
@@ -188,6 +189,32 @@ const SERVER_ERRORS: [raised: number, status: number][] = [
 ];
 /** Intercepted in proxied locations: nginx's own errors there and every upstream 5xx; never a 4xx a service means. */
 const PROXY_ERRORS = [408, 413, 429, 500, 501, 502, 503, 504, 505];
+
+/**
+ * Subjects of the bearer tokens minted for the services, never accepted on the public listener: ours
+ * (`service-token`, request-management's token.json) and the two the auth image prints at every start.
+ */
+export const SERVICE_TOKEN_SUBJECTS = ["pyxis_service", "requests_service"] as const;
+
+/**
+ * The base64url texts a JWT payload contains wherever `text` sits in its JSON: one per alignment of the
+ * text to base64's 3-byte groups, each only the characters that depend on `text` alone.
+ */
+export function base64urlNeedles(text: string): string[] {
+    const bytes = Buffer.from(text, "utf8");
+    return [0, 1, 2].map((lead) => {
+        const encoded = Buffer.concat([Buffer.alloc(lead), bytes]).toString("base64url");
+        const first = Math.ceil((8 * lead) / 6);
+        const end = Math.floor((8 * (lead + bytes.length)) / 6);
+        return encoded.slice(first, end);
+    });
+}
+
+/** A regex for the Authorization header of a service token: its `"sub":"<service>"` (compact or with a space) in any alignment. */
+export function serviceTokenPattern(): string {
+    const needles = SERVICE_TOKEN_SUBJECTS.flatMap((sub) => [`"sub":"${sub}"`, `"sub": "${sub}"`].flatMap(base64urlNeedles));
+    return `(${[...new Set(needles)].join("|")})`;
+}
 
 /** Client-sent headers the services never see (an empty proxy_set_header drops one). */
 export const DROPPED_REQUEST_HEADERS = [
@@ -372,6 +399,8 @@ function toView(input: GatewayConfigInput) {
         jsonErrors: SERVER_ERRORS.map(([code, status]) => ({ code, status })),
         errorStatuses: [...new Set(SERVER_ERRORS.map(([, status]) => status))].map((status) => ({ status, message: ERROR_MESSAGES[status] })),
         proxyErrors: PROXY_ERRORS.map((code) => ({ code, status: code })),
+        serviceTokenPattern: serviceTokenPattern(),
+        forbiddenBody: JSON.stringify({ error: ERROR_MESSAGES[403] }),
     };
 }
 

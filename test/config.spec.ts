@@ -45,9 +45,9 @@ const badInputs: [title: string, stack: "dev" | "prod", mutate: Mutation, expect
     ["two e-mails with one password variable", "dev", (c) => { c.database.users[0].email = "ana.souza@asky.local"; c.database.users[1].email = "ana-souza@asky.local"; }, [/asky:database\.users\[1\]\.email = "ana-souza@asky\.local": maps to the same password variable ASKY_USER_PASSWORD_ANA_SOUZA_ASKY_LOCAL as users\[0\]/]],
     ["a seeded user's name with a line break", "dev", (c) => { c.database.users[0].name = "Admin\n\\! rm -rf /"; }, [/asky:database\.users\[0\]\.name = .*: must be 1-255 printable characters/]],
     ["no seeded user", "dev", (c) => { c.database.users = []; }, [/asky:database\.users = \[\]: must seed at least one user/]],
-    ["a token rotation not shorter than its lifetime", "dev", (c) => { c.serviceToken = { lifetimeDays: 30, rotationDays: 45 }; }, [/asky:serviceToken\.rotationDays = 45: must be less than asky:serviceToken\.lifetimeDays \(30\)/]],
-    ["a token lifetime above a year", "prod", (c) => { c.serviceToken = { lifetimeDays: 400 }; }, [/asky:serviceToken\.lifetimeDays = 400: must be a whole number of days from 2 to 365/]],
-    ["an unknown service-token key", "dev", (c) => { c.serviceToken = { lifetime: 90 }; }, [/asky:serviceToken\.lifetime: unknown key; allowed here: lifetimeDays, rotationDays/]],
+    ["a token rotation not shorter than its lifetime", "dev", (c) => { c.serviceToken = { lifetimeHours: 30, rotationHours: 45 }; }, [/asky:serviceToken\.rotationHours = 45: must be less than asky:serviceToken\.lifetimeHours \(30\)/]],
+    ["a token lifetime above 30 days", "prod", (c) => { c.serviceToken = { lifetimeHours: 2160 }; }, [/asky:serviceToken\.lifetimeHours = 2160: must be a whole number of hours from 2 to 720/]],
+    ["the old day-based keys", "dev", (c) => { c.serviceToken = { lifetimeDays: 90 }; }, [/asky:serviceToken\.lifetimeDays: unknown key; allowed here: lifetimeHours, rotationHours/]],
     ["an unknown user role", "dev", (c) => { c.database.users[0].role = "doctor"; }, [/asky:database\.users\[0\]\.role = "doctor"/, /admin.*nurse.*agent/]],
     ["an unknown environment", "dev", (c) => { c.environment = "staging"; }, [/asky:environment = "staging"/, /dev.*prod/]],
     ["a missing section", "dev", (c) => { delete c.cache; }, [/asky:cache = \(missing\)/]],
@@ -106,10 +106,10 @@ describe("config (config/index.ts)", () => {
         assert.deepStrictEqual([project.name, project.runtime.name, project.config], ["asky", "nodejs", undefined]);
     });
 
-    it("asky:serviceToken left out: 90-day tokens, renewed every 30 days", () => {
+    it("asky:serviceToken left out: 48-hour tokens, renewed every 24 hours (at most two valid at once)", () => {
         const raw = rawConfig("dev");
         delete raw.serviceToken;
-        assert.deepStrictEqual(parseAskyConfig(raw).config.serviceToken, { lifetimeDays: 90, rotationDays: 30 });
+        assert.deepStrictEqual(parseAskyConfig(raw).config.serviceToken, { lifetimeHours: 48, rotationHours: 24 });
     });
 
     it("POD-11 allows a moving tag in dev, with a warning", () => {

@@ -11,6 +11,7 @@ import * as net from "net";
 import * as path from "path";
 import * as tls from "tls";
 import { promisify } from "util";
+import { serviceTokenClaims } from "../components/serviceSecrets";
 import { DEFAULT_LARGE_BODY_SLOTS_PER_CLIENT, gatewayTmpBytes } from "../nginx/render";
 import {
     HttpResult,
@@ -228,6 +229,46 @@ describe("gateway edge (nginx/ in a real nginx)", function () {
                 assert.strictEqual(echo.headers["x-forwarded-for"], "127.0.0.23");
                 assert.strictEqual(echo.headers["x-real-ip"], "127.0.0.23");
             }
+        });
+    });
+
+    describe("tokens minted for the services are refused on the public listener (issue 22 item 4)", () => {
+        const env = gatewayOverStubs();
+        const { privateKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+        /** An RS256 JWT with these claims in this order, as a service or the auth image would sign it. */
+        const jwt = (claims: Record<string, unknown>) => {
+            const part = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+            const input = `${part({ alg: "RS256", typ: "JWT" })}.${part(claims)}`;
+            return `${input}.${crypto.sign("sha256", Buffer.from(input), privateKey).toString("base64url")}`;
+        };
+        const exp = Math.floor(Date.now() / 1000) + 3600;
+        const ours = jwt(serviceTokenClaims(new Date(), { lifetimeHours: 48, rotationHours: 24 }) as unknown as Record<string, unknown>);
+        const printed = [jwt({ sub: "requests_service", role: "admin", exp }), jwt({ sub: "pyxis_service", role: "admin", exp })];
+        const reordered = jwt({ role: "admin", exp, sub: "pyxis_service" });
+        const user = jwt({ sub: "nurse@asky.local", role: "nurse", exp });
+        const call = (port: number, authorization: string[]) =>
+            rawRequest(port, `GET /pyxis/dispensers HTTP/1.1\r\nHost: a\r\n${authorization.map((a) => `Authorization: ${a}\r\n`).join("")}Connection: close\r\n\r\n`);
+
+        it("the program's service token and the two the auth image prints get 403 from outside, in any spelling, and never reach a service", async () => {
+            const before = requestsOf(env.stubs);
+            for (const [what, header] of [
+                ["our token.json", [`Bearer ${ours}`]], ["printed requests_service", [`Bearer ${printed[0]}`]], ["printed pyxis_service", [`Bearer ${printed[1]}`]],
+                ["claims in another order", [`Bearer ${reordered}`]], ["lower-case scheme", [`bearer ${ours}`]],
+            ] as [string, string[]][]) {
+                const res = await call(env.gw.port, header);
+                assert.strictEqual(res.status, 403, `${what}: ${res.raw.slice(0, 200)}`);
+                assert.deepStrictEqual(JSON.parse(res.body), { error: "forbidden" }, what);
+                assert.match(rawHeader(res.head, "content-type") ?? "", /application\/json/, what);
+            }
+            // A second Authorization header behind a harmless one: NGINX refuses the request outright.
+            const smuggled = await call(env.gw.port, [`Bearer ${user}`, `Bearer ${ours}`]);
+            assert.deepStrictEqual([smuggled.status, JSON.parse(smuggled.body)], [400, { error: "bad request" }]);
+            assert.strictEqual(requestsOf(env.stubs), before, "no service token reached a service from outside");
+        });
+
+        it("a user's token still goes through on the public listener, and the service token on the internal one (request-management's GATEWAY_URL)", async () => {
+            assert.strictEqual((await call(env.gw.port, [`Bearer ${user}`])).status, 200);
+            assert.strictEqual((await call(env.gw.ports.internal, [`Bearer ${ours}`])).status, 200);
         });
     });
 
