@@ -189,6 +189,11 @@ function crossChecks(c: AskyConfigShape): { problems: string[]; warnings: string
     const prod = c.environment === "prod";
 
     for (const [path, ref] of imageKeys(c)) {
+        // prod runs exactly the bytes that were reviewed: a tag, even a full version, can be pushed again.
+        if (prod && isPinnedImage(ref) && parseImage(ref).digest === undefined) {
+            problems.push(`${keyPath(path)} = ${show(ref)}: prod takes every image by digest (a tag can be pushed again, a digest cannot): ` +
+                `keep the tag and add its digest, ${parseImage(ref).repository}:${parseImage(ref).tag}@sha256:<digest> (README: "Resolving image digests")`);
+        }
         if (isPinnedImage(ref)) continue;
         if (prod) {
             problems.push(`${keyPath(path)} = ${show(ref)}: prod requires a pinned image: a tag that starts with a full version ` +

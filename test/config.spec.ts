@@ -124,16 +124,38 @@ describe("config (config/index.ts)", () => {
         assert.strictEqual(problemsOf(raw).length, 2);
     });
 
-    it("POD-11 accepts in prod a tag that starts with a full version, or a digest (with or without a tag)", () => {
+    it("POD-11 accepts in prod a digest (with or without a tag); dev a tag that starts with a full version", () => {
         const digest = `@sha256:${"b".repeat(64)}`;
-        for (const image of ["redis:7.4.1-alpine", "registry:5000/team/redis:v7.4", "redis:7.4", "redis:7.4.1.2", `redis${digest}`, `redis:latest${digest}`]) {
+        for (const image of [`redis:7.4.11-alpine${digest}`, `registry:5000/team/redis:v7.4${digest}`, `redis${digest}`, `redis:latest${digest}`]) {
             const raw = rawConfig("prod");
             raw.cache.image = image;
             assert.deepStrictEqual(problemsOf(raw), [], image);
         }
+        for (const image of ["redis:7.4.11-alpine", "registry:5000/team/redis:v7.4", "redis:7.4", "redis:7.4.1.2"]) {
+            const dev = rawConfig("dev");
+            dev.cache.image = image;
+            assert.ok(!parseAskyConfig(dev).warnings.some((w) => w.includes(image)), image);
+        }
         const raw = rawConfig("prod");
         raw.database.image = `postgres:16.6-bookworm${digest}`;
         assert.deepStrictEqual(problemsOf(raw), [], "the major version is read from the tag in front of the digest");
+    });
+
+    it("prod takes every image by digest: a full version tag alone is refused, naming the key, the image and the form to use (issue 22 item 7)", () => {
+        for (const [key, set] of [["asky:cache.image", (c: any) => { c.cache.image = "redis:7.4.11-alpine"; }], ["asky:database.image", (c: any) => { c.database.image = "postgres:16.15-bookworm"; }],
+            ["asky:monitoring.images.redisExporter", (c: any) => { c.monitoring.images.redisExporter = "oliver006/redis_exporter:v1.45.0"; }]] as [string, Mutation][]) {
+            const raw = rawConfig("prod");
+            set(raw);
+            const problems = problemsOf(raw);
+            assert.ok(problems.some((p) => p.startsWith(`${key} = "`) && /prod takes every image by digest .*@sha256:<digest> \(README: "Resolving image digests"\)/.test(p)), problems.join("\n"));
+        }
+        // The committed prod file's own images (with the overlay's examples): every one a digest.
+        const { config } = parseAskyConfig(rawConfig("prod"));
+        const images = [config.database.image, config.cache.image, config.gateway.image, ...Object.values(config.services).map((s) => s.image), ...Object.values(config.monitoring.images)];
+        assert.deepStrictEqual(images.filter((i) => !parseImage(i).digest), []);
+        assert.match(config.cache.image, /^redis:7\.4\.(\d+)-alpine@sha256:/);
+        assert.ok(Number(/^redis:7\.4\.(\d+)/.exec(config.cache.image)![1]) >= 6, "past CVE-2025-49844 (fixed in 7.4.6)");
+        assert.ok(Number(/^postgres:16\.(\d+)/.exec(config.database.image)![1]) >= 10, "past CVE-2025-8713/8714/8715 (fixed in 16.10)");
     });
 
     it("dev: a PostgreSQL image whose version the tag does not tell is a warning, not an error", () => {
@@ -162,9 +184,10 @@ describe("config (config/index.ts)", () => {
         assert.ok(error instanceof ConfigError, String(error));
         assert.deepStrictEqual(error.problems.map((p) => p.split(":").slice(0, 2).join(":")), [
             "asky:kubeContext", "asky:storage.storageClass", "asky:services.auth.image", "asky:services.pyxis.image", "asky:services.request-management.image",
-            "asky:gateway.tls.hostname",
+            "asky:gateway.image", "asky:gateway.tls.hostname",
+            "asky:monitoring.images.nginxExporter", "asky:monitoring.images.logExporter", "asky:monitoring.images.postgresExporter", "asky:monitoring.images.redisExporter",
         ]);
-        assert.match(error.message, /6 placeholder value\(s\) <REQUIRED: …>; nothing was deployed/);
+        assert.match(error.message, /11 placeholder value\(s\) <REQUIRED: …>; nothing was deployed/);
         assert.match(error.message, /asky:services\.auth\.image: the auth image in your registry, pinned/);
         // The program itself: not one resource registered.
         pulumi.runtime.setAllConfig(config, secretKeys);
@@ -197,7 +220,7 @@ describe("config (config/index.ts)", () => {
             const { config, overlay: used } = stackConfig("overlay-test");
             assert.strictEqual(used, overlay);
             assert.strictEqual(config["asky:kubeContext"], "gke_hospital_prod");
-            assert.strictEqual(JSON.parse(config["asky:services"]).auth.image, "registry.example.org/asky/auth:1.0.0", "a placeholder is filled");
+            assert.strictEqual(JSON.parse(config["asky:services"]).auth.image, `registry.example.org/asky/auth:1.0.0@sha256:${"1".repeat(64)}`, "a placeholder is filled");
         } finally {
             fs.rmSync(stackFile, { force: true });
             fs.rmSync(overlay, { force: true });

@@ -50,7 +50,7 @@ describe("AskyDatabase (components/database.ts)", () => {
         assert.strictEqual(sts.spec.replicas, 1);
         const pod = sts.spec.template.spec;
         const c = pod.containers[0];
-        assert.strictEqual(c.image, "postgres:16.6-bookworm");
+        assert.strictEqual(c.image, "postgres:16.15-bookworm");
         const env = Object.fromEntries(c.env.map((e: any) => [e.name, e]));
         assert.strictEqual(env.PGDATA.value, PGDATA);
         assert.ok(PGDATA.startsWith(DATA_MOUNT + "/"));
