@@ -93,7 +93,7 @@ function deployAsky(config: AskyConfig) {
     const backup = config.backup.enabled
         ? new AskyBackup("asky", {
             namespace, instance, backup: config.backup, image: config.database.image, databaseName: config.database.name,
-            superuserSecretName: database.superuserSecretName, protect: config.protectData,
+            backupPassword: database.backupPassword, protect: config.protectData,
         }, podOpts)
         : undefined;
 

@@ -258,6 +258,13 @@ function crossChecks(c: AskyConfigShape): { problems: string[]; warnings: string
     const gateway = gatewayChecks(c, keyPath, show);
     problems.push(...gateway.problems);
     warnings.push(...gateway.warnings);
+    if (prod && c.backup.enabled && c.backup.encryption === undefined) {
+        problems.push(`${keyPath(["backup", "encryption", "publicKey"])} = (missing): prod encrypts every dump (patients' data, password hashes) to an OpenPGP public key ` +
+            `whose private key is kept off the cluster: pulumi config set --path 'asky:backup.encryption.publicKey' < backup-public.asc (README: "Backups and restore")`);
+    }
+    if (!prod && c.backup.enabled && c.backup.encryption === undefined) {
+        warnings.push(`asky:backup.encryption is not set: the dev dumps are written unencrypted`);
+    }
     const guardrails = prodGuardrails(c);
     problems.push(...guardrails.problems);
     warnings.push(...guardrails.warnings);

@@ -186,6 +186,13 @@ const breakGlass = z.partialRecord(
     z.string().trim().min(20, { message: "must say why, who and which ticket (at least 20 characters)" }),
 );
 
+/** An ASCII-armored OpenPGP public key (`gpg --armor --export <fingerprint>`); a private key is refused outright. */
+const openPgpPublicKey = z.string()
+    .refine((k) => !/BEGIN PGP PRIVATE KEY BLOCK/.test(k), { message: "is a PRIVATE key: give the public one (gpg --armor --export <fingerprint>); the private key stays off the cluster, with whoever restores" })
+    .refine((k) => /^-----BEGIN PGP PUBLIC KEY BLOCK-----\r?\n[\s\S]+\r?\n-----END PGP PUBLIC KEY BLOCK-----\s*$/.test(k.trim() + "\n"), {
+        message: "must be an ASCII-armored OpenPGP public key, from -----BEGIN PGP PUBLIC KEY BLOCK----- to -----END PGP PUBLIC KEY BLOCK----- (gpg --armor --export <fingerprint>)",
+    });
+
 /** The claim names of ARCHITECTURE.md, used unless `storage.claimName` / `backup.claimName` say otherwise. */
 export const DEFAULT_DATABASE_CLAIM = "postgres-pv-claim";
 export const DEFAULT_BACKUP_CLAIM = "postgres-backup";
@@ -273,6 +280,8 @@ export const askyConfigSchema = z.strictObject({
         storageClass: z.string().min(1).optional(),
         /** The backup PVC; a new name starts a new, empty one. */
         claimName: dnsLabel.default(DEFAULT_BACKUP_CLAIM),
+        /** Encrypt every dump to this OpenPGP public key (required in prod); the private key never goes to the cluster. */
+        encryption: z.strictObject({ publicKey: openPgpPublicKey }).optional(),
     }),
 });
 

@@ -186,8 +186,9 @@ describe("config (config/index.ts)", () => {
             "asky:kubeContext", "asky:storage.storageClass", "asky:services.auth.image", "asky:services.pyxis.image", "asky:services.request-management.image",
             "asky:gateway.image", "asky:gateway.tls.hostname",
             "asky:monitoring.images.nginxExporter", "asky:monitoring.images.logExporter", "asky:monitoring.images.postgresExporter", "asky:monitoring.images.redisExporter",
+            "asky:backup.encryption.publicKey",
         ]);
-        assert.match(error.message, /11 placeholder value\(s\) <REQUIRED: …>; nothing was deployed/);
+        assert.match(error.message, /12 placeholder value\(s\) <REQUIRED: …>; nothing was deployed/);
         assert.match(error.message, /asky:services\.auth\.image: the auth image in your registry, pinned/);
         // The program itself: not one resource registered.
         pulumi.runtime.setAllConfig(config, secretKeys);
@@ -282,6 +283,17 @@ describe("config (config/index.ts)", () => {
             });
             assert.doesNotThrow(prod(true));
         });
+    });
+
+    it("prod backups need an OpenPGP public key to encrypt to; a private key pasted there is refused outright (issue 22 item 5)", () => {
+        const raw = rawConfig("prod");
+        delete raw.backup.encryption;
+        assert.ok(problemsOf(raw).some((p) => /asky:backup\.encryption\.publicKey = \(missing\): prod encrypts every dump .*pulumi config set --path 'asky:backup\.encryption\.publicKey' < backup-public\.asc/.test(p)), problemsOf(raw).join("\n"));
+        raw.backup.encryption = { publicKey: "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQVYBGx\n-----END PGP PRIVATE KEY BLOCK-----\n" };
+        const problems = problemsOf(raw);
+        assert.ok(problems.some((p) => /asky:backup\.encryption\.publicKey = .*is a PRIVATE key: give the public one/.test(p)), problems.join("\n"));
+        raw.backup.encryption = { publicKey: "ssh-ed25519 AAAA backup@host" };
+        assert.ok(problemsOf(raw).some((p) => /asky:backup\.encryption\.publicKey = "ssh-ed25519 AAAA backup@host": must be an ASCII-armored OpenPGP public key/.test(p)));
     });
 
     it("prod with an organisation's TLS Secret needs its hostname: the redirect target and the services' Host never come from the client", () => {

@@ -2,7 +2,7 @@ import * as assert from "assert";
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { MONITORING_DATABASE_ROLE, SERVICE_DATABASE_ROLES, renderDatabaseSql, userPasswordEnv } from "../sql/render";
+import { MONITORING_DATABASE_ROLE, renderDatabaseSql, userPasswordEnv, DATABASE_LOGIN_ROLES } from "../sql/render";
 import { freePort } from "./support/nginx";
 import { Managed, get, requireBinary, startManaged, waitFor } from "./support/monitoring";
 import { Credentials, TestPostgres, run } from "./support/postgres";
@@ -21,7 +21,7 @@ describe("the monitoring role asky_monitor (sql/08-monitoring-role.sql) on a rea
     let exporter: Managed | undefined;
     const users = stackSettings("dev").database.users;
     const env: Record<string, string> = {
-        ...Object.fromEntries([...Object.values(SERVICE_DATABASE_ROLES), MONITORING_DATABASE_ROLE].map((r) => [r.passwordEnv, `${r.passwordEnv.toLowerCase()}-pw`])),
+        ...Object.fromEntries(DATABASE_LOGIN_ROLES.map((r) => [r.passwordEnv, `${r.passwordEnv.toLowerCase()}-pw`])),
         ...Object.fromEntries(users.map((u) => [userPasswordEnv(u.email), `${u.role}-pw`])),
     };
     const apply = async () => {
@@ -125,7 +125,7 @@ describe("no secret of the schema Job or the superuser hook is visible to asky_m
     let pg: TestPostgres;
     const users = stackSettings("prod").database.users;
     const secrets: Record<string, string> = {
-        ...Object.fromEntries([...Object.values(SERVICE_DATABASE_ROLES), MONITORING_DATABASE_ROLE].map((r) => [r.passwordEnv, `Pw${r.passwordEnv.slice(5, 9)}${Math.random().toString(36).slice(2, 12)}`])),
+        ...Object.fromEntries(DATABASE_LOGIN_ROLES.map((r) => [r.passwordEnv, `Pw${r.passwordEnv.slice(5, 9)}${Math.random().toString(36).slice(2, 12)}`])),
         ...Object.fromEntries(users.map((u) => [userPasswordEnv(u.email), `Seed${u.role}${Math.random().toString(36).slice(2, 12)}`])),
     };
     const monitor = (): Credentials => ({ user: MONITORING_DATABASE_ROLE.role, password: secrets[MONITORING_DATABASE_ROLE.passwordEnv] });
