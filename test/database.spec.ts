@@ -27,7 +27,6 @@ describe("AskyDatabase (components/database.ts)", () => {
         const rolePw = data("database-role-passwords");
         assert.ok(data("pyxis-database-url").DATABASE_URL.includes(`asky_pyxis:${rolePw.ASKY_PYXIS_DB_PASSWORD}@`));
         const random = resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword");
-        // superuser, three service roles, the monitoring role, three seeded users
         // superuser, three service roles, the monitoring and backup roles, three seeded users
         assert.strictEqual(random.length, 1 + 3 + 2 + 3);
         for (const r of random) assert.strictEqual(r.inputs.special, false, "passwords are URL-safe: they sit in DATABASE_URL");
