@@ -4,9 +4,9 @@
 // The rules, their levels and the translation of engine resources live in rules.ts.
 
 import * as grpc from "@grpc/grpc-js";
-import { PolicyPack, PolicyResource, ReportViolation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { PolicyPack, PolicyResource, ReportViolation, ResourceValidationPolicy, Secret, StackValidationPolicy } from "@pulumi/policy";
 import * as policyProxy from "@pulumi/policy/proxy";
-import { EngineResource, Judgement, PackSettings, RULES, UNKNOWN_SENTINELS, declaredStack, judge, packSettings } from "./rules";
+import { EngineResource, Judgement, PackSettings, RULES, UNKNOWN_SENTINELS, declaredStack, judge, packSettings, secretPathsOf } from "./rules";
 
 // The unknown markers rules.ts recognises must be the ones this @pulumi/policy produces.
 const sentinels = Object.entries(policyProxy).filter(([k]) => /^unknown[A-Z]\w*Value$/.test(k)).map(([, v]) => v);
@@ -66,8 +66,25 @@ function report(j: Judgement, reportViolation: ReportViolation, defaultUrn?: str
     for (const v of j.violations) reportViolation(v.message, v.urn ?? defaultUrn);
 }
 
+/**
+ * Where the engine marked each resource's inputs secret, by URN. validateResource gets its props with every
+ * secret unwrapped (no mark left); @pulumi/policy keeps the marks (as `Secret` values) only for remediations,
+ * which the engine runs on every resource just before validating it. So a remediation that changes nothing
+ * records them, and SEC-1 refuses a Pulumi secret outside a Secret whatever its key (policy/rules.ts).
+ */
+const secretMarks = new Map<string, string[][]>();
+const secretMarksPolicy: ResourceValidationPolicy = {
+    name: "secret-marks",
+    description: "Records where the engine marked a resource's values secret, for SEC-1; never changes a resource.",
+    enforcementLevel: "remediate",
+    remediateResource: (args) => {
+        secretMarks.set(args.urn, secretPathsOf(args.props, (v) => v instanceof Secret));
+        return undefined;
+    },
+};
+
 const asEngineResource = (r: Pick<PolicyResource, "type" | "urn" | "name" | "props" | "opts">): EngineResource => ({
-    type: r.type, urn: r.urn, name: r.name, props: r.props, protect: r.opts?.protect,
+    type: r.type, urn: r.urn, name: r.name, props: r.props, protect: r.opts?.protect, secretPaths: secretMarks.get(r.urn) ?? "unobserved",
 });
 
 /** Each resource's inputs, by URN, as the resource rules saw them in this run: what the stack rules judge (declaredStack). */
@@ -103,5 +120,5 @@ if (process.env.PULUMI_CONFIG) configure(JSON.parse(process.env.PULUMI_CONFIG));
 
 new PolicyPack("asky-checklist", {
     description: "The Asky reliability and security checklist (CHECKLIST.md): pod hardening, wiring, availability, network, data and secrets",
-    policies,
+    policies: [...policies, secretMarksPolicy],
 });

@@ -24,6 +24,38 @@ export interface Rule {
 
 const MUST: Record<Environment, Level> = { dev: "mandatory", prod: "mandatory" };
 
+/** The pack's own rule, beside the checklist's: a resource it cannot judge is a violation, never a pass. */
+export const PACK_JUDGEABLE = "PACK-1";
+
+/**
+ * Kinds the checks judge, or that carry neither pods, nor routes, nor permissions (their strings are still
+ * scanned by SEC-1): anything else, e.g. a CRD with a pod template (Argo Rollout) or RBAC, is PACK-1.
+ */
+export const JUDGEABLE_KINDS: ReadonlySet<string> = new Set([
+    "Namespace", "ConfigMap", "Secret", "Service", "PersistentVolume", "PersistentVolumeClaim", "StorageClass",
+    "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod",
+    "NetworkPolicy", "PodDisruptionBudget", "HorizontalPodAutoscaler", "PriorityClass", "Ingress",
+    "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute", "LimitRange", "ResourceQuota",
+    // CRDs the program itself creates (cert-manager, the Prometheus Operator): no pods, no routes.
+    "Certificate", "ServiceMonitor", "PrometheusRule",
+]);
+
+/** Kubernetes component resources: they register their objects as resources of their own, which are judged one by one. */
+const COMPONENT_TYPE = /^kubernetes:(yaml|yaml\/v2|kustomize|kustomize\/v2):|^kubernetes:helm\.sh\/v[34]:Chart$/;
+
+/** Why the pack cannot judge a Kubernetes resource type, or undefined when it can (or it is not a Kubernetes object at all). */
+export function unjudgeable(type: string): string | undefined {
+    if (!type.startsWith("kubernetes:") || COMPONENT_TYPE.test(type)) return undefined;
+    if (/^kubernetes:helm\.sh\/v\d+:Release$/.test(type)) return "a Helm Release installs its chart's objects itself, out of the pack's sight: use a Chart (its objects are judged) or write them";
+    const m = /^kubernetes:([^:]+):([A-Za-z0-9]+)$/.exec(type);
+    if (!m) return `${type} is not a Kubernetes object type the pack knows`;
+    const kind = m[2];
+    if (kind.endsWith("Patch")) return `a ${kind} changes a live object the pack cannot see, so the result cannot be judged: change the object in the program that owns it`;
+    if (kind.endsWith("List")) return `a ${kind} holds objects the pack does not judge one by one: write them as resources of their own`;
+    if (!JUDGEABLE_KINDS.has(kind)) return `kind ${kind} is not one the checklist judges (policy/rules.ts JUDGEABLE_KINDS): it may run pods or grant access the checks would not see`;
+    return undefined;
+}
+
 /** Every rule of the pack, in checklist order (the objects' part of CHECKLIST.md; see test/policy/index.ts for the rest). */
 export const RULES: readonly Rule[] = [
     { id: "POD-1", scope: "resource", levels: MUST, description: "Every container and init container sets securityContext.allowPrivilegeEscalation: false (components/podHardening.ts containerSecurity())." },
@@ -59,6 +91,8 @@ export const RULES: readonly Rule[] = [
     { id: "SEC-4", scope: "resource", levels: MUST, description: "The database never trusts: no POSTGRES_HOST_AUTH_METHOD other than scram-sha-256, no trust lines in pg_hba, password_encryption scram-sha-256." },
     { id: "GW-7", scope: "resource", levels: MUST, description: "The gateway's readiness and liveness probes are httpGet on its local /healthz (answered by NGINX itself, never proxied)." },
     { id: "GW-8", scope: "resource", levels: MUST, description: "The gateway listens on 8080 as a non-root UID with a read-only root filesystem and /tmp on an emptyDir (nginx-unprivileged)." },
+    // The pack's own rule: what it cannot judge is not passed (fail closed).
+    { id: PACK_JUDGEABLE, scope: "resource", levels: MUST, description: "Every Kubernetes resource is one the checklist can judge: an object of a kind the checks know (JUDGEABLE_KINDS), not a patch of a live object, a list, or a Helm Release that installs objects out of the pack's sight. Write the object itself, or add its kind to policy/rules.ts with the checks it needs." },
 ];
 
 // ---------------------------------------------------------------------------
@@ -139,6 +173,22 @@ export interface EngineResource {
     name: string;
     props: Record<string, unknown>;
     protect?: boolean;
+    /**
+     * Where the engine marked a value secret (a Pulumi secret: generated passwords, keys, `--secret` config),
+     * as property paths; "unobserved" when the pack could not see the marks. Left out (the tests' renders): none.
+     */
+    secretPaths?: string[][] | "unobserved";
+}
+
+/**
+ * The paths of every value `isSecret` recognises in engine properties. Values are read through property
+ * descriptors, as {@link plain} does: @pulumi/policy's proxies would unwrap a secret (and throw on an unknown).
+ */
+export function secretPathsOf(props: unknown, isSecret: (v: unknown) => boolean, path: string[] = []): string[][] {
+    if (isSecret(props)) return [path];
+    if (props === null || typeof props !== "object") return [];
+    const value = (o: object, k: string) => Object.getOwnPropertyDescriptor(o, k)?.value;
+    return Object.keys(props).flatMap((k) => secretPathsOf(value(props, k), isSecret, [...path, k]));
 }
 
 /**
@@ -271,6 +321,26 @@ export interface Judgement {
  */
 const BLIND_TO_SECRET_VALUES = new Set(["SEC-1"]);
 
+/**
+ * SEC-1 on what the engine knows and no pattern can: a value that is a Pulumi secret, anywhere in an object but
+ * a Secret's data, whatever its key or its shape (DB_PASS, REDIS_AUTH, pass=…, an annotation).
+ */
+function secretMarkViolations(resources: readonly EngineResource[]): { urn: string; message: string }[] {
+    const out: { urn: string; message: string }[] = [];
+    for (const r of resources) {
+        const kk = kubernetesKind(r.type);
+        if (!kk || r.secretPaths === undefined) continue;
+        const ref = `${kk.kind}/${r.name}`;
+        if (r.secretPaths === "unobserved") {
+            out.push({ urn: r.urn, message: `${ref}: the pack could not see which of its values are Pulumi secrets (its secret-marks policy did not run), so it cannot tell one is outside a Secret` });
+            continue;
+        }
+        const leaked = r.secretPaths.filter((p) => !(kk.kind === "Secret" && SECRET_VALUE_FIELDS.includes(p[0])));
+        for (const p of leaked) out.push({ urn: r.urn, message: `${ref}: ${p.join(".")} is a Pulumi secret outside a Secret's data; put it in a Secret and reference it (secretKeyRef or a mounted file)` });
+    }
+    return out;
+}
+
 /** "Kind/name: reason" of a violation. */
 function message(v: Violation): string {
     return `${v.object}: ${v.reason}`;
@@ -278,6 +348,14 @@ function message(v: Violation): string {
 
 /** Runs rule `id`'s check over the resources (one for a resource rule, all for a stack rule). */
 export function judge(id: string, resources: readonly EngineResource[], ctx: PolicyContext): Judgement {
+    if (id === PACK_JUDGEABLE) {
+        return {
+            violations: resources.flatMap((r) => {
+                const why = unjudgeable(r.type);
+                return why ? [{ urn: r.urn, message: `${r.type.split(":").pop()}/${r.name}: cannot be judged: ${why}` }] : [];
+            }),
+        };
+    }
     const check = checks[id];
     if (!check) throw new Error(`asky-checklist: no check for rule ${id}`);
     const reads: UnknownRead[] = [];
@@ -293,5 +371,8 @@ export function judge(id: string, resources: readonly EngineResource[], ctx: Pol
     }
     const found = objects.length ? check(objects, ctx) : [];
     const violations = found.map((v) => ({ urn: urns.get(v.object), message: message(v) }));
-    return reads.length ? { violations, undecided: reads[0] } : { violations };
+    // A secret mark is known at preview even when the value is not: a definite violation, whatever else is undecided.
+    const marks = id === "SEC-1" ? secretMarkViolations(resources) : [];
+    if (reads.length) return marks.length ? { violations: marks } : { violations, undecided: reads[0] };
+    return { violations: [...violations, ...marks] };
 }

@@ -171,6 +171,13 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
             const pw = new random.RandomPassword("fixture-password", { length: 24, special: false });
             new k8s.core.v1.ConfigMap("leaky-generated", { metadata: { name: "leaky-generated", namespace }, data: { DB_PASSWORD: pw.result } }, opts);
             if (generatedOnly) return {};
+            // ... the same under a name no rule knows, and in an annotation: only the engine's secret mark gives it away.
+            new k8s.core.v1.ConfigMap("leaky-renamed", { metadata: { name: "leaky-renamed", namespace, annotations: { note: pw.result } }, data: { DB_PASS: pw.result } }, opts);
+            // A patch of a live object the pack cannot see: refused as unjudgeable (PACK-1), whatever it sets.
+            new k8s.apps.v1.DeploymentPatch("patched", {
+                metadata: { name: "someone-elses", namespace },
+                spec: { template: { spec: { hostNetwork: true, containers: [{ name: "app", securityContext: { privileged: true } }] } } },
+            }, opts);
             // ... and one known at preview (a literal connection string with its password).
             new k8s.core.v1.ConfigMap("leaky", { metadata: { name: "leaky", namespace }, data: { "app.env": "DATABASE_URL=postgresql://app:s3cr3t-pw@db:5432/app" } }, opts);
             new k8s.apps.v1.Deployment("privileged", {
@@ -240,14 +247,20 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
         assert.ok(found.some((f) => f.level === "mandatory" && f.id === "POD-13"), "the stack rule on the namespace");
         // A moving tag in prod: mandatory, whatever the stack's config says.
         assert.ok(found.some((f) => f.id === "POD-11" && f.level === "mandatory"), summary(found));
-        // The generated password is unknown at preview: undecided, neither passed nor failed.
+        // The generated password is unknown at preview, but the engine marks it secret: refused already (issue 22 item 3).
         const generated = found.filter((f) => f.id === "SEC-1" && f.resource === "kubernetes:core/v1:ConfigMap: leaky-generated");
-        assert.deepStrictEqual(generated.map((f) => f.level), ["advisory"], summary(found));
-        assert.match(generated[0].message, /can't run policy 'SEC-1' .* during preview: string value at \.data\.DB_PASSWORD/);
+        assert.deepStrictEqual(generated.map((f) => f.level), ["mandatory"], summary(found));
+        assert.match(generated[0].message, /data\.DB_PASSWORD is a Pulumi secret outside a Secret's data/);
+        const renamed = found.filter((f) => f.id === "SEC-1" && f.resource === "kubernetes:core/v1:ConfigMap: leaky-renamed");
+        assert.deepStrictEqual(renamed.map((f) => f.level).sort(), ["mandatory", "mandatory"], summary(found));
+        assert.ok(renamed.some((f) => /data\.DB_PASS is a Pulumi secret/.test(f.message)) && renamed.some((f) => /metadata\.annotations\.note is a Pulumi secret/.test(f.message)), summary(renamed));
+        const patch = found.find((f) => f.id === "PACK-1" && f.resource === "kubernetes:apps/v1:DeploymentPatch: patched");
+        assert.ok(patch && patch.level === "mandatory", summary(found));
+        assert.match(patch!.message, /DeploymentPatch changes a live object the pack cannot see/);
         assert.match(blocked.output, /error: preview failed/);
     });
 
-    it("pulumi up judges the undecided value once it is known: the generated password's ConfigMap is refused before it exists", async function () {
+    it("pulumi up refuses the generated password's ConfigMap before it exists", async function () {
         // The update stops at the first refused resource: leave out those the preview already refused.
         generatedOnly = true;
         const { ok, output } = await run("16-policy-fixture-up", (onOutput) => fixture.up({ policyPacks: [PACK], onOutput }));
@@ -255,7 +268,7 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
         const found = policyLines(output);
         const generated = found.find((f) => f.id === "SEC-1" && f.resource === "kubernetes:core/v1:ConfigMap: leaky-generated");
         assert.ok(generated && generated.level === "mandatory", summary(found));
-        assert.match(generated!.message, /key "DB_PASSWORD" names a secret; it belongs in a Secret/);
+        assert.match(generated!.message, /DB_PASSWORD/);
         assert.ok(cluster.get(["namespace", "fixture"]), "the namespace, which no resource rule refuses, was created");
         assert.strictEqual(cluster.get(["-n", "fixture", "configmap", "leaky-generated"]), undefined, "the ConfigMap was not created");
     });
