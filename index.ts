@@ -80,7 +80,10 @@ function deployAsky(config: AskyConfig) {
             ...config.dnsEgress,
         };
         // Policies first: no pod ever runs without them.
-        afterPolicies.push(new AskyNetworkPolicies("asky", { namespace, instance, flows, scrapers, dns }, opts));
+        // The backup's copy off the cluster: its bucket's addresses on HTTPS, nothing else outside.
+        const offsite = config.backup.enabled ? config.backup.offsite : undefined;
+        const externalEgress = offsite ? [{ from: "postgres-backup", cidrs: offsite.cidrs, port: 443 }] : [];
+        afterPolicies.push(new AskyNetworkPolicies("asky", { namespace, instance, flows, scrapers, dns, externalEgress }, opts));
     }
     const podOpts: pulumi.ComponentResourceOptions = { ...opts, dependsOn: afterPolicies };
     const priority = availability.priorityClasses ? new AskyPriorityClasses("asky", { instance }, opts) : undefined;

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { AskyConfig } from "../config";
-import { BACKUP_DATABASE_ROLE, backupScript } from "../sql/render";
+import { BACKUP_DATABASE_ROLE, backupScript, backupUploadScript } from "../sql/render";
 import { POSTGRES_PORT, POSTGRES_UID } from "./database";
 import {
     JOB_RESOURCES,
@@ -70,13 +70,41 @@ export class AskyBackup extends pulumi.ComponentResource {
         const script = new k8s.core.v1.ConfigMap(`${name}-script`, {
             metadata: objectMeta(id, args.namespace, "postgres-backup-script"),
             // A public key is no secret: it can only encrypt.
-            data: { "backup.sh": backupScript(), ...(publicKey ? { [BACKUP_RECIPIENT_FILE]: publicKey } : {}) },
+            data: {
+                "backup.sh": backupScript(),
+                ...(publicKey ? { [BACKUP_RECIPIENT_FILE]: publicKey } : {}),
+                ...(b.offsite ? { "upload.sh": backupUploadScript() } : {}),
+            },
         }, { parent: this });
         const credentials = new k8s.core.v1.Secret(`${name}-credentials`, {
             metadata: objectMeta(id, args.namespace, "postgres-backup-credentials"),
             type: "Opaque",
             stringData: { username: BACKUP_DATABASE_ROLE.role, password: args.backupPassword },
         }, { parent: this });
+
+        const dump: k8s.types.input.core.v1.Container = {
+            name: "pg-dump",
+            image: args.image,
+            imagePullPolicy: imagePullPolicy(args.image),
+            command: ["sh", "/scripts/backup.sh"],
+            env: [
+                { name: "PGHOST", value: "postgres" },
+                { name: "PGPORT", value: String(POSTGRES_PORT) },
+                { name: "PGDATABASE", value: args.databaseName },
+                { name: "PGUSER", value: BACKUP_DATABASE_ROLE.role },
+                { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: "password" } } },
+                { name: "BACKUP_DIR", value: "/backups" },
+                { name: "BACKUP_RETENTION_DAYS", value: String(b.retentionDays) },
+                ...(publicKey ? [{ name: "BACKUP_RECIPIENT_FILE", value: `/scripts/${BACKUP_RECIPIENT_FILE}` }] : []),
+            ],
+            volumeMounts: [
+                { name: "backups", mountPath: "/backups" },
+                { name: "scripts", mountPath: "/scripts", readOnly: true },
+                { name: "tmp", mountPath: "/tmp" },
+            ],
+            securityContext: containerSecurity(),
+            resources: containerResources(JOB_RESOURCES),
+        };
 
         this.cronJob = new k8s.batch.v1.CronJob(`${name}-cronjob`, {
             metadata: objectMeta(id, args.namespace),
@@ -100,29 +128,8 @@ export class AskyBackup extends pulumi.ComponentResource {
                             spec: {
                                 ...podSecurity(POSTGRES_UID, POSTGRES_UID, POSTGRES_UID),
                                 restartPolicy: "Never",
-                                containers: [{
-                                    name: "pg-dump",
-                                    image: args.image,
-                                    imagePullPolicy: imagePullPolicy(args.image),
-                                    command: ["sh", "/scripts/backup.sh"],
-                                    env: [
-                                        { name: "PGHOST", value: "postgres" },
-                                        { name: "PGPORT", value: String(POSTGRES_PORT) },
-                                        { name: "PGDATABASE", value: args.databaseName },
-                                        { name: "PGUSER", value: BACKUP_DATABASE_ROLE.role },
-                                        { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: "password" } } },
-                                        { name: "BACKUP_DIR", value: "/backups" },
-                                        { name: "BACKUP_RETENTION_DAYS", value: String(b.retentionDays) },
-                                        ...(publicKey ? [{ name: "BACKUP_RECIPIENT_FILE", value: `/scripts/${BACKUP_RECIPIENT_FILE}` }] : []),
-                                    ],
-                                    volumeMounts: [
-                                        { name: "backups", mountPath: "/backups" },
-                                        { name: "scripts", mountPath: "/scripts", readOnly: true },
-                                        { name: "tmp", mountPath: "/tmp" },
-                                    ],
-                                    securityContext: containerSecurity(),
-                                    resources: containerResources(JOB_RESOURCES),
-                                }],
+                                // With an off-cluster copy the dump runs first (init container), then the upload.
+                                ...(b.offsite ? { initContainers: [dump], containers: [uploadContainer(b.offsite)] } : { containers: [dump] }),
                                 volumes: [
                                     { name: "backups", persistentVolumeClaim: { claimName: claim.metadata.name } },
                                     { name: "scripts", configMap: { name: script.metadata.name } },
@@ -138,4 +145,44 @@ export class AskyBackup extends pulumi.ComponentResource {
         this.claimName = claim.metadata.name;
         this.registerOutputs({ claimName: this.claimName });
     }
+}
+
+type Offsite = NonNullable<AskyConfig["backup"]["offsite"]>;
+
+/**
+ * rclone copying the dump the init container just wrote (encrypted: config requires it) to the bucket. The
+ * keys come from the organisation's Secret, optional so the program creates nothing it does not own: without
+ * it the upload fails the Job (and AskyBackupJobFailed fires), the dump stays on the claim.
+ */
+function uploadContainer(o: Offsite): k8s.types.input.core.v1.Container {
+    const key = (name: string, key: string) => ({ name, valueFrom: { secretKeyRef: { name: o.credentialsSecret, key, optional: true } } });
+    return {
+        name: "upload",
+        image: o.image,
+        imagePullPolicy: imagePullPolicy(o.image),
+        command: ["sh", "/scripts/upload.sh"],
+        env: [
+            { name: "BACKUP_DIR", value: "/backups" },
+            { name: "OFFSITE_BUCKET", value: o.bucket },
+            { name: "OFFSITE_PREFIX", value: o.prefix },
+            { name: "RCLONE_CONFIG_OFFSITE_TYPE", value: "s3" },
+            { name: "RCLONE_CONFIG_OFFSITE_PROVIDER", value: "Other" },
+            { name: "RCLONE_CONFIG_OFFSITE_ENDPOINT", value: o.endpoint },
+            { name: "RCLONE_CONFIG_OFFSITE_REGION", value: o.region },
+            { name: "RCLONE_CONFIG_OFFSITE_ENV_AUTH", value: "false" },
+            key("RCLONE_CONFIG_OFFSITE_ACCESS_KEY_ID", "accessKeyId"),
+            key("RCLONE_CONFIG_OFFSITE_SECRET_ACCESS_KEY", "secretAccessKey"),
+            // A read-only root: rclone's config and cache live in /tmp.
+            { name: "RCLONE_CONFIG", value: "/tmp/rclone.conf" },
+            { name: "RCLONE_CACHE_DIR", value: "/tmp/rclone" },
+            { name: "HOME", value: "/tmp" },
+        ],
+        volumeMounts: [
+            { name: "backups", mountPath: "/backups", readOnly: true },
+            { name: "scripts", mountPath: "/scripts", readOnly: true },
+            { name: "tmp", mountPath: "/tmp" },
+        ],
+        securityContext: containerSecurity(),
+        resources: containerResources(JOB_RESOURCES),
+    };
 }

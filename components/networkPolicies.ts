@@ -31,6 +31,8 @@ export interface AskyNetworkPoliciesArgs {
         /** Also the node's metadata server (169.254.169.254), where GKE answers pods' DNS (Cloud DNS); elsewhere it is the cloud's instance metadata. */
         gkeMetadataServer: boolean;
     };
+    /** Connections out of the cluster: pods named `from` to these address ranges on one TCP port (the backup's bucket); left out, none. */
+    externalEgress?: readonly { from: string; cidrs: readonly string[]; port: number }[];
     /** The monitoring pods (in their own namespace) that may reach the exporters' ports; left out, nobody. */
     scrapers?: {
         /** Namespace of the scraping Prometheus. */
@@ -103,7 +105,10 @@ export class AskyNetworkPolicies extends pulumi.ComponentResource {
                 })),
                 ...scraped.filter((t) => t.to === w).map((t) => ({ from: [scraperPeer!], ports: [{ protocol: "TCP", port: t.port }] })),
             ];
-            const egress = outbound.map((f) => ({ to: [byName(f.to)], ports: [{ protocol: "TCP", port: f.port }] }));
+            const egress = [
+                ...outbound.map((f) => ({ to: [byName(f.to)], ports: [{ protocol: "TCP", port: f.port }] })),
+                ...(args.externalEgress ?? []).filter((e) => e.from === w).map((e) => ({ to: e.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port: e.port }] })),
+            ];
             policy(w, `allow-${w}`, {
                 podSelector: byName(w).podSelector,
                 policyTypes: [...(ingress.length ? ["Ingress"] : []), ...(egress.length ? ["Egress"] : [])],

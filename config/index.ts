@@ -179,6 +179,7 @@ function imageKeys(c: AskyConfigShape): [Path, string][] {
         [["gateway", "image"], c.gateway.image],
         ...Object.entries(c.services).map(([name, s]): [Path, string] => [["services", name, "image"], s.image]),
         ...Object.entries(c.monitoring.images).map(([name, ref]): [Path, string] => [["monitoring", "images", name], ref]),
+        ...(c.backup.offsite ? [[["backup", "offsite", "image"], c.backup.offsite.image] as [Path, string]] : []),
     ];
 }
 
@@ -261,6 +262,9 @@ function crossChecks(c: AskyConfigShape): { problems: string[]; warnings: string
     if (prod && c.backup.enabled && c.backup.encryption === undefined) {
         problems.push(`${keyPath(["backup", "encryption", "publicKey"])} = (missing): prod encrypts every dump (patients' data, password hashes) to an OpenPGP public key ` +
             `whose private key is kept off the cluster: pulumi config set --path 'asky:backup.encryption.publicKey' < backup-public.asc (README: "Backups and restore")`);
+    }
+    if (c.backup.offsite && c.backup.encryption === undefined) {
+        problems.push(`${keyPath(["backup", "offsite"])}: copies dumps off the cluster, which only encrypted ones may leave: set asky:backup.encryption.publicKey too`);
     }
     if (!prod && c.backup.enabled && c.backup.encryption === undefined) {
         warnings.push(`asky:backup.encryption is not set: the dev dumps are written unencrypted`);

@@ -282,6 +282,21 @@ export const askyConfigSchema = z.strictObject({
         claimName: dnsLabel.default(DEFAULT_BACKUP_CLAIM),
         /** Encrypt every dump to this OpenPGP public key (required in prod); the private key never goes to the cluster. */
         encryption: z.strictObject({ publicKey: openPgpPublicKey }).optional(),
+        /** Also copy every dump off the cluster to an S3-compatible bucket; left out, the dumps stay on their claim. */
+        offsite: z.strictObject({
+            /** The S3 endpoint, https on 443, e.g. https://s3.eu-west-1.amazonaws.com. */
+            endpoint: z.string().regex(/^https:\/\/[a-z0-9.-]+(:443)?\/?$/, { message: "must be an https:// S3 endpoint on port 443, e.g. https://s3.eu-west-1.amazonaws.com" }),
+            bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "must be an S3 bucket name (3-63 lower-case letters, digits, '.', '-')" }),
+            /** Object name prefix, e.g. asky-prod/. */
+            prefix: z.string().regex(/^([A-Za-z0-9!_.*'()-]+\/)*$/, { message: "must be empty or path segments each ending in '/', e.g. asky-prod/" }).default(""),
+            region: z.string().regex(/^[a-z0-9-]+$/, { message: "must be a region name such as eu-west-1" }).default("us-east-1"),
+            /** A Secret of the namespace the organisation creates, with keys accessKeyId and secretAccessKey (never in the stack file). */
+            credentialsSecret: dnsLabel,
+            /** Where the endpoint's addresses are: the only egress the backup pods get (NetworkPolicy ipBlocks). */
+            cidrs: z.array(z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, { message: "must be an IPv4 CIDR such as 52.95.128.0/21" })).min(1, { message: "must list the endpoint's address ranges" }),
+            /** The rclone image that copies the dump (pinned like every image). */
+            image,
+        }).optional(),
     }),
 });
 

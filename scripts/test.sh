@@ -11,9 +11,12 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # The real programs the suites start (test/support/*): PostgreSQL with pgcrypto, NGINX, Redis,
-# Prometheus (promtool) and the exporters and mtail it scrapes, OpenSSL for the TLS handshakes.
+# Prometheus (promtool) and the exporters and mtail it scrapes, OpenSSL for the TLS handshakes,
+# gpg and rclone for the encrypted backups and their copy off the cluster, python3-venv for the S3 server.
 PACKAGES=(postgresql postgresql-contrib nginx-light redis-server openssl prometheus mtail
-    prometheus-nginx-exporter prometheus-postgres-exporter prometheus-redis-exporter)
+    prometheus-nginx-exporter prometheus-postgres-exporter prometheus-redis-exporter gnupg rclone python3-venv)
+# The S3-compatible server the backup test copies to: moto's, from PyPI, in its own venv under .toolchain/.
+MOTO_VERSION=5.2.5
 
 fail() {
     echo "test: $*" >&2
@@ -56,6 +59,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     npm ci --no-audit --no-fund || fail "npm ci failed"
     echo "$want" >"$stamp"
 fi
+
+moto_dir=".toolchain/moto-$MOTO_VERSION"
+if [ ! -x "$moto_dir/bin/moto_server" ]; then
+    echo "test: installing moto[server]==$MOTO_VERSION (the S3 server of the backup test) into $moto_dir"
+    rm -rf "$moto_dir"
+    { python3 -m venv "$moto_dir" && "$moto_dir/bin/pip" install -q "moto[server]==$MOTO_VERSION"; } || fail "could not install moto[server]==$MOTO_VERSION from PyPI"
+fi
+export ASKY_MOTO_SERVER="$PWD/$moto_dir/bin/moto_server"
 
 go version >/dev/null 2>&1 || fail "Go (>= 1.26, with the Go module proxy) is needed to build the e2e toolchain"
 bash scripts/toolchain.sh >/dev/null || fail "the e2e toolchain did not build (scripts/toolchain.sh, log above)"

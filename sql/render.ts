@@ -80,6 +80,11 @@ export function backupScript(): string {
     return fs.readFileSync(path.join(SQL_DIR, "backup.sh"), "utf8");
 }
 
+/** Content of sql/backup-upload.sh (the off-cluster copy of a dump). */
+export function backupUploadScript(): string {
+    return fs.readFileSync(path.join(SQL_DIR, "backup-upload.sh"), "utf8");
+}
+
 /** Content of sql/sync-superuser-password.sh (the postgres container's postStart hook). */
 export function superuserSyncScript(): string {
     return fs.readFileSync(path.join(SQL_DIR, "sync-superuser-password.sh"), "utf8");

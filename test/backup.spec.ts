@@ -6,13 +6,16 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
+import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { BACKUP_DATABASE_ROLE, backupScript, DATABASE_LOGIN_ROLES, renderDatabaseSql, userPasswordEnv } from "../sql/render";
 import { AskyBackup } from "../components";
 import { PsqlResult, TestPostgres, run } from "./support/postgres";
 import { find, renderComponent } from "./support/render";
+import { renderStack, stackConfig } from "../scripts/render";
+import { checkPolicy, formatViolations } from "./policy";
 
 const SCRIPT = path.join(__dirname, "..", "sql", "backup.sh");
 const DB = "asky_backup_test";
@@ -165,6 +168,65 @@ describe("database backup (sql/backup.sh) on a real PostgreSQL", () => {
         }
     });
 
+    it("DATA-2 the encrypted dump is copied off the cluster to a real S3 server (moto) by the upload container's rclone, and the README's restore gets it back (issue 22 item 5)", async function () {
+        this.timeout(120_000);
+        const moto = process.env.ASKY_MOTO_SERVER ?? path.join(__dirname, "..", ".toolchain", "moto-5.2.5", "bin", "moto_server");
+        assert.ok(fs.existsSync(moto), `no S3 server at ${moto}: npm test installs moto[server] (scripts/test.sh), or set ASKY_MOTO_SERVER`);
+        assert.strictEqual(spawnSync("rclone", ["version"]).status, 0, "rclone (Debian's package) is needed");
+        const port = await freePort();
+        const server = spawn(moto, ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH, HOME: pg.workDir } });
+        let serverLog = "";
+        server.stdout!.on("data", (d) => (serverLog += d));
+        server.stderr!.on("data", (d) => (serverLog += d));
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "asky-offsite-"));
+        try {
+            // The upload container as rendered for prod with an off-cluster copy, its endpoint pointed at the local server.
+            const { objects } = await renderStack("prod", { "asky:backup": { ...JSON.parse(stackConfig("prod").config["asky:backup"]), offsite: OFFSITE } });
+            const pod = find(objects, "CronJob", "postgres-backup").spec.jobTemplate.spec.template.spec;
+            const upload = pod.containers.find((c: any) => c.name === "upload");
+            const endpoint = `http://127.0.0.1:${port}`;
+            const env: Record<string, string> = { PATH: process.env.PATH!, HOME: dir };
+            for (const e of upload.env) {
+                if (e.valueFrom?.secretKeyRef) env[e.name] = { accessKeyId: "AKIATESTBACKUP00001", secretAccessKey: "test-secret-key-0000000000000000" }[e.valueFrom.secretKeyRef.key as string]!;
+                else env[e.name] = e.value;
+            }
+            env.RCLONE_CONFIG_OFFSITE_ENDPOINT = endpoint;
+            env.RCLONE_CONFIG = path.join(dir, "rclone.conf");
+            env.RCLONE_CACHE_DIR = path.join(dir, "cache");
+            env.BACKUP_DIR = path.join(dir, "backups");
+            fs.mkdirSync(env.BACKUP_DIR);
+            await waitForPort(port, () => serverLog);
+            assert.strictEqual(spawnSync("rclone", ["mkdir", `offsite:${OFFSITE.bucket}`], { env, encoding: "utf8" }).status, 0, "the bucket exists (the organisation's)");
+
+            const dumped = await runBackup(jobEnv({ BACKUP_DIR: env.BACKUP_DIR, BACKUP_RETENTION_DAYS: "7", BACKUP_RECIPIENT_FILE: publicKey }));
+            assert.equal(dumped.code, 0, dumped.stderr);
+            const script = path.join(dir, "upload.sh");
+            fs.writeFileSync(script, find(objects, "ConfigMap", "postgres-backup-script").data["upload.sh"]);
+            const uploaded = await run("/bin/sh", [script], { env });
+            assert.equal(uploaded.code, 0, `${uploaded.stdout}${uploaded.stderr}`);
+            const name = fs.readFileSync(path.join(env.BACKUP_DIR, ".last"), "utf8").trim();
+            assert.match(uploaded.stdout, new RegExp(`copying ${name.replace(/\./g, "\\.")} to bucket ${OFFSITE.bucket} as asky-prod/`));
+            // Never overwritten: a second copy of the same dump changes nothing and fails nothing.
+            assert.equal((await run("/bin/sh", [script], { env })).code, 0);
+
+            // The README's restore from the bucket: fetch, decrypt with the private key, pg_restore.
+            const fetched = path.join(dir, "fetched.dump.gpg");
+            assert.strictEqual(spawnSync("rclone", ["copyto", `offsite:${OFFSITE.bucket}/asky-prod/${name}`, fetched], { env, encoding: "utf8" }).status, 0);
+            assert.ok(fs.readFileSync(fetched).equals(fs.readFileSync(path.join(env.BACKUP_DIR, name))), "the bucket holds the encrypted file, byte for byte");
+            await pg.createDatabase("asky_from_s3");
+            const restore = await run("/bin/sh", ["-c", `gpg --batch --quiet --homedir '${gnupg}' --decrypt '${fetched}' | pg_restore --no-owner --exit-on-error --dbname asky_from_s3`], { env: { ...pg.connectionEnv("asky_from_s3") } });
+            assert.equal(restore.code, 0, restore.stderr);
+            assert.equal(await pg.scalar("SELECT batch_number FROM requests.medicine_requests", { database: "asky_from_s3" }), "LOTE-42");
+            // Without the organisation's Secret the copy fails loudly (the Job fails, AskyBackupJobFailed fires).
+            const noKeys = await run("/bin/sh", [script], { env: { ...env, RCLONE_CONFIG_OFFSITE_ACCESS_KEY_ID: "" } });
+            assert.equal(noKeys.code, 2);
+            assert.match(noKeys.stderr, /no S3 credentials: create the Secret named in asky:backup\.offsite\.credentialsSecret/);
+        } finally {
+            server.kill();
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
     it("DATA-2 refuses a recipient key it cannot read, before dumping anything", async () => {
         const result = await runBackup(jobEnv({ BACKUP_DIR: backupDir, BACKUP_RETENTION_DAYS: "7", BACKUP_RECIPIENT_FILE: "/nonexistent/key.asc" }));
         assert.equal(result.code, 2);
@@ -186,6 +248,30 @@ describe("database backup (sql/backup.sh) on a real PostgreSQL", () => {
     });
 });
 
+/** An off-cluster copy as an organisation would configure it. */
+const OFFSITE = {
+    endpoint: "https://s3.eu-west-1.amazonaws.com", bucket: "asky-backups", prefix: "asky-prod/", region: "eu-west-1",
+    credentialsSecret: "backup-s3-credentials", cidrs: ["52.95.128.0/21"], image: `rclone/rclone:1.68.2@sha256:${"c".repeat(64)}`,
+};
+
+function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const srv = net.createServer().listen(0, "127.0.0.1", () => {
+            const { port } = srv.address() as net.AddressInfo;
+            srv.close(() => resolve(port));
+        }).on("error", reject);
+    });
+}
+
+async function waitForPort(port: number, log: () => string): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+        const ok = await new Promise<boolean>((resolve) => net.connect({ port, host: "127.0.0.1" }).on("connect", function (this: net.Socket) { this.destroy(); resolve(true); }).on("error", () => resolve(false)));
+        if (ok) return;
+        await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`the S3 server did not listen on ${port}:\n${log()}`);
+}
+
 /** The example public key of the render overlay (its private key was never kept). */
 const EXAMPLE_KEY: string = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "scripts", "render-overlays", "prod.yaml"), "utf8")).config["asky:backup"].encryption.publicKey;
 
@@ -197,6 +283,24 @@ describe("AskyBackup (components/backup.ts)", () => {
             backupPassword: pulumi.secret("backup-pw"), protect: true,
             backup: { enabled: true, schedule: "15 2 * * *", retentionDays: 14, storageSize: "50Gi", claimName: "postgres-backup", encryption: { publicKey: EXAMPLE_KEY } },
         });
+    });
+
+    it("an off-cluster copy: the dump first (init container), then rclone to the bucket with the organisation's keys, egress only to its addresses on 443; the checklist holds (issue 22 item 5)", async () => {
+        const { objects } = await renderStack("prod", { "asky:backup": { ...JSON.parse(stackConfig("prod").config["asky:backup"]), offsite: OFFSITE } });
+        const pod = find(objects, "CronJob", "postgres-backup").spec.jobTemplate.spec.template.spec;
+        assert.deepEqual(pod.initContainers.map((c: any) => c.name), ["pg-dump"]);
+        assert.deepEqual(pod.containers.map((c: any) => c.name), ["upload"]);
+        const env = Object.fromEntries(pod.containers[0].env.map((e: any) => [e.name, e]));
+        assert.deepEqual(env.RCLONE_CONFIG_OFFSITE_SECRET_ACCESS_KEY.valueFrom, { secretKeyRef: { name: "backup-s3-credentials", key: "secretAccessKey", optional: true } });
+        assert.equal(env.RCLONE_CONFIG_OFFSITE_ENDPOINT.value, OFFSITE.endpoint);
+        assert.ok(pod.containers[0].volumeMounts.find((m: any) => m.name === "backups").readOnly, "the upload only reads the dumps");
+        const egress = find(objects, "NetworkPolicy", "allow-postgres-backup").spec.egress;
+        assert.deepEqual(egress.find((r: any) => r.to[0].ipBlock), { to: [{ ipBlock: { cidr: "52.95.128.0/21" } }], ports: [{ protocol: "TCP", port: 443 }] });
+        const v = checkPolicy(objects as any, { stack: "prod", namespace: "asky" });
+        assert.deepEqual(v, [], formatViolations(v));
+        // Only encrypted dumps leave the cluster.
+        await assert.rejects(renderStack("dev", { "asky:backup": { ...JSON.parse(stackConfig("dev").config["asky:backup"]), enabled: true, offsite: OFFSITE } }),
+            /asky:backup\.offsite: copies dumps off the cluster, which only encrypted ones may leave: set asky:backup\.encryption\.publicKey too/);
     });
 
     it("DATA-2 runs sql/backup.sh on schedule, never twice at once, with history limits, a deadline and its own protected PVC", async () => {

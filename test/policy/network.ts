@@ -101,6 +101,8 @@ interface Endpoint {
   labels: Record<string, string>;
   ports: any[];
   owner?: K8sObject;
+  /** Names of the pod's containers. */
+  containers?: string[];
 }
 
 /**
@@ -113,7 +115,7 @@ interface Endpoint {
  * exists only with TLS on). The gateway's internal listener (8090, GATEWAY_URL) is
  * request-management's only way in; its probe ports are open to nobody (the kubelet is).
  */
-export const EXPECTED_FLOWS: { from: string; to: string; port: number; protocol: Proto; ifDeclared?: boolean }[] = [
+export const EXPECTED_FLOWS: { from: string; to: string; port: number; protocol: Proto; ifDeclared?: boolean; ifUploads?: boolean }[] = [
   { from: ANYONE, to: "gateway", port: 8080, protocol: "TCP" },
   { from: ANYONE, to: "gateway", port: 8443, protocol: "TCP", ifDeclared: true },
   { from: "gateway", to: "auth", port: 8003, protocol: "TCP" },
@@ -133,6 +135,8 @@ export const EXPECTED_FLOWS: { from: string; to: string; port: number; protocol:
   { from: MONITORING, to: "gateway", port: 3903, protocol: "TCP", ifDeclared: true },
   { from: MONITORING, to: "redis", port: 9121, protocol: "TCP", ifDeclared: true },
   { from: MONITORING, to: "postgres-exporter", port: 9187, protocol: "TCP", ifDeclared: true },
+  // The backup's copy off the cluster (asky:backup.offsite), only from a backup pod that has the upload container.
+  { from: "postgres-backup", to: EXTERNAL, port: 443, protocol: "TCP", ifUploads: true },
 ];
 export const DNS_PORTS: PortSet = [port("UDP", 53), port("TCP", 53)];
 /**
@@ -148,6 +152,7 @@ function expectedPorts(src: Endpoint, dst: Endpoint): PortSet {
   for (const f of EXPECTED_FLOWS) {
     if (f.to !== dst.id) continue;
     if (f.ifDeclared && !dst.ports.some((p) => p?.containerPort === f.port && (p.protocol ?? "TCP") === f.protocol)) continue;
+    if (f.ifUploads && !src.containers?.includes("upload")) continue;
     if (f.from === ANYONE ? src.kind === "external" || src.kind === "foreign" || src.kind === "scraper" : f.from === src.id) out.push(port(f.protocol, f.port));
   }
   return normalize(out);
@@ -275,9 +280,12 @@ function endpointsOf(objects: readonly K8sObject[], ctx: PolicyContext): Endpoin
     if (t.owner.metadata.namespace !== ctx.namespace) continue;
     const id = appName(t);
     const ports = containersOf(t.spec).flatMap((c) => asArray(c.c?.ports));
+    const containers = containersOf(t.spec).map((c) => String(c.c?.name));
     const prev = byId.get(id);
-    if (prev) prev.ports.push(...ports);
-    else byId.set(id, { id, kind: "pod", labels: t.metadata.labels ?? {}, ports, owner: t.owner });
+    if (prev) {
+      prev.ports.push(...ports);
+      prev.containers!.push(...containers);
+    } else byId.set(id, { id, kind: "pod", labels: t.metadata.labels ?? {}, ports, owner: t.owner, containers });
   }
   return [...byId.values()];
 }
