@@ -21,7 +21,7 @@ import {
     gatewayClusterUrl,
     gatewayPublicPorts,
 } from "./components";
-import { AskyConfig, ServiceName, awaitsLoadBalancer, loadConfig } from "./config";
+import { AskyConfig, ServiceName, awaitsLoadBalancer, loadConfig, prodGuardrails } from "./config";
 import { refuseStorageChanges, storageRecord } from "./config/storage";
 
 /** Composes the Asky platform from the validated config; the deploy order replaces run.sh. */
@@ -71,8 +71,19 @@ function deployAsky(config: AskyConfig) {
                 { to: "postgres-exporter", port: EXPORTER_PORTS.postgres },
             ],
         };
+        // DNS for the pods that resolve names, and none else (postgres and redis resolve nothing; the gateway's
+        // and redis' exporters read their neighbour on the pod's loopback): the gateway (the services' names,
+        // at start), the services (postgres.<ns>, redis, gateway-internal), postgres-exporter and the Jobs (postgres).
+        const dns = {
+            clients: ["gateway", "auth", "pyxis", "request-management", "postgres-exporter", "postgres-bootstrap",
+                ...(config.backup.enabled ? ["postgres-backup"] : [])],
+            ...config.dnsEgress,
+        };
         // Policies first: no pod ever runs without them.
-        afterPolicies.push(new AskyNetworkPolicies("asky", { namespace, instance, flows, scrapers }, opts));
+        // The backup's copy off the cluster: its bucket's addresses on HTTPS, nothing else outside.
+        const offsite = config.backup.enabled ? config.backup.offsite : undefined;
+        const externalEgress = offsite ? [{ from: "postgres-backup", cidrs: offsite.cidrs, port: 443 }] : [];
+        afterPolicies.push(new AskyNetworkPolicies("asky", { namespace, instance, flows, scrapers, dns, externalEgress }, opts));
     }
     const podOpts: pulumi.ComponentResourceOptions = { ...opts, dependsOn: afterPolicies };
     const priority = availability.priorityClasses ? new AskyPriorityClasses("asky", { instance }, opts) : undefined;
@@ -85,7 +96,7 @@ function deployAsky(config: AskyConfig) {
     const backup = config.backup.enabled
         ? new AskyBackup("asky", {
             namespace, instance, backup: config.backup, image: config.database.image, databaseName: config.database.name,
-            superuserSecretName: database.superuserSecretName, protect: config.protectData,
+            backupPassword: database.backupPassword, protect: config.protectData,
         }, podOpts)
         : undefined;
 
@@ -147,6 +158,10 @@ function deployAsky(config: AskyConfig) {
         initialUserPasswords: database.userPasswords,
         /** When request-management's service token expires; any `pulumi up` in the next rotation window renews it. */
         serviceTokenExpiresAt: secrets.serviceTokenExpiresAt,
+        /** The environment the stack was deployed as: the next run refuses another one. */
+        environment: database.claim.id.apply(() => config.environment),
+        /** The prod guardrails lifted with asky:breakGlass (empty: none). */
+        breakGlass: prodGuardrails(config).lifted,
         /** What the claims were created with, once they exist: the next run refuses changes a claim cannot take in place. */
         storage: pulumi.all([database.claim.id, backup?.claimName]).apply(() => storageRecord(config)),
     };

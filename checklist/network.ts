@@ -101,19 +101,21 @@ interface Endpoint {
   labels: Record<string, string>;
   ports: any[];
   owner?: K8sObject;
+  /** Names of the pod's containers. */
+  containers?: string[];
 }
 
 /**
  * The allowed flows, by app.kubernetes.io/name. `from: "*"` means any source: external
  * clients (only an ingress rule without `from`, or an ipBlock, admits them) and pods of
  * other namespaces; pods of the namespace still need their own egress and are listed
- * one by one. Every pod also reaches DNS (kube-system/k8s-app=kube-dns) on 53/UDP and
- * 53/TCP. Pods absent from the objects drop their flows, and a flow marked `ifDeclared` is
+ * one by one. The pods of DNS_CLIENTS also reach DNS (kube-system/k8s-app=kube-dns) on 53/UDP
+ * and 53/TCP; no other pod does. Pods absent from the objects drop their flows, and a flow marked `ifDeclared` is
  * expected only when its destination declares that container port (the gateway's HTTPS
  * exists only with TLS on). The gateway's internal listener (8090, GATEWAY_URL) is
  * request-management's only way in; its probe ports are open to nobody (the kubelet is).
  */
-export const EXPECTED_FLOWS: { from: string; to: string; port: number; protocol: Proto; ifDeclared?: boolean }[] = [
+export const EXPECTED_FLOWS: { from: string; to: string; port: number; protocol: Proto; ifDeclared?: boolean; ifUploads?: boolean }[] = [
   { from: ANYONE, to: "gateway", port: 8080, protocol: "TCP" },
   { from: ANYONE, to: "gateway", port: 8443, protocol: "TCP", ifDeclared: true },
   { from: "gateway", to: "auth", port: 8003, protocol: "TCP" },
@@ -133,15 +135,24 @@ export const EXPECTED_FLOWS: { from: string; to: string; port: number; protocol:
   { from: MONITORING, to: "gateway", port: 3903, protocol: "TCP", ifDeclared: true },
   { from: MONITORING, to: "redis", port: 9121, protocol: "TCP", ifDeclared: true },
   { from: MONITORING, to: "postgres-exporter", port: 9187, protocol: "TCP", ifDeclared: true },
+  // The backup's copy off the cluster (asky:backup.offsite), only from a backup pod that has the upload container.
+  { from: "postgres-backup", to: EXTERNAL, port: 443, protocol: "TCP", ifUploads: true },
 ];
 export const DNS_PORTS: PortSet = [port("UDP", 53), port("TCP", 53)];
+/**
+ * The pods that resolve names, the only ones that may reach DNS: the gateway (the services' names when
+ * NGINX starts), the services (postgres.<ns>, redis, gateway-internal), postgres-exporter (postgres) and
+ * the Jobs (postgres). postgres and redis resolve nothing; the exporters beside NGINX and Redis read loopback.
+ */
+export const DNS_CLIENTS: ReadonlySet<string> = new Set(["gateway", "auth", "pyxis", "request-management", "postgres-exporter", "postgres-bootstrap", "postgres-backup"]);
 
 function expectedPorts(src: Endpoint, dst: Endpoint): PortSet {
-  if (dst.kind === "dns") return src.kind === "pod" ? DNS_PORTS : [];
+  if (dst.kind === "dns") return src.kind === "pod" && DNS_CLIENTS.has(src.id) ? DNS_PORTS : [];
   const out: PortSet = [];
   for (const f of EXPECTED_FLOWS) {
     if (f.to !== dst.id) continue;
     if (f.ifDeclared && !dst.ports.some((p) => p?.containerPort === f.port && (p.protocol ?? "TCP") === f.protocol)) continue;
+    if (f.ifUploads && !src.containers?.includes("upload")) continue;
     if (f.from === ANYONE ? src.kind === "external" || src.kind === "foreign" || src.kind === "scraper" : f.from === src.id) out.push(port(f.protocol, f.port));
   }
   return normalize(out);
@@ -269,9 +280,12 @@ function endpointsOf(objects: readonly K8sObject[], ctx: PolicyContext): Endpoin
     if (t.owner.metadata.namespace !== ctx.namespace) continue;
     const id = appName(t);
     const ports = containersOf(t.spec).flatMap((c) => asArray(c.c?.ports));
+    const containers = containersOf(t.spec).map((c) => String(c.c?.name));
     const prev = byId.get(id);
-    if (prev) prev.ports.push(...ports);
-    else byId.set(id, { id, kind: "pod", labels: t.metadata.labels ?? {}, ports, owner: t.owner });
+    if (prev) {
+      prev.ports.push(...ports);
+      prev.containers!.push(...containers);
+    } else byId.set(id, { id, kind: "pod", labels: t.metadata.labels ?? {}, ports, owner: t.owner, containers });
   }
   return [...byId.values()];
 }
@@ -320,7 +334,7 @@ export const net1: Check = (objects, ctx) => {
 };
 
 /**
- * NET-2 the effective flow graph equals EXPECTED_FLOWS (+ DNS for every pod). A missing
+ * NET-2 the effective flow graph equals EXPECTED_FLOWS (+ DNS for DNS_CLIENTS). A missing
  * flow is reported on the workload whose side blocks it; an extra flow on the policy that
  * grants it at the source (egress), else at the destination (ingress), else on the
  * workload nobody isolates.

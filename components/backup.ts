@@ -1,13 +1,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { AskyConfig } from "../config";
-import { backupScript } from "../sql/render";
-import { POSTGRES_UID, postgresClientEnv } from "./database";
+import { BACKUP_DATABASE_ROLE, backupScript, backupUploadScript } from "../sql/render";
+import { POSTGRES_PORT, POSTGRES_UID } from "./database";
 import {
     JOB_RESOURCES,
     WorkloadIdentity,
     containerResources,
     containerSecurity,
+    contentChecksum,
     imagePullPolicy,
     objectMeta,
     podSecurity,
@@ -30,15 +31,20 @@ export interface AskyBackupArgs {
     image: string;
     /** Database to dump. */
     databaseName: string;
-    /** Secret with the superuser password (key `password`). */
-    superuserSecretName: pulumi.Input<string>;
+    /** The backup role's password (AskyDatabase.backupPassword: asky_backup, pg_read_all_data only); kept a secret. */
+    backupPassword: pulumi.Output<string>;
     /** Protect the backup volume from `pulumi destroy` like the data volume (DATA-1). */
     protect: boolean;
 }
 
+/** Where the dumps are encrypted to: the OpenPGP public key of `asky:backup.encryption.publicKey`. */
+export const BACKUP_RECIPIENT_FILE = "recipient.asc";
+
 /**
- * Daily logical backups (DATA-2): a CronJob runs `sql/backup.sh` (pg_dump custom format into its
- * own PVC, old dumps pruned after the retention) with the same hardening as every pod.
+ * Daily logical backups (DATA-2): a CronJob runs `sql/backup.sh` as the backup role `asky_backup`
+ * (pg_read_all_data, read-only; never the superuser): pg_dump custom format, encrypted as it is written
+ * to the OpenPGP public key of `asky:backup.encryption` when set, into its own PVC, old dumps pruned
+ * after the retention, with the same hardening as every pod.
  */
 export class AskyBackup extends pulumi.ComponentResource {
     /** Name of the PVC that keeps the dumps. */
@@ -60,10 +66,45 @@ export class AskyBackup extends pulumi.ComponentResource {
             },
         }, { parent: this, ...kept.opts });
 
+        const publicKey = b.encryption?.publicKey;
         const script = new k8s.core.v1.ConfigMap(`${name}-script`, {
             metadata: objectMeta(id, args.namespace, "postgres-backup-script"),
-            data: { "backup.sh": backupScript() },
+            // A public key is no secret: it can only encrypt.
+            data: {
+                "backup.sh": backupScript(),
+                ...(publicKey ? { [BACKUP_RECIPIENT_FILE]: publicKey } : {}),
+                ...(b.offsite ? { "upload.sh": backupUploadScript() } : {}),
+            },
         }, { parent: this });
+        const credentials = new k8s.core.v1.Secret(`${name}-credentials`, {
+            metadata: objectMeta(id, args.namespace, "postgres-backup-credentials"),
+            type: "Opaque",
+            stringData: { username: BACKUP_DATABASE_ROLE.role, password: args.backupPassword },
+        }, { parent: this });
+
+        const dump: k8s.types.input.core.v1.Container = {
+            name: "pg-dump",
+            image: args.image,
+            imagePullPolicy: imagePullPolicy(args.image),
+            command: ["sh", "/scripts/backup.sh"],
+            env: [
+                { name: "PGHOST", value: "postgres" },
+                { name: "PGPORT", value: String(POSTGRES_PORT) },
+                { name: "PGDATABASE", value: args.databaseName },
+                { name: "PGUSER", value: BACKUP_DATABASE_ROLE.role },
+                { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: "password" } } },
+                { name: "BACKUP_DIR", value: "/backups" },
+                { name: "BACKUP_RETENTION_DAYS", value: String(b.retentionDays) },
+                ...(publicKey ? [{ name: "BACKUP_RECIPIENT_FILE", value: `/scripts/${BACKUP_RECIPIENT_FILE}` }] : []),
+            ],
+            volumeMounts: [
+                { name: "backups", mountPath: "/backups" },
+                { name: "scripts", mountPath: "/scripts", readOnly: true },
+                { name: "tmp", mountPath: "/tmp" },
+            ],
+            securityContext: containerSecurity(),
+            resources: containerResources(JOB_RESOURCES),
+        };
 
         this.cronJob = new k8s.batch.v1.CronJob(`${name}-cronjob`, {
             metadata: objectMeta(id, args.namespace),
@@ -80,28 +121,15 @@ export class AskyBackup extends pulumi.ComponentResource {
                         backoffLimit: 2,
                         activeDeadlineSeconds: 3600,
                         template: {
-                            metadata: { labels: recommendedLabels(id) },
+                            metadata: {
+                                labels: recommendedLabels(id),
+                                annotations: { "checksum/postgres-backup-credentials": contentChecksum(args.backupPassword) },
+                            },
                             spec: {
                                 ...podSecurity(POSTGRES_UID, POSTGRES_UID, POSTGRES_UID),
                                 restartPolicy: "Never",
-                                containers: [{
-                                    name: "pg-dump",
-                                    image: args.image,
-                                    imagePullPolicy: imagePullPolicy(args.image),
-                                    command: ["sh", "/scripts/backup.sh"],
-                                    env: [
-                                        ...postgresClientEnv(args.databaseName, args.superuserSecretName),
-                                        { name: "BACKUP_DIR", value: "/backups" },
-                                        { name: "BACKUP_RETENTION_DAYS", value: String(b.retentionDays) },
-                                    ],
-                                    volumeMounts: [
-                                        { name: "backups", mountPath: "/backups" },
-                                        { name: "scripts", mountPath: "/scripts", readOnly: true },
-                                        { name: "tmp", mountPath: "/tmp" },
-                                    ],
-                                    securityContext: containerSecurity(),
-                                    resources: containerResources(JOB_RESOURCES),
-                                }],
+                                // With an off-cluster copy the dump runs first (init container), then the upload.
+                                ...(b.offsite ? { initContainers: [dump], containers: [uploadContainer(b.offsite)] } : { containers: [dump] }),
                                 volumes: [
                                     { name: "backups", persistentVolumeClaim: { claimName: claim.metadata.name } },
                                     { name: "scripts", configMap: { name: script.metadata.name } },
@@ -117,4 +145,44 @@ export class AskyBackup extends pulumi.ComponentResource {
         this.claimName = claim.metadata.name;
         this.registerOutputs({ claimName: this.claimName });
     }
+}
+
+type Offsite = NonNullable<AskyConfig["backup"]["offsite"]>;
+
+/**
+ * rclone copying the dump the init container just wrote (encrypted: config requires it) to the bucket. The
+ * keys come from the organisation's Secret, optional so the program creates nothing it does not own: without
+ * it the upload fails the Job (and AskyBackupJobFailed fires), the dump stays on the claim.
+ */
+function uploadContainer(o: Offsite): k8s.types.input.core.v1.Container {
+    const key = (name: string, key: string) => ({ name, valueFrom: { secretKeyRef: { name: o.credentialsSecret, key, optional: true } } });
+    return {
+        name: "upload",
+        image: o.image,
+        imagePullPolicy: imagePullPolicy(o.image),
+        command: ["sh", "/scripts/upload.sh"],
+        env: [
+            { name: "BACKUP_DIR", value: "/backups" },
+            { name: "OFFSITE_BUCKET", value: o.bucket },
+            { name: "OFFSITE_PREFIX", value: o.prefix },
+            { name: "RCLONE_CONFIG_OFFSITE_TYPE", value: "s3" },
+            { name: "RCLONE_CONFIG_OFFSITE_PROVIDER", value: "Other" },
+            { name: "RCLONE_CONFIG_OFFSITE_ENDPOINT", value: o.endpoint },
+            { name: "RCLONE_CONFIG_OFFSITE_REGION", value: o.region },
+            { name: "RCLONE_CONFIG_OFFSITE_ENV_AUTH", value: "false" },
+            key("RCLONE_CONFIG_OFFSITE_ACCESS_KEY_ID", "accessKeyId"),
+            key("RCLONE_CONFIG_OFFSITE_SECRET_ACCESS_KEY", "secretAccessKey"),
+            // A read-only root: rclone's config and cache live in /tmp.
+            { name: "RCLONE_CONFIG", value: "/tmp/rclone.conf" },
+            { name: "RCLONE_CACHE_DIR", value: "/tmp/rclone" },
+            { name: "HOME", value: "/tmp" },
+        ],
+        volumeMounts: [
+            { name: "backups", mountPath: "/backups", readOnly: true },
+            { name: "scripts", mountPath: "/scripts", readOnly: true },
+            { name: "tmp", mountPath: "/tmp" },
+        ],
+        securityContext: containerSecurity(),
+        resources: containerResources(JOB_RESOURCES),
+    };
 }

@@ -1,8 +1,34 @@
+import * as crypto from "crypto";
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { AskyConfig, parseQuantity } from "../config";
 import { EXPORTER_PORTS, metricsService, redisExporterSidecar } from "./monitoring";
-import { WorkloadIdentity, probes, scratchVolume } from "./podHardening";
+import { WorkloadIdentity, contentChecksum, objectMeta, probes, scratchVolume } from "./podHardening";
 import { AskyWorkload } from "./workload";
+
+/** Where Redis reads its users (the Secret `redis-acl`). */
+export const REDIS_ACL_DIR = "/etc/redis/acl";
+export const REDIS_ACL_FILE = "users.acl";
+/** The exporter's own Redis user: what redis_exporter reads, nothing of the data. */
+export const REDIS_METRICS_USER = "metrics";
+
+/**
+ * Redis' users. `default` is what pyxis and request-management use (no password: host `redis` is hard-coded
+ * in the images, and only they may reach it): every data command, but no scripting (EVAL, FUNCTION: the
+ * Lua use-after-free of CVE-2025-49844 and its kin) and no dangerous command (CONFIG, DEBUG, FLUSHALL,
+ * KEYS, MONITOR, SHUTDOWN, ACL, MODULE, CLIENT KILL, …). The exporter gets a user of its own, by password
+ * (stored as its SHA-256, as Redis does): INFO, CONFIG GET, SLOWLOG, LATENCY and CLIENT LIST only.
+ */
+export function redisAcl(metricsPassword: string): string {
+    const digest = crypto.createHash("sha256").update(metricsPassword).digest("hex");
+    return [
+        "user default on nopass sanitize-payload ~* &* +@all -@dangerous -@scripting",
+        `user ${REDIS_METRICS_USER} on #${digest} resetchannels -@all +auth +hello +ping +echo +select +info +dbsize +lastsave +role ` +
+            "+config|get +slowlog|get +slowlog|len +latency|latest +latency|histogram +client|list +client|info +client|setname +memory|stats +module|list",
+        "",
+    ].join("\n");
+}
 
 /** The services reach Redis at host `redis`, port 6379: both are hard-coded in the images. */
 export const REDIS_PORT = 6379;
@@ -32,6 +58,13 @@ export class AskyCache extends pulumi.ComponentResource {
     constructor(name: string, args: AskyCacheArgs, opts?: pulumi.ComponentResourceOptions) {
         super("asky:index:Cache", name, {}, opts);
         const id: WorkloadIdentity = { name: "redis", component: "cache", instance: args.instance };
+        const metricsPassword = new random.RandomPassword(`${name}-metrics-password`, { length: 32, special: false }, { parent: this }).result;
+        const acl = pulumi.secret(metricsPassword.apply(redisAcl));
+        const aclSecret = new k8s.core.v1.Secret(`${name}-acl`, {
+            metadata: objectMeta(id, args.namespace, "redis-acl"),
+            type: "Opaque",
+            stringData: { [REDIS_ACL_FILE]: acl, password: metricsPassword },
+        }, { parent: this });
         this.workload = new AskyWorkload(`${name}-workload`, {
             identity: id,
             namespace: args.namespace,
@@ -46,13 +79,19 @@ export class AskyCache extends pulumi.ComponentResource {
                 image: args.cache.image,
                 // A bounded LRU cache inside its memory limit (a quarter left for Redis itself), never OOM-killed for being full.
                 args: ["redis-server", "--save", "", "--appendonly", "no", "--dir", "/data",
-                    "--maxmemory", String(Math.floor(parseQuantity(args.cache.resources.limits.memory) * 0.75)), "--maxmemory-policy", "allkeys-lru"],
+                    "--maxmemory", String(Math.floor(parseQuantity(args.cache.resources.limits.memory) * 0.75)), "--maxmemory-policy", "allkeys-lru",
+                    "--aclfile", `${REDIS_ACL_DIR}/${REDIS_ACL_FILE}`],
                 ports: [{ name: "redis", containerPort: REDIS_PORT, protocol: "TCP" }],
-                volumeMounts: [{ name: "data", mountPath: "/data" }],
+                volumeMounts: [{ name: "data", mountPath: "/data" }, { name: "acl", mountPath: REDIS_ACL_DIR, readOnly: true }],
                 ...probes({ command: ["redis-cli", "-p", String(REDIS_PORT), "ping"] }, { tcpPort: "redis" }),
             },
-            sidecars: [redisExporterSidecar(args.monitoring.images.redisExporter, REDIS_PORT)],
-            volumes: [scratchVolume("data", "64Mi")],
+            sidecars: [redisExporterSidecar(args.monitoring.images.redisExporter, REDIS_PORT, { user: REDIS_METRICS_USER, passwordSecret: aclSecret.metadata.name })],
+            volumes: [
+                scratchVolume("data", "64Mi"),
+                { name: "acl", secret: { secretName: aclSecret.metadata.name, defaultMode: 0o440, items: [{ key: REDIS_ACL_FILE, path: REDIS_ACL_FILE }] } },
+            ],
+            // Redis reads its users at start: a new ACL rolls the pod.
+            podAnnotations: { "checksum/redis-acl": contentChecksum(acl) },
             service: { port: REDIS_PORT, targetPort: "redis" },
         }, { parent: this, dependsOn: opts?.dependsOn });
         metricsService(`${name}-metrics`, {

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { DEFAULT_DATABASE_CLAIM } from "../config/schema";
 import type { AskyConfig, ServiceName } from "../config";
-import { MONITORING_DATABASE_ROLE, SERVICE_DATABASE_ROLES, renderDatabaseSql, superuserSyncScript, userPasswordEnv } from "../sql/render";
+import { BACKUP_DATABASE_ROLE, MONITORING_DATABASE_ROLE, SERVICE_DATABASE_ROLES, renderDatabaseSql, superuserSyncScript, userPasswordEnv } from "../sql/render";
 import {
     WorkloadIdentity,
     containerResources,
@@ -76,6 +76,8 @@ export class AskyDatabase extends pulumi.ComponentResource {
     public readonly userPasswords: pulumi.Output<Record<string, string>>;
     /** Password of the monitoring role (`asky_monitor`, pg_monitor only), for postgres-exporter; a Pulumi secret. */
     public readonly monitorPassword: pulumi.Output<string>;
+    /** Password of the backup role (`asky_backup`, pg_read_all_data only), for the backup CronJob; a Pulumi secret. */
+    public readonly backupPassword: pulumi.Output<string>;
     /** The Job that applied the current SQL: services depend on it so they roll after the schema. */
     public readonly bootstrap: k8s.batch.v1.Job;
     public readonly statefulSet: k8s.apps.v1.StatefulSet;
@@ -98,6 +100,7 @@ export class AskyDatabase extends pulumi.ComponentResource {
             Object.keys(SERVICE_DATABASE_ROLES).map((svc) => [svc, password(svc)]),
         ) as Record<ServiceName, pulumi.Output<string>>;
         const monitorPassword = password("monitor");
+        const backupPassword = password("backup");
         const userPasswordList = db.users.map((u) => ({ user: u, password: password(`user-${userPasswordEnv(u.email).toLowerCase().replace(/_/g, "-")}`) }));
 
         const secret = (role: string, objName: string, stringData: Record<string, pulumi.Input<string>>) =>
@@ -112,6 +115,7 @@ export class AskyDatabase extends pulumi.ComponentResource {
             [
                 ...(Object.keys(rolePasswords) as ServiceName[]).map((svc) => [SERVICE_DATABASE_ROLES[svc].passwordEnv, rolePasswords[svc]]),
                 [MONITORING_DATABASE_ROLE.passwordEnv, monitorPassword],
+                [BACKUP_DATABASE_ROLE.passwordEnv, backupPassword],
             ],
         ));
         const userSecret = secret("user-passwords", "initial-user-passwords", Object.fromEntries(
@@ -245,7 +249,7 @@ export class AskyDatabase extends pulumi.ComponentResource {
 
         // The Job's name follows the SQL, the credentials and the volume: any change creates a new Job,
         // which re-applies the idempotent SQL to the running (or newly created) database before the services roll.
-        const revision = contentChecksum(sql, claimName, superuserPassword, ...Object.values(rolePasswords), monitorPassword, ...userPasswordList.map((u) => u.password))
+        const revision = contentChecksum(sql, claimName, superuserPassword, ...Object.values(rolePasswords), monitorPassword, backupPassword, ...userPasswordList.map((u) => u.password))
             .apply((h) => h.slice(0, 10));
         const migrationId: WorkloadIdentity = { name: "postgres-bootstrap", component: "migration", instance: args.instance };
         this.bootstrap = new k8s.batch.v1.Job(`${name}-bootstrap`, {
@@ -293,6 +297,7 @@ export class AskyDatabase extends pulumi.ComponentResource {
         this.host = host;
         this.superuserSecretName = superuserSecret.metadata.name;
         this.monitorPassword = monitorPassword;
+        this.backupPassword = backupPassword;
         this.userPasswords = pulumi.secret(pulumi.all(userPasswordList.map((u) => u.password)).apply((pws) =>
             Object.fromEntries(userPasswordList.map((u, i) => [u.user.email, pws[i]]))));
         this.registerOutputs({

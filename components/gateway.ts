@@ -253,6 +253,7 @@ function gatewayNginxConf(args: AskyGatewayArgs): string {
         clientMaxBodySize: g.limits.clientMaxBodySize,
         connectionsPerClient: g.limits.connectionsPerClient,
         largeBodySlots: g.limits.largeBodySlots,
+        largeBodySlotsPerClient: g.limits.largeBodySlotsPerClient,
         proxyConnectTimeoutSeconds: g.limits.proxyConnectTimeoutSeconds,
         proxyReadTimeoutSeconds: g.limits.proxyReadTimeoutSeconds,
         proxySendTimeoutSeconds: g.limits.proxySendTimeoutSeconds,

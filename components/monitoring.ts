@@ -75,15 +75,17 @@ export function accessLogExporterSidecar(image: string, programVolume: string): 
     });
 }
 
-/** redis_exporter in the Redis pod, on the pod's loopback. */
-export function redisExporterSidecar(image: string, redisPort: number): Sidecar {
+/** redis_exporter in the Redis pod, on the pod's loopback, as its own Redis user (password from the Secret's key `password`). */
+export function redisExporterSidecar(image: string, redisPort: number, login: { user: string; passwordSecret: pulumi.Input<string> }): Sidecar {
     return exporter("redis-exporter", image, "metrics", EXPORTER_PORTS.redis, {
         args: [
             `--redis.addr=redis://127.0.0.1:${redisPort}`,
+            `--redis.user=${login.user}`,
             `--web.listen-address=:${EXPORTER_PORTS.redis}`,
             `--web.telemetry-path=${METRICS_PATH}`,
             "--log-format=json",
         ],
+        env: [{ name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: login.passwordSecret, key: "password" } } }],
     });
 }
 

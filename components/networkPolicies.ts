@@ -17,8 +17,22 @@ export interface AskyNetworkPoliciesArgs {
     namespace: pulumi.Input<string>;
     /** `app.kubernetes.io/instance` of the stack. */
     instance: string;
-    /** Exactly the connections to allow (NET-2); everything else is denied (NET-1). DNS is always allowed. */
+    /** Exactly the connections to allow (NET-2); everything else is denied (NET-1). */
     flows: readonly Flow[];
+    /**
+     * DNS egress (port 53 to kube-dns) for exactly the pods that resolve names, by `app.kubernetes.io/name`;
+     * no other pod may send a DNS query. The node resolvers are opt-in, each named for where it exists.
+     */
+    dns: {
+        /** `app.kubernetes.io/name` of every pod that resolves a name; left empty, no `allow-dns` policy. */
+        clients: readonly string[];
+        /** Also NodeLocal DNSCache's link-local address on every node (169.254.20.10). */
+        nodeLocalDnsCache: boolean;
+        /** Also the node's metadata server (169.254.169.254), where GKE answers pods' DNS (Cloud DNS); elsewhere it is the cloud's instance metadata. */
+        gkeMetadataServer: boolean;
+    };
+    /** Connections out of the cluster: pods named `from` to these address ranges on one TCP port (the backup's bucket); left out, none. */
+    externalEgress?: readonly { from: string; cidrs: readonly string[]; port: number }[];
     /** The monitoring pods (in their own namespace) that may reach the exporters' ports; left out, nobody. */
     scrapers?: {
         /** Namespace of the scraping Prometheus. */
@@ -30,8 +44,10 @@ export interface AskyNetworkPoliciesArgs {
     };
 }
 
-/** Link-local DNS resolvers some clusters put on every node (NodeLocal DNSCache; GKE's metadata server). */
-export const NODE_LOCAL_DNS = ["169.254.20.10/32", "169.254.169.254/32"];
+/** NodeLocal DNSCache's link-local address on every node. */
+export const NODE_LOCAL_DNS_CACHE = "169.254.20.10/32";
+/** GKE's metadata server, the pods' resolver with Cloud DNS; on other clouds the instance metadata (credentials): opt-in only. */
+export const GKE_METADATA_SERVER = "169.254.169.254/32";
 
 const byName = (name: string) => ({ podSelector: { matchLabels: { "app.kubernetes.io/name": name } } });
 
@@ -52,21 +68,25 @@ export class AskyNetworkPolicies extends pulumi.ComponentResource {
         };
 
         policy("default-deny", "default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
-        policy("dns", "allow-dns", {
-            podSelector: {},
-            policyTypes: ["Egress"],
-            egress: [{
-                to: [
-                    {
-                        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
-                        podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
-                    },
-                    // Clusters that answer DNS on the node: NodeLocal DNSCache, GKE Cloud DNS.
-                    ...NODE_LOCAL_DNS.map((cidr) => ({ ipBlock: { cidr } })),
-                ],
-                ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
-            }],
-        });
+        const dns = args.dns;
+        if (dns.clients.length > 0) {
+            policy("dns", "allow-dns", {
+                // Only the pods that resolve names: postgres, redis and the loopback exporters send no query.
+                podSelector: { matchExpressions: [{ key: "app.kubernetes.io/name", operator: "In", values: [...new Set(dns.clients)].sort() }] },
+                policyTypes: ["Egress"],
+                egress: [{
+                    to: [
+                        {
+                            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+                            podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+                        },
+                        ...(dns.nodeLocalDnsCache ? [{ ipBlock: { cidr: NODE_LOCAL_DNS_CACHE } }] : []),
+                        ...(dns.gkeMetadataServer ? [{ ipBlock: { cidr: GKE_METADATA_SERVER } }] : []),
+                    ],
+                    ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+                }],
+            });
+        }
 
         const scrapers = args.scrapers;
         const scraperPeer = scrapers && {
@@ -85,7 +105,10 @@ export class AskyNetworkPolicies extends pulumi.ComponentResource {
                 })),
                 ...scraped.filter((t) => t.to === w).map((t) => ({ from: [scraperPeer!], ports: [{ protocol: "TCP", port: t.port }] })),
             ];
-            const egress = outbound.map((f) => ({ to: [byName(f.to)], ports: [{ protocol: "TCP", port: f.port }] }));
+            const egress = [
+                ...outbound.map((f) => ({ to: [byName(f.to)], ports: [{ protocol: "TCP", port: f.port }] })),
+                ...(args.externalEgress ?? []).filter((e) => e.from === w).map((e) => ({ to: e.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: "TCP", port: e.port }] })),
+            ];
             policy(w, `allow-${w}`, {
                 podSelector: byName(w).podSelector,
                 policyTypes: [...(ingress.length ? ["Ingress"] : []), ...(egress.length ? ["Egress"] : [])],

@@ -3,7 +3,11 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { ServiceTokenSettings } from "../config";
+import { SERVICE_TOKEN_SUBJECTS } from "../nginx/render";
 import { WorkloadIdentity, objectMeta } from "./podHardening";
+
+/** The subject of the token the program mints: one the gateway refuses on its public listener. */
+export const SERVICE_TOKEN_SUBJECT = SERVICE_TOKEN_SUBJECTS[0];
 
 /** File names the images read: auth signs with the private key, pyxis and request-management verify. */
 export const JWT_PRIVATE_KEY_FILE = "private_key.pem";
@@ -14,11 +18,12 @@ export const FIREBASE_FILE = "serviceAccountKey.json";
 /** request-management reads `{"token": "<JWT>"}` from /app/services/token.json at import. */
 export const SERVICE_TOKEN_FILE = "token.json";
 
-const DAY_SECONDS = 86400;
+const HOUR_SECONDS = 3600;
 
 /** The claims pyxis and request-management check: an admin token for the service itself. */
 export interface ServiceTokenClaims {
-    sub: "pyxis_service";
+    /** The gateway's public listener refuses any bearer token of this subject (nginx/render.ts SERVICE_TOKEN_SUBJECTS). */
+    sub: typeof SERVICE_TOKEN_SUBJECT;
     role: "admin";
     /** Start of the rotation window the token was minted in (seconds since the epoch). */
     iat: number;
@@ -29,12 +34,12 @@ export interface ServiceTokenClaims {
 /**
  * The claims for a deploy at `now`: `iat` is the start of the current rotation window (whole
  * windows since the Unix epoch), so every deploy inside one window mints the same token, and a
- * deployed token always has at least `lifetimeDays - rotationDays` left.
+ * deployed token always has at least `lifetimeHours - rotationHours` left.
  */
 export function serviceTokenClaims(now: Date, settings: ServiceTokenSettings): ServiceTokenClaims {
-    const window = settings.rotationDays * DAY_SECONDS;
+    const window = settings.rotationHours * HOUR_SECONDS;
     const iat = Math.floor(Math.floor(now.getTime() / 1000) / window) * window;
-    return { sub: "pyxis_service", role: "admin", iat, exp: iat + settings.lifetimeDays * DAY_SECONDS };
+    return { sub: SERVICE_TOKEN_SUBJECT, role: "admin", iat, exp: iat + settings.lifetimeHours * HOUR_SECONDS };
 }
 
 /** A compact RS256 JWS: RSASSA-PKCS1-v1_5 with SHA-256 is deterministic, so the same key and claims give the same token. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import {
+    DEFAULT_LARGE_BODY_SLOTS_PER_CLIENT,
     DEFAULT_PUBLIC_ROUTES,
     GATEWAY_LIMITS,
     HOSTNAME,
@@ -53,6 +54,8 @@ export const gatewayLimitsSchema = z.strictObject({
     connectionsPerClient: limited("connectionsPerClient").default(32),
     /** Requests whose body may be written to /tmp (chunked or ≥ 10,000 bytes) in progress per pod. */
     largeBodySlots: limited("largeBodySlots").default(32),
+    /** Of those, how many one client address may hold (a few): one client never takes every slot. */
+    largeBodySlotsPerClient: limited("largeBodySlotsPerClient").default(DEFAULT_LARGE_BODY_SLOTS_PER_CLIENT),
 });
 
 /** Routes the public listener serves; every other one answers 404 like an unknown path. */
@@ -141,6 +144,9 @@ export function gatewayChecks(
         );
     }
 
+    if (g.limits.largeBodySlotsPerClient > g.limits.largeBodySlots) {
+        problems.push(`${key(["gateway", "limits", "largeBodySlotsPerClient"])} = ${g.limits.largeBodySlotsPerClient}: must not exceed ${key(["gateway", "limits", "largeBodySlots"])} (${g.limits.largeBodySlots}), the slots of the whole pod`);
+    }
     const tls = g.tls;
     if (tls.mode !== "off" && tls.nodePort === undefined && g.exposure === "NodePort") {
         problems.push(`${key(["gateway", "tls", "nodePort"])} = (missing): with asky:gateway.exposure "NodePort" and TLS on, set the HTTPS node port (30000-32767): plain HTTP redirects to it`);
@@ -152,8 +158,10 @@ export function gatewayChecks(
     if (g.awaitLoadBalancer !== undefined && g.exposure !== "LoadBalancer") {
         problems.push(`${key(["gateway", "awaitLoadBalancer"])} = ${g.awaitLoadBalancer}: only allowed with asky:gateway.exposure "LoadBalancer", not ${show(g.exposure)}`);
     }
-    if (prod && tls.mode === "off") {
-        warnings.push(`asky:gateway.tls.mode is "off" in prod: patient data and bearer tokens cross the network in clear (see "TLS setup for prod" in the README)`);
+    // TLS off in prod is a guardrail (config/index.ts prodGuardrails): refused unless lifted by asky:breakGlass.tlsOff.
+    if (prod && tls.mode === "secret" && tls.hostname === undefined) {
+        problems.push(`${key(["gateway", "tls", "hostname"])} = (missing): prod needs the public name clients use (e.g. asky.example.org): plain HTTP ` +
+            `redirects there and the services get it as Host; without it the redirect would be built from the Host the client sent`);
     }
     if (prod && tls.mode === "selfSigned") {
         problems.push(`${key(["gateway", "tls", "mode"])} = "selfSigned": dev only; prod needs a certificate clients trust ("secret" or "certManager")`);

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { gatewayChecks } from "./gateway";
 import { parseQuantity } from "./quantity";
-import { askyConfigSchema, AskyConfigShape, MAX_INT32, Resources, knownTopLevelKeys } from "./schema";
+import { BREAK_GLASS_GUARDRAILS, BreakGlassGuardrail, askyConfigSchema, AskyConfigShape, MAX_INT32, Resources, knownTopLevelKeys } from "./schema";
 
 export * from "./gateway";
 export * from "./quantity";
@@ -72,6 +72,7 @@ function allowedKeysAt(path: Path): string[] {
     }
     schema = unwrap(schema);
     if (schema instanceof z.ZodObject) return Object.keys(schema.shape);
+    if (schema instanceof z.ZodRecord && schema.keyType instanceof z.ZodEnum) return (schema.keyType.options as string[]).map(String);
     if (schema instanceof z.ZodDiscriminatedUnion) {
         return [...new Set(schema.options.flatMap((o) => Object.keys((o as z.ZodObject).shape)))];
     }
@@ -178,6 +179,7 @@ function imageKeys(c: AskyConfigShape): [Path, string][] {
         [["gateway", "image"], c.gateway.image],
         ...Object.entries(c.services).map(([name, s]): [Path, string] => [["services", name, "image"], s.image]),
         ...Object.entries(c.monitoring.images).map(([name, ref]): [Path, string] => [["monitoring", "images", name], ref]),
+        ...(c.backup.offsite ? [[["backup", "offsite", "image"], c.backup.offsite.image] as [Path, string]] : []),
     ];
 }
 
@@ -188,6 +190,11 @@ function crossChecks(c: AskyConfigShape): { problems: string[]; warnings: string
     const prod = c.environment === "prod";
 
     for (const [path, ref] of imageKeys(c)) {
+        // prod runs exactly the bytes that were reviewed: a tag, even a full version, can be pushed again.
+        if (prod && isPinnedImage(ref) && parseImage(ref).digest === undefined) {
+            problems.push(`${keyPath(path)} = ${show(ref)}: prod takes every image by digest (a tag can be pushed again, a digest cannot): ` +
+                `keep the tag and add its digest, ${parseImage(ref).repository}:${parseImage(ref).tag}@sha256:<digest> (README: "Resolving image digests")`);
+        }
         if (isPinnedImage(ref)) continue;
         if (prod) {
             problems.push(`${keyPath(path)} = ${show(ref)}: prod requires a pinned image: a tag that starts with a full version ` +
@@ -245,22 +252,77 @@ function crossChecks(c: AskyConfigShape): { problems: string[]; warnings: string
     } else if (pgMajor < 15) {
         problems.push(`${keyPath(["database", "image"])} = ${show(c.database.image)}: PostgreSQL 15 or newer is required (psql \\getenv in the schema Job)`);
     }
-    const { lifetimeDays, rotationDays } = c.serviceToken;
-    if (rotationDays >= lifetimeDays) {
-        problems.push(`${keyPath(["serviceToken", "rotationDays"])} = ${rotationDays}: must be less than ${keyPath(["serviceToken", "lifetimeDays"])} (${lifetimeDays}), or a deployed token could expire before the next one is minted`);
+    const { lifetimeHours, rotationHours } = c.serviceToken;
+    if (rotationHours >= lifetimeHours) {
+        problems.push(`${keyPath(["serviceToken", "rotationHours"])} = ${rotationHours}: must be less than ${keyPath(["serviceToken", "lifetimeHours"])} (${lifetimeHours}), or a deployed token could expire before the next one is minted`);
     }
     const gateway = gatewayChecks(c, keyPath, show);
     problems.push(...gateway.problems);
     warnings.push(...gateway.warnings);
-    if (prod) {
-        const off: [string, boolean][] = [
-            ["networkPolicies", c.networkPolicies],
-            ["protectData", c.protectData],
-            ["backup.enabled", c.backup.enabled],
-        ];
-        for (const [key, on] of off) if (!on) warnings.push(`asky:${key} is false in prod: see the production checklist in the README`);
+    if (prod && c.backup.enabled && c.backup.encryption === undefined) {
+        problems.push(`${keyPath(["backup", "encryption", "publicKey"])} = (missing): prod encrypts every dump (patients' data, password hashes) to an OpenPGP public key ` +
+            `whose private key is kept off the cluster: pulumi config set --path 'asky:backup.encryption.publicKey' < backup-public.asc (README: "Backups and restore")`);
     }
+    if (c.backup.offsite && c.backup.encryption === undefined) {
+        problems.push(`${keyPath(["backup", "offsite"])}: copies dumps off the cluster, which only encrypted ones may leave: set asky:backup.encryption.publicKey too`);
+    }
+    if (!prod && c.backup.enabled && c.backup.encryption === undefined) {
+        warnings.push(`asky:backup.encryption is not set: the dev dumps are written unencrypted`);
+    }
+    const guardrails = prodGuardrails(c);
+    problems.push(...guardrails.problems);
+    warnings.push(...guardrails.warnings);
     return { problems, warnings };
+}
+
+/** One prod guardrail: the key that switches it off, its value when off, what it protects and what lifting it is for. */
+const GUARDRAILS: Record<BreakGlassGuardrail, { key: Path; off: (c: AskyConfigShape) => boolean; value: string; allowed: string; why: string }> = {
+    tlsOff: {
+        key: ["gateway", "tls", "mode"], off: (c) => c.gateway.tls.mode === "off", value: '"off"', allowed: '"secret" or "certManager"',
+        why: "patient data and bearer tokens would cross the network in clear (README: \"TLS setup for prod\")",
+    },
+    networkPoliciesOff: {
+        key: ["networkPolicies"], off: (c) => !c.networkPolicies, value: "false", allowed: "true",
+        why: "every pod could reach every other, the database and the cache included (NET-1, NET-2)",
+    },
+    dataUnprotected: {
+        key: ["protectData"], off: (c) => !c.protectData, value: "false", allowed: "true",
+        why: "pulumi destroy would delete the namespace, the database and its volume (DATA-1)",
+    },
+    backupsOff: {
+        key: ["backup", "enabled"], off: (c) => !c.backup.enabled, value: "false", allowed: "true",
+        why: "no backup of the database would be made (DATA-2)",
+    },
+};
+
+/**
+ * prod refuses a config that switches off a guardrail, unless `asky:breakGlass.<guardrail>` lifts it with a
+ * reason: then every run warns, loudly, until the key is removed. A break-glass key that lifts nothing is an
+ * error too (in dev, or once the guardrail is back on): a forgotten one must not wait for the next mistake.
+ */
+export function prodGuardrails(c: AskyConfigShape): { problems: string[]; warnings: string[]; lifted: BreakGlassGuardrail[] } {
+    const problems: string[] = [];
+    const warnings: string[] = [];
+    const lifted: BreakGlassGuardrail[] = [];
+    const prod = c.environment === "prod";
+    const glass = c.breakGlass ?? {};
+    for (const name of BREAK_GLASS_GUARDRAILS) {
+        const g = GUARDRAILS[name];
+        const reason = glass[name];
+        const off = prod && g.off(c);
+        const liftKey = keyPath(["breakGlass", name]);
+        if (off && reason === undefined) {
+            problems.push(`${keyPath(g.key)} = ${g.value}: not allowed in prod (allowed: ${g.allowed}): ${g.why}. If it must be so for a while, ` +
+                `lift this one guardrail on purpose: pulumi config set --path '${liftKey}' '<why, who, ticket>' (logged on every run until removed; README: "Break glass")`);
+        } else if (off) {
+            lifted.push(name);
+            warnings.push(`BREAK GLASS: ${liftKey} lifts a prod guardrail: ${keyPath(g.key)} = ${g.value}, so ${g.why}. Reason given: ${JSON.stringify(reason)}. ` +
+                `Remove ${liftKey} and set ${keyPath(g.key)} back to ${g.allowed} as soon as you can.`);
+        } else if (reason !== undefined) {
+            problems.push(`${liftKey} = ${show(reason)}: lifts nothing (${prod ? `${keyPath(g.key)} is not ${g.value}` : "guardrails apply to prod only"}); remove the key`);
+        }
+    }
+    return { problems, warnings, lifted };
 }
 
 /** Storage and API-server limits the schema cannot express key by key. */
@@ -361,9 +423,12 @@ export function readConfig(): { config: AskyConfig; warnings: readonly string[] 
     const { config, warnings } = parseAskyConfig(raw, { secretKeys: secretTopLevelKeys() });
     const firebaseKey = prefix + FIREBASE_KEY;
     const plaintextFirebase = firebaseKey in all && !isSecretConfigKey(firebaseKey)
-        ? [`${firebaseKey} is stored in plain text in the stack file: store it encrypted with ` +
-            `pulumi config set --secret ${firebaseKey} "$(cat serviceAccountKey.json)" (it is a private key)`]
+        ? [`${firebaseKey} = [a plain-text value]: it holds a private key, allowed only as a secret: re-set it encrypted, read from the file ` +
+            `on standard input (never on a command line, where shell history and the process list keep it): ` +
+            `pulumi config set --secret ${firebaseKey} < serviceAccountKey.json`]
         : [];
+    // A private key in plain text in a prod stack file is an error; dev warns.
+    if (config.environment === "prod" && plaintextFirebase.length > 0) throw new ConfigError(plaintextFirebase);
     const firebase = new pulumi.Config(CONFIG_NAMESPACE).getSecret(FIREBASE_KEY);
     return { config: Object.freeze({ ...config, firebaseServiceAccount: firebase }), warnings: [...warnings, ...plaintextFirebase] };
 }

@@ -106,12 +106,15 @@ const apiService = z.strictObject({
 });
 
 /**
- * The JWT request-management sends to pyxis, auth and itself (`/app/services/token.json`).
- * A new token is minted for each rotation window; each lasts `lifetimeDays` from the window's start.
+ * The JWT request-management sends to pyxis, auth and itself (`/app/services/token.json`): an admin
+ * credential, so as short-lived as a scheduled `pulumi up` can renew it. A new token is minted for each
+ * rotation window; each lasts `lifetimeHours` from the window's start.
  */
+const hours = (min: number, max: number) => z.number().int({ message: `must be a whole number of hours from ${min} to ${max}` })
+    .min(min, { message: `must be a whole number of hours from ${min} to ${max}` }).max(max, { message: `must be a whole number of hours from ${min} to ${max}` });
 const serviceToken = z.strictObject({
-    lifetimeDays: z.number().int().min(2, { message: "must be a whole number of days from 2 to 365" }).max(365, { message: "must be a whole number of days from 2 to 365" }).default(90),
-    rotationDays: z.number().int().min(1, { message: "must be a whole number of days ≥ 1" }).default(30),
+    lifetimeHours: hours(2, 720).default(48),
+    rotationHours: hours(1, 719).default(24),
 });
 
 const autoscaling = z.strictObject({
@@ -172,6 +175,24 @@ const monitoring = z.strictObject({
     }),
 });
 
+/**
+ * The prod guardrails an operator may lift on purpose, one by one (`asky:breakGlass.<name>`), each with
+ * the reason, who and which ticket; every run logs each lifted one loudly until its key is removed.
+ */
+export const BREAK_GLASS_GUARDRAILS = ["tlsOff", "networkPoliciesOff", "dataUnprotected", "backupsOff"] as const;
+export type BreakGlassGuardrail = (typeof BREAK_GLASS_GUARDRAILS)[number];
+const breakGlass = z.partialRecord(
+    z.enum(BREAK_GLASS_GUARDRAILS, { message: `must be one of ${BREAK_GLASS_GUARDRAILS.join(", ")}` }),
+    z.string().trim().min(20, { message: "must say why, who and which ticket (at least 20 characters)" }),
+);
+
+/** An ASCII-armored OpenPGP public key (`gpg --armor --export <fingerprint>`); a private key is refused outright. */
+const openPgpPublicKey = z.string()
+    .refine((k) => !/BEGIN PGP PRIVATE KEY BLOCK/.test(k), { message: "is a PRIVATE key: give the public one (gpg --armor --export <fingerprint>); the private key stays off the cluster, with whoever restores" })
+    .refine((k) => /^-----BEGIN PGP PUBLIC KEY BLOCK-----\r?\n[\s\S]+\r?\n-----END PGP PUBLIC KEY BLOCK-----\s*$/.test(k.trim() + "\n"), {
+        message: "must be an ASCII-armored OpenPGP public key, from -----BEGIN PGP PUBLIC KEY BLOCK----- to -----END PGP PUBLIC KEY BLOCK----- (gpg --armor --export <fingerprint>)",
+    });
+
 /** The claim names of ARCHITECTURE.md, used unless `storage.claimName` / `backup.claimName` say otherwise. */
 export const DEFAULT_DATABASE_CLAIM = "postgres-pv-claim";
 export const DEFAULT_BACKUP_CLAIM = "postgres-backup";
@@ -199,7 +220,7 @@ export const askyConfigSchema = z.strictObject({
         /** Users seeded into auth.users; the rules are shared with the SQL renderer (sql/seedUsers.ts). */
         users: seedUsersSchema,
     }),
-    /** Left out: 90-day tokens, a new one every 30 days. */
+    /** Left out: 48-hour tokens, a new one every 24 hours (README: renewing the service token). */
     serviceToken: serviceToken.prefault({}),
     services: z.strictObject({
         auth: apiService,
@@ -238,8 +259,17 @@ export const askyConfigSchema = z.strictObject({
     }),
     /** Default-deny NetworkPolicies plus the allowed flows (NET-1, NET-2). */
     networkPolicies: z.boolean(),
+    /** Node resolvers the DNS policy also opens, each only where the cluster has it; left out, NodeLocal DNSCache only. */
+    dnsEgress: z.strictObject({
+        /** NodeLocal DNSCache (169.254.20.10 on every node). */
+        nodeLocalDnsCache: z.boolean().default(true),
+        /** GKE with Cloud DNS: pods resolve through the node's metadata server (169.254.169.254). Elsewhere that address serves instance credentials: leave false. */
+        gkeMetadataServer: z.boolean().default(false),
+    }).prefault({}),
     /** Protect the database volume, workload and namespace from `pulumi destroy` (DATA-1). */
     protectData: z.boolean(),
+    /** Prod guardrails lifted on purpose, by name, each with its reason; left out, none (README: "Break glass"). */
+    breakGlass: breakGlass.optional(),
     monitoring,
     backup: z.strictObject({
         enabled: z.boolean(),
@@ -250,6 +280,23 @@ export const askyConfigSchema = z.strictObject({
         storageClass: z.string().min(1).optional(),
         /** The backup PVC; a new name starts a new, empty one. */
         claimName: dnsLabel.default(DEFAULT_BACKUP_CLAIM),
+        /** Encrypt every dump to this OpenPGP public key (required in prod); the private key never goes to the cluster. */
+        encryption: z.strictObject({ publicKey: openPgpPublicKey }).optional(),
+        /** Also copy every dump off the cluster to an S3-compatible bucket; left out, the dumps stay on their claim. */
+        offsite: z.strictObject({
+            /** The S3 endpoint, https on 443, e.g. https://s3.eu-west-1.amazonaws.com. */
+            endpoint: z.string().regex(/^https:\/\/[a-z0-9.-]+(:443)?\/?$/, { message: "must be an https:// S3 endpoint on port 443, e.g. https://s3.eu-west-1.amazonaws.com" }),
+            bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "must be an S3 bucket name (3-63 lower-case letters, digits, '.', '-')" }),
+            /** Object name prefix, e.g. asky-prod/. */
+            prefix: z.string().regex(/^([A-Za-z0-9!_.*'()-]+\/)*$/, { message: "must be empty or path segments each ending in '/', e.g. asky-prod/" }).default(""),
+            region: z.string().regex(/^[a-z0-9-]+$/, { message: "must be a region name such as eu-west-1" }).default("us-east-1"),
+            /** A Secret of the namespace the organisation creates, with keys accessKeyId and secretAccessKey (never in the stack file). */
+            credentialsSecret: dnsLabel,
+            /** Where the endpoint's addresses are: the only egress the backup pods get (NetworkPolicy ipBlocks). */
+            cidrs: z.array(z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, { message: "must be an IPv4 CIDR such as 52.95.128.0/21" })).min(1, { message: "must list the endpoint's address ranges" }),
+            /** The rclone image that copies the dump (pinned like every image). */
+            image,
+        }).optional(),
     }),
 });
 

@@ -83,15 +83,35 @@ export function storageChangeProblems(previous: DeployedStorage, c: AskyConfigSh
     return problems;
 }
 
+/** The stack output that records the environment the stack was deployed as. */
+export const ENVIRONMENT_OUTPUT = "environment";
+
 /**
- * Reads the stack's own last `storage` output (a StackReference to this stack; nothing on a first
- * deploy) and throws a {@link ConfigError} for every storage change that cannot be applied in place,
- * before any Kubernetes object is registered.
+ * A stack is one environment for its whole life: switching `asky:environment` would turn every prod rule
+ * off (pinned images, TLS, guardrails, the policy pack's levels) on the very objects prod created.
+ */
+export function environmentChangeProblems(previous: string, c: AskyConfigShape): string[] {
+    if (previous === c.environment) return [];
+    return [`asky:environment = ${JSON.stringify(c.environment)}: this stack was deployed as ${JSON.stringify(previous)}, and a stack keeps its environment ` +
+        `for its whole life (allowed: ${JSON.stringify(previous)}). Set it back; for a ${c.environment} deployment create another stack ` +
+        `(pulumi stack init), or pulumi destroy this one first (README: "Break glass")`];
+}
+
+/**
+ * Reads the stack's own last `storage` and `environment` outputs (a StackReference to this stack; nothing on
+ * a first deploy) and throws a {@link ConfigError} for an environment change and for every storage change that
+ * cannot be applied in place, before any Kubernetes object is registered.
  */
 export async function refuseStorageChanges(c: AskyConfigShape): Promise<void> {
     const self = new pulumi.StackReference("deployed-storage", {
         name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
     });
+    const environment = await self.getOutputDetails(ENVIRONMENT_OUTPUT);
+    const deployedAs = environment.value ?? environment.secretValue;
+    if (typeof deployedAs === "string") {
+        const changed = environmentChangeProblems(deployedAs, c);
+        if (changed.length) throw new ConfigError(changed);
+    }
     const details = await self.getOutputDetails(STORAGE_OUTPUT);
     const recorded = deployedStorage.safeParse(details.value ?? details.secretValue);
     if (!recorded.success) return;

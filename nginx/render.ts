@@ -37,6 +37,8 @@ export const GATEWAY_HEALTH_PATH = "/healthz";
 /** Default pod-internal port of the `stub_status` page (127.0.0.1 only). */
 export const GATEWAY_DEFAULT_STATUS_PORT = GATEWAY_PORTS.status;
 
+/** Large bodies one client address may have in progress at once, unless configured. */
+export const DEFAULT_LARGE_BODY_SLOTS_PER_CLIENT = 4;
 /** Request bodies up to this size stay in memory; larger ones are written to runtimeDir/client_temp. */
 export const BODY_BUFFER_BYTES = 16 * 1024;
 /** Room in /tmp beyond the request bodies (pid file, nginx's temp directories). */
@@ -62,6 +64,7 @@ export const GATEWAY_LIMITS = {
     proxyNextUpstreamTimeoutSeconds: { min: 1, max: 3600 },
     connectionsPerClient: { min: 1, max: 10_000 },
     largeBodySlots: { min: 1, max: 1024 },
+    largeBodySlotsPerClient: { min: 1, max: 1024 },
     workerProcesses: { min: 1, max: 64 },
     workerConnections: { min: 1024, max: 65_536 },
 } as const;
@@ -137,6 +140,8 @@ export interface GatewayConfigInput {
     connectionsPerClient: number;
     /** Requests with a body that may go to disk, in progress at once on the public listener; more get 429. */
     largeBodySlots: number;
+    /** Of those, how many one client address may hold; more get 429. Default {@link DEFAULT_LARGE_BODY_SLOTS_PER_CLIENT}, at most largeBodySlots. */
+    largeBodySlotsPerClient?: number;
     proxyConnectTimeoutSeconds: number;
     proxyReadTimeoutSeconds: number;
     proxySendTimeoutSeconds: number;
@@ -162,6 +167,7 @@ const PARTIALS_DIR = path.join(__dirname, "partials");
 /** The JSON body of each status NGINX answers itself. */
 const ERROR_MESSAGES: Record<number, string> = {
     400: "bad request",
+    403: "forbidden",
     404: "not found",
     405: "method not allowed",
     408: "request timeout",
@@ -183,6 +189,32 @@ const SERVER_ERRORS: [raised: number, status: number][] = [
 ];
 /** Intercepted in proxied locations: nginx's own errors there and every upstream 5xx; never a 4xx a service means. */
 const PROXY_ERRORS = [408, 413, 429, 500, 501, 502, 503, 504, 505];
+
+/**
+ * Subjects of the bearer tokens minted for the services, never accepted on the public listener: ours
+ * (`service-token`, request-management's token.json) and the two the auth image prints at every start.
+ */
+export const SERVICE_TOKEN_SUBJECTS = ["pyxis_service", "requests_service"] as const;
+
+/**
+ * The base64url texts a JWT payload contains wherever `text` sits in its JSON: one per alignment of the
+ * text to base64's 3-byte groups, each only the characters that depend on `text` alone.
+ */
+export function base64urlNeedles(text: string): string[] {
+    const bytes = Buffer.from(text, "utf8");
+    return [0, 1, 2].map((lead) => {
+        const encoded = Buffer.concat([Buffer.alloc(lead), bytes]).toString("base64url");
+        const first = Math.ceil((8 * lead) / 6);
+        const end = Math.floor((8 * (lead + bytes.length)) / 6);
+        return encoded.slice(first, end);
+    });
+}
+
+/** A regex for the Authorization header of a service token: its `"sub":"<service>"` (compact or with a space) in any alignment. */
+export function serviceTokenPattern(): string {
+    const needles = SERVICE_TOKEN_SUBJECTS.flatMap((sub) => [`"sub":"${sub}"`, `"sub": "${sub}"`].flatMap(base64urlNeedles));
+    return `(${[...new Set(needles)].join("|")})`;
+}
 
 /** Client-sent headers the services never see (an empty proxy_set_header drops one). */
 export const DROPPED_REQUEST_HEADERS = [
@@ -315,6 +347,11 @@ function toView(input: GatewayConfigInput) {
         throw new GatewayConfigError("clientMaxBodySize", `must be an NGINX size like 512k or 1m (or bytes), from 1 byte to 1g`, input.clientMaxBodySize);
     }
     const proxyConnectTimeoutSeconds = limited("proxyConnectTimeoutSeconds", input.proxyConnectTimeoutSeconds);
+    const largeBodySlots = limited("largeBodySlots", input.largeBodySlots);
+    const largeBodySlotsPerClient = limited("largeBodySlotsPerClient", input.largeBodySlotsPerClient ?? Math.min(DEFAULT_LARGE_BODY_SLOTS_PER_CLIENT, largeBodySlots));
+    if (largeBodySlotsPerClient > largeBodySlots) {
+        throw new GatewayConfigError("largeBodySlotsPerClient", `must not exceed largeBodySlots ${largeBodySlots}`, largeBodySlotsPerClient);
+    }
     if (input.listenIpv6 !== undefined && typeof input.listenIpv6 !== "boolean") {
         throw new GatewayConfigError("listenIpv6", "must be a boolean", input.listenIpv6);
     }
@@ -337,7 +374,8 @@ function toView(input: GatewayConfigInput) {
         clientMaxBodySize: String(input.clientMaxBodySize),
         bodyBufferSize: `${BODY_BUFFER_BYTES / 1024}k`,
         connectionsPerClient: limited("connectionsPerClient", input.connectionsPerClient),
-        largeBodySlots: limited("largeBodySlots", input.largeBodySlots),
+        largeBodySlots,
+        largeBodySlotsPerClient,
         proxyConnectTimeoutSeconds,
         proxyReadTimeoutSeconds: limited("proxyReadTimeoutSeconds", input.proxyReadTimeoutSeconds),
         proxySendTimeoutSeconds: limited("proxySendTimeoutSeconds", input.proxySendTimeoutSeconds),
@@ -361,6 +399,8 @@ function toView(input: GatewayConfigInput) {
         jsonErrors: SERVER_ERRORS.map(([code, status]) => ({ code, status })),
         errorStatuses: [...new Set(SERVER_ERRORS.map(([, status]) => status))].map((status) => ({ status, message: ERROR_MESSAGES[status] })),
         proxyErrors: PROXY_ERRORS.map((code) => ({ code, status: code })),
+        serviceTokenPattern: serviceTokenPattern(),
+        forbiddenBody: JSON.stringify({ error: ERROR_MESSAGES[403] }),
     };
 }
 

@@ -12,15 +12,18 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # The real programs the suites start (test/support/*): PostgreSQL with pgcrypto, NGINX, Redis,
-# Prometheus (promtool) and mtail it scrapes, OpenSSL for the TLS handshakes. The other exporters
+# Prometheus (promtool) and mtail it scrapes, OpenSSL for the TLS handshakes, gpg and rclone for the
+# encrypted backups and their copy off the cluster, python3-venv for the S3 server. The other exporters
 # come from the toolchain (step 3), built at the versions their images pin.
 # The e2e's real node (test/e2e/support/): containerd, runc and the CNI plugins; iptables, ipset
 # and iproute2 for its network; mmdebstrap and Debian's archive key for the images' Debian root
 # filesystems (also on Ubuntu), busybox-static for the exporter images' shell, gcc and libc6-dev
 # for the pause program, file and curl.
-PACKAGES=(postgresql postgresql-contrib nginx-light redis-server openssl prometheus mtail
+PACKAGES=(postgresql postgresql-contrib nginx-light redis-server openssl prometheus mtail gnupg rclone python3-venv
     containerd runc containernetworking-plugins iptables ipset iproute2 mmdebstrap debian-archive-keyring
     busybox-static gcc libc6-dev file curl)
+# The S3-compatible server the backup test copies to: moto's, from PyPI, in its own venv under .toolchain/.
+MOTO_VERSION=5.2.5
 
 fail() {
     echo "test: $*" >&2
@@ -63,6 +66,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     npm ci --no-audit --no-fund || fail "npm ci failed"
     echo "$want" >"$stamp"
 fi
+
+moto_dir=".toolchain/moto-$MOTO_VERSION"
+if [ ! -x "$moto_dir/bin/moto_server" ]; then
+    echo "test: installing moto[server]==$MOTO_VERSION (the S3 server of the backup test) into $moto_dir"
+    rm -rf "$moto_dir"
+    { python3 -m venv "$moto_dir" && "$moto_dir/bin/pip" install -q "moto[server]==$MOTO_VERSION"; } || fail "could not install moto[server]==$MOTO_VERSION from PyPI"
+fi
+export ASKY_MOTO_SERVER="$PWD/$moto_dir/bin/moto_server"
 
 go version >/dev/null 2>&1 || fail "Go (>= 1.26, with the Go module proxy) is needed to build the e2e toolchain"
 bash scripts/toolchain.sh >/dev/null || fail "the e2e toolchain did not build (scripts/toolchain.sh, log above)"

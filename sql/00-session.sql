@@ -5,16 +5,29 @@
 \set ON_ERROR_STOP on
 \set QUIET on
 \encoding UTF8
+-- Secrets travel inside statements below (ALTER ROLE ... PASSWORD, crypt()). First of all, this
+-- session stops reporting its statements: pg_stat_activity shows a session's current and last
+-- statement to every member of pg_read_all_stats (asky_monitor, through pg_monitor).
+SET track_activities = off;
+-- Then every way the server could log a statement's text, for the whole session and before the
+-- transaction starts (whether a transaction is sampled is decided when it begins).
+SET log_statement = 'none';
+SET log_min_duration_statement = -1;
+SET log_min_duration_sample = -1;
+SET log_transaction_sample_rate = 0;
+SET log_min_error_statement = 'panic';
+SET debug_print_parse = off;
+SET debug_print_rewritten = off;
+SET debug_print_plan = off;
+-- Extensions that keep statement texts or plans, if the server loads them.
+SET pg_stat_statements.track = 'none';
+SET pg_stat_statements.track_utility = off;
+SET auto_explain.log_min_duration = -1;
 SET client_min_messages = warning;
 SET standard_conforming_strings = on;
 
 BEGIN;
 
--- Secrets travel inside statements below (ALTER ROLE ... PASSWORD, crypt()): keep them out
--- of the server log even if the statement or its error would otherwise be logged.
-SET LOCAL log_statement = 'none';
-SET LOCAL log_min_error_statement = 'panic';
-SET LOCAL log_min_duration_statement = -1;
 SET LOCAL password_encryption = 'scram-sha-256';
 SET LOCAL search_path = pg_catalog, public;
 -- ALTER TABLE waits for the services' open transactions: fail the Job rather than stall them.

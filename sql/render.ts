@@ -18,6 +18,14 @@ export const SERVICE_DATABASE_ROLES: Readonly<Record<ServiceName, { role: string
 /** The monitoring role postgres-exporter logs in as (pg_monitor, no table access). */
 export const MONITORING_DATABASE_ROLE = Object.freeze({ role: "asky_monitor", passwordEnv: "ASKY_MONITOR_DB_PASSWORD" });
 
+/** The role the backup CronJob dumps as (pg_read_all_data, read-only, no superuser). */
+export const BACKUP_DATABASE_ROLE = Object.freeze({ role: "asky_backup", passwordEnv: "ASKY_BACKUP_DB_PASSWORD" });
+
+/** Every login role the bootstrap sets a password for, each from its environment variable. */
+export const DATABASE_LOGIN_ROLES: readonly { role: string; passwordEnv: string }[] = Object.freeze([
+    ...Object.values(SERVICE_DATABASE_ROLES), MONITORING_DATABASE_ROLE, BACKUP_DATABASE_ROLE,
+]);
+
 /** bcrypt cost bounds: below 10 is too cheap to brute-force (SEC-5); above 16 makes every deploy crawl. */
 export const MIN_BCRYPT_COST = 10;
 export const MAX_BCRYPT_COST = 16;
@@ -28,6 +36,7 @@ const ROLE_TEMPLATE = "05-roles.sql";
 const SEED_FILE = "06-seed.sql";
 const SEED_USERS_FILE = "07-seed-users.sql";
 const MONITORING_ROLE_FILE = "08-monitoring-role.sql";
+const BACKUP_ROLE_FILE = "09-backup-role.sql";
 
 const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -59,6 +68,7 @@ export function renderDatabaseSql(input: { databaseName: string; users: readonly
         readSql(SEED_USERS_FILE),
         usersSql,
         `\\set asky_monitor_role ${MONITORING_DATABASE_ROLE.role}\n\\set asky_monitor_password_env ${MONITORING_DATABASE_ROLE.passwordEnv}\n${readSql(MONITORING_ROLE_FILE)}`,
+        `\\set asky_backup_role ${BACKUP_DATABASE_ROLE.role}\n\\set asky_backup_password_env ${BACKUP_DATABASE_ROLE.passwordEnv}\n${readSql(BACKUP_ROLE_FILE)}`,
         "COMMIT;",
         "\\echo 'asky bootstrap: done'",
         "",
@@ -68,6 +78,11 @@ export function renderDatabaseSql(input: { databaseName: string; users: readonly
 /** Content of sql/backup.sh */
 export function backupScript(): string {
     return fs.readFileSync(path.join(SQL_DIR, "backup.sh"), "utf8");
+}
+
+/** Content of sql/backup-upload.sh (the off-cluster copy of a dump). */
+export function backupUploadScript(): string {
+    return fs.readFileSync(path.join(SQL_DIR, "backup-upload.sh"), "utf8");
 }
 
 /** Content of sql/sync-superuser-password.sh (the postgres container's postStart hook). */

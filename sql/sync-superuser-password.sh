@@ -6,8 +6,9 @@
 # Connects over the pod's own socket (peer authentication, no password); the password travels
 # through the environment and psql's \getenv, never a command line. Always exits 0: a hook
 # failure would kill the container, and a database still recovering must be left to finish.
-# ALTER ROLE ... PASSWORD carries the password in its text: before it, this session turns off
-# every way the server could log a statement (log_statement ddl/all, durations, samples,
+# ALTER ROLE ... PASSWORD carries the password in its text: before it, this session stops
+# reporting its statements to pg_stat_activity (which pg_read_all_stats members such as the
+# monitoring role read) and turns off every way the server could log a statement (log_statement ddl/all, durations, samples,
 # errors, parse-tree dumps) and pg_stat_statements' utility tracking. psql sends each line as
 # its own statement, so each SET is in force before the next one arrives.
 set -u
@@ -18,6 +19,7 @@ i=0
 while [ "$i" -lt "$tries" ]; do
   if pg_isready -q -h "$host"; then
     if printf '%s\n' "\\getenv pw POSTGRES_PASSWORD" \
+        "SET track_activities = off;" \
         "SET log_statement = 'none';" \
         "SET log_min_duration_statement = -1;" \
         "SET log_min_duration_sample = -1;" \

@@ -12,7 +12,7 @@ describe("AskyCache (components/cache.ts)", () => {
         const c = pod.containers[0];
         assert.strictEqual(pod.securityContext.runAsUser, 999);
         // dev limit 128Mi: Redis keeps 75% of it (100663296 bytes) and evicts least-recently-used keys beyond.
-        assert.deepStrictEqual(c.args, ["redis-server", "--save", "", "--appendonly", "no", "--dir", "/data", "--maxmemory", "100663296", "--maxmemory-policy", "allkeys-lru"], "a cache: nothing persisted, bounded");
+        assert.deepStrictEqual(c.args, ["redis-server", "--save", "", "--appendonly", "no", "--dir", "/data", "--maxmemory", "100663296", "--maxmemory-policy", "allkeys-lru", "--aclfile", "/etc/redis/acl/users.acl"], "a cache: nothing persisted, bounded, its users from the ACL Secret");
         assert.ok(pod.volumes.find((v: any) => v.name === "data").emptyDir);
         assert.deepStrictEqual(c.readinessProbe.exec.command, ["redis-cli", "-p", "6379", "ping"]);
         assert.deepStrictEqual(c.livenessProbe.tcpSocket, { port: "redis" });

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, parseAskyConfig, parseImage, parseQuantity, readConfig } from "../config";
+import { ConfigError, parseAskyConfig, parseImage, parseQuantity, prodGuardrails, readConfig } from "../config";
 import { renderStack, stackConfig } from "../scripts/render";
 import { configProblems, rawStackConfig } from "./support/render";
 
@@ -45,9 +45,9 @@ const badInputs: [title: string, stack: "dev" | "prod", mutate: Mutation, expect
     ["two e-mails with one password variable", "dev", (c) => { c.database.users[0].email = "ana.souza@asky.local"; c.database.users[1].email = "ana-souza@asky.local"; }, [/asky:database\.users\[1\]\.email = "ana-souza@asky\.local": maps to the same password variable ASKY_USER_PASSWORD_ANA_SOUZA_ASKY_LOCAL as users\[0\]/]],
     ["a seeded user's name with a line break", "dev", (c) => { c.database.users[0].name = "Admin\n\\! rm -rf /"; }, [/asky:database\.users\[0\]\.name = .*: must be 1-255 printable characters/]],
     ["no seeded user", "dev", (c) => { c.database.users = []; }, [/asky:database\.users = \[\]: must seed at least one user/]],
-    ["a token rotation not shorter than its lifetime", "dev", (c) => { c.serviceToken = { lifetimeDays: 30, rotationDays: 45 }; }, [/asky:serviceToken\.rotationDays = 45: must be less than asky:serviceToken\.lifetimeDays \(30\)/]],
-    ["a token lifetime above a year", "prod", (c) => { c.serviceToken = { lifetimeDays: 400 }; }, [/asky:serviceToken\.lifetimeDays = 400: must be a whole number of days from 2 to 365/]],
-    ["an unknown service-token key", "dev", (c) => { c.serviceToken = { lifetime: 90 }; }, [/asky:serviceToken\.lifetime: unknown key; allowed here: lifetimeDays, rotationDays/]],
+    ["a token rotation not shorter than its lifetime", "dev", (c) => { c.serviceToken = { lifetimeHours: 30, rotationHours: 45 }; }, [/asky:serviceToken\.rotationHours = 45: must be less than asky:serviceToken\.lifetimeHours \(30\)/]],
+    ["a token lifetime above 30 days", "prod", (c) => { c.serviceToken = { lifetimeHours: 2160 }; }, [/asky:serviceToken\.lifetimeHours = 2160: must be a whole number of hours from 2 to 720/]],
+    ["the old day-based keys", "dev", (c) => { c.serviceToken = { lifetimeDays: 90 }; }, [/asky:serviceToken\.lifetimeDays: unknown key; allowed here: lifetimeHours, rotationHours/]],
     ["an unknown user role", "dev", (c) => { c.database.users[0].role = "doctor"; }, [/asky:database\.users\[0\]\.role = "doctor"/, /admin.*nurse.*agent/]],
     ["an unknown environment", "dev", (c) => { c.environment = "staging"; }, [/asky:environment = "staging"/, /dev.*prod/]],
     ["a missing section", "dev", (c) => { delete c.cache; }, [/asky:cache = \(missing\)/]],
@@ -106,10 +106,10 @@ describe("config (config/index.ts)", () => {
         assert.deepStrictEqual([project.name, project.runtime.name, project.config], ["asky", "nodejs", undefined]);
     });
 
-    it("asky:serviceToken left out: 90-day tokens, renewed every 30 days", () => {
+    it("asky:serviceToken left out: 48-hour tokens, renewed every 24 hours (at most two valid at once)", () => {
         const raw = rawConfig("dev");
         delete raw.serviceToken;
-        assert.deepStrictEqual(parseAskyConfig(raw).config.serviceToken, { lifetimeDays: 90, rotationDays: 30 });
+        assert.deepStrictEqual(parseAskyConfig(raw).config.serviceToken, { lifetimeHours: 48, rotationHours: 24 });
     });
 
     it("POD-11 allows a moving tag in dev, with a warning", () => {
@@ -124,16 +124,38 @@ describe("config (config/index.ts)", () => {
         assert.strictEqual(problemsOf(raw).length, 2);
     });
 
-    it("POD-11 accepts in prod a tag that starts with a full version, or a digest (with or without a tag)", () => {
+    it("POD-11 accepts in prod a digest (with or without a tag); dev a tag that starts with a full version", () => {
         const digest = `@sha256:${"b".repeat(64)}`;
-        for (const image of ["redis:7.4.1-alpine", "registry:5000/team/redis:v7.4", "redis:7.4", "redis:7.4.1.2", `redis${digest}`, `redis:latest${digest}`]) {
+        for (const image of [`redis:7.4.11-alpine${digest}`, `registry:5000/team/redis:v7.4${digest}`, `redis${digest}`, `redis:latest${digest}`]) {
             const raw = rawConfig("prod");
             raw.cache.image = image;
             assert.deepStrictEqual(problemsOf(raw), [], image);
         }
+        for (const image of ["redis:7.4.11-alpine", "registry:5000/team/redis:v7.4", "redis:7.4", "redis:7.4.1.2"]) {
+            const dev = rawConfig("dev");
+            dev.cache.image = image;
+            assert.ok(!parseAskyConfig(dev).warnings.some((w) => w.includes(image)), image);
+        }
         const raw = rawConfig("prod");
         raw.database.image = `postgres:16.6-bookworm${digest}`;
         assert.deepStrictEqual(problemsOf(raw), [], "the major version is read from the tag in front of the digest");
+    });
+
+    it("prod takes every image by digest: a full version tag alone is refused, naming the key, the image and the form to use (issue 22 item 7)", () => {
+        for (const [key, set] of [["asky:cache.image", (c: any) => { c.cache.image = "redis:7.4.11-alpine"; }], ["asky:database.image", (c: any) => { c.database.image = "postgres:16.15-bookworm"; }],
+            ["asky:monitoring.images.redisExporter", (c: any) => { c.monitoring.images.redisExporter = "oliver006/redis_exporter:v1.88.0"; }]] as [string, Mutation][]) {
+            const raw = rawConfig("prod");
+            set(raw);
+            const problems = problemsOf(raw);
+            assert.ok(problems.some((p) => p.startsWith(`${key} = "`) && /prod takes every image by digest .*@sha256:<digest> \(README: "Resolving image digests"\)/.test(p)), problems.join("\n"));
+        }
+        // The committed prod file's own images (with the overlay's examples): every one a digest.
+        const { config } = parseAskyConfig(rawConfig("prod"));
+        const images = [config.database.image, config.cache.image, config.gateway.image, ...Object.values(config.services).map((s) => s.image), ...Object.values(config.monitoring.images)];
+        assert.deepStrictEqual(images.filter((i) => !parseImage(i).digest), []);
+        assert.match(config.cache.image, /^redis:7\.4\.(\d+)-alpine@sha256:/);
+        assert.ok(Number(/^redis:7\.4\.(\d+)/.exec(config.cache.image)![1]) >= 6, "past CVE-2025-49844 (fixed in 7.4.6)");
+        assert.ok(Number(/^postgres:16\.(\d+)/.exec(config.database.image)![1]) >= 10, "past CVE-2025-8713/8714/8715 (fixed in 16.10)");
     });
 
     it("dev: a PostgreSQL image whose version the tag does not tell is a warning, not an error", () => {
@@ -162,8 +184,11 @@ describe("config (config/index.ts)", () => {
         assert.ok(error instanceof ConfigError, String(error));
         assert.deepStrictEqual(error.problems.map((p) => p.split(":").slice(0, 2).join(":")), [
             "asky:kubeContext", "asky:storage.storageClass", "asky:services.auth.image", "asky:services.pyxis.image", "asky:services.request-management.image",
+            "asky:gateway.image", "asky:gateway.tls.hostname",
+            "asky:monitoring.images.nginxExporter", "asky:monitoring.images.logExporter", "asky:monitoring.images.postgresExporter", "asky:monitoring.images.redisExporter",
+            "asky:backup.encryption.publicKey",
         ]);
-        assert.match(error.message, /5 placeholder value\(s\) <REQUIRED: …>; nothing was deployed/);
+        assert.match(error.message, /12 placeholder value\(s\) <REQUIRED: …>; nothing was deployed/);
         assert.match(error.message, /asky:services\.auth\.image: the auth image in your registry, pinned/);
         // The program itself: not one resource registered.
         pulumi.runtime.setAllConfig(config, secretKeys);
@@ -196,7 +221,7 @@ describe("config (config/index.ts)", () => {
             const { config, overlay: used } = stackConfig("overlay-test");
             assert.strictEqual(used, overlay);
             assert.strictEqual(config["asky:kubeContext"], "gke_hospital_prod");
-            assert.strictEqual(JSON.parse(config["asky:services"]).auth.image, "registry.example.org/asky/auth:1.0.0", "a placeholder is filled");
+            assert.strictEqual(JSON.parse(config["asky:services"]).auth.image, `registry.example.org/asky/auth:1.0.0@sha256:${"1".repeat(64)}`, "a placeholder is filled");
         } finally {
             fs.rmSync(stackFile, { force: true });
             fs.rmSync(overlay, { force: true });
@@ -236,11 +261,93 @@ describe("config (config/index.ts)", () => {
             assert.throws(plain, /asky:cache\.resources\.limits\.memory = "11Mi"/);
         });
 
-        it("warns when firebaseServiceAccount sits in plain text in the stack file, not when it is a secret", () => {
+        it("dev warns when firebaseServiceAccount sits in plain text in the stack file, not when it is a secret; the fix reads the file from stdin", () => {
             const warnings = (secret: boolean) => load({ "asky:firebaseServiceAccount": "{\"type\":\"service_account\"}" }, secret ? ["asky:firebaseServiceAccount"] : [])().warnings;
-            assert.ok(warnings(false).some((w) => /asky:firebaseServiceAccount is stored in plain text .* pulumi config set --secret asky:firebaseServiceAccount/.test(w)), warnings(false).join("\n"));
+            assert.ok(warnings(false).some((w) => /asky:firebaseServiceAccount = \[a plain-text value\]: .*allowed only as a secret.*pulumi config set --secret asky:firebaseServiceAccount < serviceAccountKey\.json/.test(w)), warnings(false).join("\n"));
             assert.ok(!warnings(true).some((w) => /firebaseServiceAccount/.test(w)));
-            assert.ok(!warnings(false).some((w) => /service_account/.test(w)), "the warning never prints the value");
+            assert.ok(!warnings(false).some((w) => /service_account|\$\(cat/.test(w)), "the warning never prints the value, nor suggests it on a command line");
+        });
+
+        it("prod refuses a plain-text firebaseServiceAccount (a private key in the stack file), before any resource", () => {
+            const prod = (secret: boolean) => {
+                const { config } = stackConfig("prod", { "asky:firebaseServiceAccount": "{\"type\":\"service_account\",\"private_key\":\"k\"}" });
+                pulumi.runtime.setAllConfig(config, secret ? ["asky:firebaseServiceAccount"] : []);
+                return readConfig;
+            };
+            assert.throws(prod(false), (err: ConfigError) => {
+                assert.match(err.message, /nothing was deployed/);
+                assert.match(err.message, /asky:firebaseServiceAccount = \[a plain-text value\]: it holds a private key, allowed only as a secret/);
+                assert.match(err.message, /pulumi config set --secret asky:firebaseServiceAccount < serviceAccountKey\.json/);
+                assert.ok(!/service_account|private_key/.test(err.message), "the error never prints the value");
+                return true;
+            });
+            assert.doesNotThrow(prod(true));
+        });
+    });
+
+    it("prod backups need an OpenPGP public key to encrypt to; a private key pasted there is refused outright (issue 22 item 5)", () => {
+        const raw = rawConfig("prod");
+        delete raw.backup.encryption;
+        assert.ok(problemsOf(raw).some((p) => /asky:backup\.encryption\.publicKey = \(missing\): prod encrypts every dump .*pulumi config set --path 'asky:backup\.encryption\.publicKey' < backup-public\.asc/.test(p)), problemsOf(raw).join("\n"));
+        raw.backup.encryption = { publicKey: "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQVYBGx\n-----END PGP PRIVATE KEY BLOCK-----\n" };
+        const problems = problemsOf(raw);
+        assert.ok(problems.some((p) => /asky:backup\.encryption\.publicKey = .*is a PRIVATE key: give the public one/.test(p)), problems.join("\n"));
+        raw.backup.encryption = { publicKey: "ssh-ed25519 AAAA backup@host" };
+        assert.ok(problemsOf(raw).some((p) => /asky:backup\.encryption\.publicKey = "ssh-ed25519 AAAA backup@host": must be an ASCII-armored OpenPGP public key/.test(p)));
+    });
+
+    it("prod with an organisation's TLS Secret needs its hostname: the redirect target and the services' Host never come from the client", () => {
+        const raw = rawConfig("prod");
+        delete raw.gateway.tls.hostname;
+        assert.ok(problemsOf(raw).some((p) => /asky:gateway\.tls\.hostname = \(missing\): prod needs the public name clients use/.test(p)), problemsOf(raw).join("\n"));
+        const dev = rawConfig("dev");
+        dev.gateway.tls = { mode: "secret", secretName: "gateway-tls", nodePort: 30443 };
+        assert.doesNotThrow(() => parseAskyConfig(dev), "dev may redirect to the host asked for");
+    });
+
+    describe("prod guardrails and break glass", () => {
+        const guardrails: [string, Mutation, RegExp][] = [
+            ["TLS off", (c) => { c.gateway.tls = { mode: "off" }; }, /asky:gateway\.tls\.mode = "off": not allowed in prod \(allowed: "secret" or "certManager"\): patient data and bearer tokens would cross the network in clear/],
+            ["NetworkPolicies off", (c) => { c.networkPolicies = false; }, /asky:networkPolicies = false: not allowed in prod \(allowed: true\): every pod could reach every other/],
+            ["protectData false", (c) => { c.protectData = false; }, /asky:protectData = false: not allowed in prod \(allowed: true\): pulumi destroy would delete the namespace, the database and its volume/],
+            ["backups off", (c) => { c.backup.enabled = false; }, /asky:backup\.enabled = false: not allowed in prod \(allowed: true\): no backup of the database/],
+        ];
+        for (const [what, mutate, expected] of guardrails) {
+            it(`prod refuses ${what}, naming the break-glass key that would lift it`, () => {
+                const raw = rawConfig("prod");
+                mutate(raw);
+                const problems = problemsOf(raw);
+                assert.ok(problems.some((p) => expected.test(p) && /pulumi config set --path 'asky:breakGlass\.\w+' '<why, who, ticket>'/.test(p)), problems.join("\n"));
+                mutate(rawConfig("dev"));
+            });
+        }
+
+        it("asky:breakGlass.<guardrail> with a reason lifts exactly that guardrail, with a loud warning on every run", () => {
+            const raw = rawConfig("prod");
+            raw.protectData = false;
+            raw.networkPolicies = false;
+            raw.breakGlass = { dataUnprotected: "decommissioning asky-prod, J. Silva, CHG-1234" };
+            const problems = problemsOf(raw);
+            assert.ok(!problems.some((p) => /asky:protectData/.test(p)), problems.join("\n"));
+            assert.ok(problems.some((p) => /asky:networkPolicies = false: not allowed in prod/.test(p)), "another guardrail stays");
+            raw.networkPolicies = true;
+            const { warnings } = parseAskyConfig(raw);
+            assert.ok(warnings.some((w) => /^BREAK GLASS: asky:breakGlass\.dataUnprotected lifts a prod guardrail: asky:protectData = false/.test(w) && /CHG-1234/.test(w)), warnings.join("\n"));
+            assert.deepStrictEqual(prodGuardrails(parseAskyConfig(raw).config).lifted, ["dataUnprotected"]);
+        });
+
+        it("refuses a break-glass key that lifts nothing (dev, or a guardrail that is on), one without a real reason, or an unknown guardrail", () => {
+            const dev = rawConfig("dev");
+            dev.breakGlass = { tlsOff: "dev has no certificate, A. Lima, n/a" };
+            assert.ok(problemsOf(dev).some((p) => /asky:breakGlass\.tlsOff = .*lifts nothing \(guardrails apply to prod only\); remove the key/.test(p)), problemsOf(dev).join("\n"));
+            const prod = rawConfig("prod");
+            prod.breakGlass = { backupsOff: "backups are made by the storage team, CHG-9" };
+            assert.ok(problemsOf(prod).some((p) => /asky:breakGlass\.backupsOff = .*lifts nothing \(asky:backup\.enabled is not false\)/.test(p)), problemsOf(prod).join("\n"));
+            prod.backup.enabled = false;
+            prod.breakGlass = { backupsOff: "because" };
+            assert.ok(problemsOf(prod).some((p) => /asky:breakGlass\.backupsOff = "because": must say why, who and which ticket/.test(p)), problemsOf(prod).join("\n"));
+            prod.breakGlass = { policyPackOff: "no pack today, anybody, none" };
+            assert.ok(problemsOf(prod).some((p) => /asky:breakGlass\.policyPackOff: unknown key; allowed here: tlsOff, networkPoliciesOff, dataUnprotected, backupsOff/.test(p)), problemsOf(prod).join("\n"));
         });
     });
 

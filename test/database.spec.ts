@@ -19,7 +19,7 @@ describe("AskyDatabase (components/database.ts)", () => {
             "auth-database-url", "database-role-passwords", "initial-user-passwords", "postgres-superuser", "pyxis-database-url", "request-management-database-url",
         ]);
         const data = (name: string) => reveal(resources.find((r) => (r.inputs.metadata as any)?.name === name && r.inputs.kind === "Secret")!.inputs.stringData) as Record<string, string>;
-        assert.deepStrictEqual(Object.keys(data("database-role-passwords")).sort(), ["ASKY_AUTH_DB_PASSWORD", "ASKY_MONITOR_DB_PASSWORD", "ASKY_PYXIS_DB_PASSWORD", "ASKY_REQUESTS_DB_PASSWORD"]);
+        assert.deepStrictEqual(Object.keys(data("database-role-passwords")).sort(), ["ASKY_AUTH_DB_PASSWORD", "ASKY_BACKUP_DB_PASSWORD", "ASKY_MONITOR_DB_PASSWORD", "ASKY_PYXIS_DB_PASSWORD", "ASKY_REQUESTS_DB_PASSWORD"]);
         assert.deepStrictEqual(Object.keys(data("initial-user-passwords")).sort(), [
             "ASKY_USER_PASSWORD_ADMIN_ASKY_LOCAL", "ASKY_USER_PASSWORD_AGENT_ASKY_LOCAL", "ASKY_USER_PASSWORD_NURSE_ASKY_LOCAL",
         ]);
@@ -27,8 +27,8 @@ describe("AskyDatabase (components/database.ts)", () => {
         const rolePw = data("database-role-passwords");
         assert.ok(data("pyxis-database-url").DATABASE_URL.includes(`asky_pyxis:${rolePw.ASKY_PYXIS_DB_PASSWORD}@`));
         const random = resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword");
-        // superuser, three service roles, the monitoring role, three seeded users
-        assert.strictEqual(random.length, 1 + 3 + 1 + 3);
+        // superuser, three service roles, the monitoring and backup roles, three seeded users
+        assert.strictEqual(random.length, 1 + 3 + 2 + 3);
         for (const r of random) assert.strictEqual(r.inputs.special, false, "passwords are URL-safe: they sit in DATABASE_URL");
     });
 
@@ -50,7 +50,7 @@ describe("AskyDatabase (components/database.ts)", () => {
         assert.strictEqual(sts.spec.replicas, 1);
         const pod = sts.spec.template.spec;
         const c = pod.containers[0];
-        assert.strictEqual(c.image, "postgres:16.6-bookworm");
+        assert.strictEqual(c.image, "postgres:16.15-bookworm");
         const env = Object.fromEntries(c.env.map((e: any) => [e.name, e]));
         assert.strictEqual(env.PGDATA.value, PGDATA);
         assert.ok(PGDATA.startsWith(DATA_MOUNT + "/"));

@@ -161,7 +161,10 @@ describe("AskyGateway (components/gateway.ts)", () => {
         assert.ok(!objects.some((o) => o.kind === "Secret"), "the organisation's Secret is not ours");
         const conf: string = find(objects, "ConfigMap", "gateway-config").data["nginx.conf"];
         assert.match(conf, /listen 8443 ssl default_server;/);
-        assert.match(conf, /return 301 https:\/\/\$host\$request_uri;/, "no hostname configured: back to the host asked for, on 443");
+        // prod names its host: the redirect never follows the Host a client sends, and the services get that name.
+        assert.match(conf, /return 301 https:\/\/asky\.example\.org\$request_uri;/, "the configured hostname, on 443");
+        assert.doesNotMatch(conf, /https:\/\/\$host/);
+        assert.match(conf, /server_name asky\.example\.org;/);
     });
 
     it("TLS by cert-manager: a Certificate for the hostname from the configured issuer, issuing the mounted Secret", async () => {

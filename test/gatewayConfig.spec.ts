@@ -28,6 +28,7 @@ const badGateway: [title: string, stack: "dev" | "prod", mutate: Mutation, expec
     ["a memory limit too small for 1024 connections per worker", "dev", (g) => { g.resources.limits.memory = "16Mi"; g.resources.requests.memory = "16Mi"; }, [/asky:gateway\.resources\.limits\.memory = "16Mi": at least 32Mi for 1 NGINX worker/]],
     ["0 connections per client", "dev", (g) => { g.limits.connectionsPerClient = 0; }, [/asky:gateway\.limits\.connectionsPerClient = 0: must be an integer from 1 to 10000/]],
     ["0 large-body slots", "dev", (g) => { g.limits.largeBodySlots = 0; }, [/asky:gateway\.limits\.largeBodySlots = 0: must be an integer from 1 to 1024/]],
+    ["more large-body slots per client than the pod has", "dev", (g) => { g.limits.largeBodySlots = 8; g.limits.largeBodySlotsPerClient = 16; }, [/asky:gateway\.limits\.largeBodySlotsPerClient = 16: must not exceed asky:gateway\.limits\.largeBodySlots \(8\)/]],
     ["more CPUs than NGINX workers we allow", "dev", (g) => { g.resources.limits.cpu = "65"; }, [/asky:gateway\.resources\.limits\.cpu = "65": at most 64 CPUs/]],
     ["replicas the API server refuses", "dev", (g) => { g.replicas = 2 ** 31; }, [/asky:gateway\.replicas = 2147483648: must be at most 2147483647/]],
     ["an unknown public route", "dev", (g) => { g.publicRoutes = ["/auth/login", "/admin"]; }, [/asky:gateway\.publicRoutes\[1\] = "\/admin": must be one of \/auth\/login, \/auth\/register, \/auth\/users\/, \/pyxis\/, \/requests\/, \/healthz/]],
@@ -79,7 +80,7 @@ describe("gateway config (config/gateway.ts)", () => {
 
     it("every limit nginx/render.ts checks is checked here first: one past each end is refused with its key, each end renders", async () => {
         const keys = Object.keys(GATEWAY_LIMITS).filter((k) => !["clientMaxBodyBytes", "workerProcesses", "workerConnections", "proxyNextUpstreamTimeoutSeconds"].includes(k)) as (keyof typeof GATEWAY_LIMITS)[];
-        assert.strictEqual(keys.length, 8, "every asky:gateway.limits number but the body size (its own rows above)");
+        assert.strictEqual(keys.length, 9, "every asky:gateway.limits number but the body size (its own rows above)");
         for (const k of keys) {
             const { min, max } = GATEWAY_LIMITS[k];
             for (const bad of [min - 1, max + 1]) {
@@ -129,14 +130,16 @@ describe("gateway config (config/gateway.ts)", () => {
             assert.strictEqual(awaitsLoadBalancer(parseAskyConfig(prod).config), false);
         });
 
-        it("prod on NodePort (bare metal) is allowed with a warning; prod without TLS is warned about", () => {
+        it("prod on NodePort (bare metal) is allowed with a warning; prod without TLS only with asky:breakGlass.tlsOff, loudly", () => {
             const prod = rawConfig("prod");
             prod.gateway.exposure = "NodePort";
             prod.gateway.nodePort = 30080;
             prod.gateway.tls = { mode: "off" };
+            assert.throws(() => parseAskyConfig(prod), /asky:gateway\.tls\.mode = "off": not allowed in prod/);
+            prod.breakGlass = { tlsOff: "TLS ends at the hospital's own load balancer, R. Alves, CHG-77" };
             const { warnings } = parseAskyConfig(prod);
             assert.ok(warnings.some((w) => /"NodePort" in prod/.test(w)), warnings.join("\n"));
-            assert.ok(warnings.some((w) => /tls\.mode is "off" in prod/.test(w)), warnings.join("\n"));
+            assert.ok(warnings.some((w) => /BREAK GLASS: asky:breakGlass\.tlsOff .*asky:gateway\.tls\.mode = "off"/.test(w)), warnings.join("\n"));
             assert.ok(!parseAskyConfig(rawConfig("prod")).warnings.some((w) => /gateway/.test(w)), "the committed prod file is quiet");
         });
     });

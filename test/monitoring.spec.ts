@@ -86,6 +86,8 @@ describe("metrics of every component reach a real Prometheus (Debian's prometheu
     const sent = { pyxis200: 5, requests503: 3, notFound: 2, logins: 12, internalUsers: 2 };
     let login429 = 0;
 
+    let redisPort = 0;
+    let renderedResources: RegisteredResource[] = [];
     const describeAll = () => managed.map((m) => `--- ${m.name}:\n${m.output().slice(-3000)}`).join("\n");
     const query = async (expr: string): Promise<any> => {
         const r = await get(promPort, `/api/v1/query?query=${encodeURIComponent(expr)}`);
@@ -103,6 +105,7 @@ describe("metrics of every component reach a real Prometheus (Debian's prometheu
         requireBinary("redis-server", "redis-server");
         for (const image of Object.keys(EXPORTER_PROGRAMS)) exporterBinary(image);
         const { objects, resources } = await renderedStack("dev");
+        renderedResources = resources;
         targets = annotatedTargets(objects);
         const withOperator = await renderStack("dev", {
             "asky:monitoring": { ...YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.dev.yaml"), "utf8")).config["asky:monitoring"], prometheusOperator: true },
@@ -126,12 +129,22 @@ describe("metrics of every component reach a real Prometheus (Debian's prometheu
 
         // redis-server with the container's own args (its /data is a temp dir here).
         const redisContainer = find(objects, "Deployment", "redis").spec.template.spec.containers[0];
-        const redisPort = await freePort();
+        redisPort = await freePort();
         const redisDir = path.join(workDir, "redis");
         fs.mkdirSync(redisDir);
-        const [redisBinary, ...redisArgs] = redisContainer.args as string[];
+        let [redisBinary, ...redisArgs] = redisContainer.args as string[];
         const dirAt = redisArgs.indexOf("--dir");
         redisArgs[dirAt + 1] = redisDir;
+        // Its mounted Secret items (the ACL file) become files of a local directory.
+        const redisPod = find(objects, "Deployment", "redis").spec.template.spec;
+        for (const m of redisContainer.volumeMounts ?? []) {
+            const volume = redisPod.volumes.find((v: any) => v.name === m.name);
+            if (!volume?.secret) continue;
+            const dir = path.join(workDir, `redis-${m.name}`);
+            fs.mkdirSync(dir);
+            for (const item of volume.secret.items) fs.writeFileSync(path.join(dir, item.path), secretValue(resources, volume.secret.secretName, item.key));
+            redisArgs = redisArgs.map((a) => a.split(m.mountPath).join(dir));
+        }
         managed.push(startManaged("redis-server", redisBinary, [...redisArgs, "--port", String(redisPort), "--bind", "127.0.0.1"], process.env));
         await waitFor("redis PONG", async () => ((await redisCommands(redisPort, [["PING"]])).includes("+PONG") ? true : undefined), 20_000, describeAll);
 
@@ -286,6 +299,21 @@ describe("metrics of every component reach a real Prometheus (Debian's prometheu
                 .filter(([key]) => key !== "username").map(([, value]) => value));
         assert.ok(secrets.length >= 8, secrets.join(" "));
         for (const m of managed) for (const s of secrets) assert.ok(!m.output().includes(s), `${m.name} printed ${s}`);
+    });
+
+    it("Redis' default user (the services') has the data commands but no scripting and no dangerous command; the exporter logs in as its own user (issue 22 item 7)", async () => {
+        const reply = (commands: string[][]) => redisCommands(redisPort, commands);
+        assert.match(await reply([["SET", "acl:k", "v"], ["EXPIRE", "acl:k", "60"], ["GET", "acl:k"], ["INCR", "acl:n"], ["DEL", "acl:k", "acl:n"]]), /^\+OK\r\n:1\r\n\$1\r\nv\r\n:1\r\n:2\r\n$/);
+        for (const command of [["EVAL", "return 1", "0"], ["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"], ["SCRIPT", "LOAD", "return 1"], ["FUNCTION", "LIST"],
+            ["CONFIG", "SET", "maxmemory", "0"], ["CONFIG", "GET", "*"], ["FLUSHALL"], ["KEYS", "*"], ["DEBUG", "SLEEP", "0"], ["MONITOR"], ["ACL", "LIST"], ["SHUTDOWN"], ["MODULE", "LIST"], ["CLIENT", "KILL", "ID", "1"]]) {
+            // Redis 7 also refuses DEBUG and MODULE on its own (enable-debug-command no): either refusal, never a result.
+            assert.match(await reply([command]), /^-(NOPERM |ERR .*not allowed)/, command.join(" "));
+        }
+        // Only with its Secret's password: a client cannot become the exporter's user without it.
+        assert.match(await reply([["AUTH", "metrics", "guess"]]), /^-WRONGPASS/);
+        const password = secretValue(renderedResources, "redis-acl", "password");
+        assert.match(await reply([["AUTH", "metrics", password], ["INFO", "memory"], ["GET", "acl:k"]]), /^\+OK\r\n\$\d+\r\n# Memory[\s\S]*-NOPERM /);
+        assert.doesNotMatch(managed.find((m) => m.name === "redis-metrics")?.output() ?? "", /NOPERM|WRONGPASS|error/i, "redis_exporter had every command it needs");
     });
 
     it("the cache's hits and misses arrive (redis_keyspace_hits_total, redis_keyspace_misses_total)", async () => {

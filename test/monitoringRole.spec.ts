@@ -1,10 +1,11 @@
 import * as assert from "assert";
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { MONITORING_DATABASE_ROLE, SERVICE_DATABASE_ROLES, renderDatabaseSql, userPasswordEnv } from "../sql/render";
+import { MONITORING_DATABASE_ROLE, renderDatabaseSql, userPasswordEnv, DATABASE_LOGIN_ROLES } from "../sql/render";
 import { freePort } from "./support/nginx";
 import { Managed, exporterBinary, get, startManaged, waitFor } from "./support/monitoring";
-import { Credentials, TestPostgres } from "./support/postgres";
+import { Credentials, TestPostgres, run } from "./support/postgres";
 import { stackSettings } from "./support/render";
 
 /**
@@ -20,7 +21,7 @@ describe("the monitoring role asky_monitor (sql/08-monitoring-role.sql) on a rea
     let exporter: Managed | undefined;
     const users = stackSettings("dev").database.users;
     const env: Record<string, string> = {
-        ...Object.fromEntries([...Object.values(SERVICE_DATABASE_ROLES), MONITORING_DATABASE_ROLE].map((r) => [r.passwordEnv, `${r.passwordEnv.toLowerCase()}-pw`])),
+        ...Object.fromEntries(DATABASE_LOGIN_ROLES.map((r) => [r.passwordEnv, `${r.passwordEnv.toLowerCase()}-pw`])),
         ...Object.fromEntries(users.map((u) => [userPasswordEnv(u.email), `${u.role}-pw`])),
     };
     const apply = async () => {
@@ -108,5 +109,103 @@ describe("the monitoring role asky_monitor (sql/08-monitoring-role.sql) on a rea
         assert.doesNotMatch(exporter.output(), /permission denied/i);
         // Its log names the server, never the password it logged in with.
         assert.ok(!exporter.output().includes(monitor.password), "the exporter logs no password");
+    });
+});
+
+/**
+ * What asky_monitor (pg_monitor, so pg_read_all_stats) could see of the secrets the schema Job and the
+ * superuser hook send: their statements carry passwords (ALTER ROLE … PASSWORD, crypt()), and
+ * pg_stat_activity shows a session's current and last statement text to pg_read_all_stats. A poller
+ * logged in as asky_monitor watches pg_stat_activity every 20 ms through a whole bootstrap (bcrypt cost
+ * 12: each seeded user's hash keeps its statement running a few hundred milliseconds) and a hook run.
+ */
+describe("no secret of the schema Job or the superuser hook is visible to asky_monitor in pg_stat_activity, nor in the server log", function () {
+    this.timeout(180_000);
+    const DB = "asky";
+    let pg: TestPostgres;
+    const users = stackSettings("prod").database.users;
+    const secrets: Record<string, string> = {
+        ...Object.fromEntries(DATABASE_LOGIN_ROLES.map((r) => [r.passwordEnv, `Pw${r.passwordEnv.slice(5, 9)}${Math.random().toString(36).slice(2, 12)}`])),
+        ...Object.fromEntries(users.map((u) => [userPasswordEnv(u.email), `Seed${u.role}${Math.random().toString(36).slice(2, 12)}`])),
+    };
+    const monitor = (): Credentials => ({ user: MONITORING_DATABASE_ROLE.role, password: secrets[MONITORING_DATABASE_ROLE.passwordEnv] });
+
+    before(async () => {
+        // Every way the server can write a statement into its log, on: the Job's session must turn each off before a secret.
+        pg = await TestPostgres.start({
+            database: DB,
+            serverSettings: {
+                log_statement: "all",
+                log_min_duration_statement: "0",
+                log_min_duration_sample: "0",
+                log_statement_sample_rate: "1",
+                log_transaction_sample_rate: "1",
+                log_min_error_statement: "debug5",
+                debug_print_parse: "on",
+            },
+        });
+        // The monitoring role exists from a first deploy; the poller then watches a second, full one.
+        const file = path.join(pg.workDir, "bootstrap.sql");
+        fs.writeFileSync(file, renderDatabaseSql({ databaseName: DB, users, bcryptCost: 10 }));
+        const r = await pg.psqlFile(file, { env: secrets });
+        assert.strictEqual(r.code, 0, r.stderr);
+    });
+    after(async () => {
+        await pg?.stop();
+    });
+
+    /** Runs `work` while asky_monitor polls pg_stat_activity; returns every distinct query text it saw of other sessions. */
+    async function watchActivity(work: () => Promise<unknown>): Promise<string[]> {
+        const poll = "SELECT coalesce(string_agg(state || ': ' || query, E'\\n'), '') FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'";
+        const script = `\\pset format unaligned\n\\pset tuples_only on\nSELECT 'poller up';\n${poll} \\watch 0.02\n`;
+        const poller = spawn(path.join(pg.binDir, "psql"), ["-X", "-q", "-v", "ON_ERROR_STOP=1"], { env: pg.connectionEnv(DB, monitor()), stdio: ["pipe", "pipe", "pipe"] });
+        let out = "";
+        poller.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+        poller.stdin.end(script);
+        await waitFor("the poller", async () => (out.includes("poller up") ? true : undefined), 10_000);
+        try {
+            await work();
+        } finally {
+            poller.kill("SIGINT");
+            await new Promise((resolve) => poller.once("close", resolve));
+        }
+        return [...new Set(out.split("\n").filter((l) => l !== "" && l !== "poller up"))];
+    }
+
+    it("SEC-1 a full bootstrap (service roles, the monitoring role, seeded users at bcrypt cost 12) shows asky_monitor no password, and its session only as disabled", async () => {
+        const file = path.join(pg.workDir, "bootstrap-12.sql");
+        fs.writeFileSync(file, renderDatabaseSql({ databaseName: DB, users, bcryptCost: 12 }));
+        const logBefore = pg.logText().length;
+        let result: { code: number; stderr: string } = { code: -1, stderr: "" };
+        const seen = await watchActivity(async () => (result = await pg.psqlFile(file, { env: secrets })));
+        assert.strictEqual(result.code, 0, result.stderr);
+        // The poller really watched the Job's session: it saw it, with its statement tracking off.
+        assert.ok(seen.some((l) => /^disabled: $/.test(l)), `the Job's session was never seen (as disabled):\n${seen.join("\n")}`);
+        for (const [name, value] of Object.entries(secrets)) {
+            const hit = seen.find((l) => l.includes(value));
+            assert.strictEqual(hit, undefined, `asky_monitor saw ${name} in pg_stat_activity: ${hit}`);
+        }
+        assert.ok(!seen.some((l) => /PASSWORD|crypt\(|asky_seed_user\(|asky_secret\(/i.test(l)), `a statement carrying a secret was visible:\n${seen.join("\n")}`);
+        const log = pg.logText().slice(logBefore);
+        assert.match(log, /statement: SET track_activities/, "statement logging is on (the Job's first statement was logged)");
+        for (const [name, value] of Object.entries(secrets)) assert.ok(!log.includes(value), `the server log holds ${name}`);
+    });
+
+    it("SEC-1 the superuser hook's ALTER ROLE … PASSWORD is not visible to asky_monitor either", async () => {
+        const rotated = "Hook" + Math.random().toString(36).slice(2, 14);
+        const script = path.join(__dirname, "..", "sql", "sync-superuser-password.sh");
+        let result: { code: number; stdout: string; stderr: string } = { code: -1, stdout: "", stderr: "" };
+        const seen = await watchActivity(async () => {
+            // Another session holds the superuser's pg_authid row for 1.5 s: the hook's ALTER ROLE waits on it, visibly active.
+            const holder = pg.psql(`BEGIN; ALTER ROLE ${pg.superuser.user} CONNECTION LIMIT -1; SELECT pg_sleep(1.5); COMMIT;`);
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            result = await run("/bin/sh", [script], { env: { ...pg.connectionEnv("postgres"), POSTGRES_USER: pg.superuser.user, POSTGRES_PASSWORD: rotated } });
+            assert.strictEqual((await holder).code, 0);
+        });
+        assert.strictEqual(result.code, 0, result.stderr);
+        assert.match(result.stdout, /superuser password synchronised/);
+        pg.superuser.password = rotated;
+        assert.ok(seen.some((l) => /^disabled: $/.test(l)), `the hook's waiting session was never seen (as disabled):\n${seen.join("\n")}`);
+        assert.ok(!seen.some((l) => l.includes(rotated) || /PASSWORD/i.test(l)), `asky_monitor saw the hook's password:\n${seen.join("\n")}`);
     });
 });

@@ -9,16 +9,25 @@ describe("AskyNetworkPolicies (components/networkPolicies.ts)", () => {
         { from: "gateway", to: "auth", port: 8003 },
         { from: "auth", to: "postgres", port: 5432 },
     ];
-    const build = () => renderComponent(() => { new AskyNetworkPolicies("np", { namespace: "asky", instance: "asky-test", flows }); });
+    const dnsDefaults = { clients: ["gateway", "auth"], nodeLocalDnsCache: true, gkeMetadataServer: false };
+    const build = (dns = dnsDefaults) => renderComponent(() => { new AskyNetworkPolicies("np", { namespace: "asky", instance: "asky-test", flows, dns }); });
 
-    it("NET-1 denies all ingress and egress by default, and allows DNS to kube-dns", async () => {
+    it("NET-1 denies all ingress and egress by default, and allows DNS to kube-dns for the pods that resolve names only", async () => {
         const { objects } = await build();
         assert.deepStrictEqual(find(objects, "NetworkPolicy", "default-deny").spec, { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
         const dns = find(objects, "NetworkPolicy", "allow-dns").spec;
+        assert.deepStrictEqual(dns.podSelector, { matchExpressions: [{ key: "app.kubernetes.io/name", operator: "In", values: ["auth", "gateway"] }] }, "not every pod: postgres here sends no query");
         assert.deepStrictEqual(dns.egress[0].ports, [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }]);
         assert.deepStrictEqual(dns.egress[0].to[0].podSelector, { matchLabels: { "k8s-app": "kube-dns" } });
-        // Node-local resolvers (NodeLocal DNSCache, GKE Cloud DNS), link-local /32s only.
-        assert.deepStrictEqual(dns.egress[0].to.slice(1), [{ ipBlock: { cidr: "169.254.20.10/32" } }, { ipBlock: { cidr: "169.254.169.254/32" } }]);
+        // NodeLocal DNSCache by default; the metadata address never unless asked for.
+        assert.deepStrictEqual(dns.egress[0].to.slice(1), [{ ipBlock: { cidr: "169.254.20.10/32" } }]);
+    });
+
+    it("opens the node's metadata server (169.254.169.254) for DNS only with dnsEgress.gkeMetadataServer, and NodeLocal DNSCache only with its switch", async () => {
+        const gke = find((await build({ ...dnsDefaults, gkeMetadataServer: true, nodeLocalDnsCache: false })).objects, "NetworkPolicy", "allow-dns").spec;
+        assert.deepStrictEqual(gke.egress[0].to.slice(1), [{ ipBlock: { cidr: "169.254.169.254/32" } }]);
+        const none = await build({ ...dnsDefaults, clients: [] });
+        assert.ok(!namesOf(none.objects, "NetworkPolicy").includes("allow-dns"), "no client, no DNS policy");
     });
 
     it("NET-2 opens each flow on both ends: the client's egress and the server's ingress", async () => {

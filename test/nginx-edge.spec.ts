@@ -11,7 +11,8 @@ import * as net from "net";
 import * as path from "path";
 import * as tls from "tls";
 import { promisify } from "util";
-import { gatewayTmpBytes } from "../nginx/render";
+import { serviceTokenClaims } from "../components/serviceSecrets";
+import { DEFAULT_LARGE_BODY_SLOTS_PER_CLIENT, gatewayTmpBytes } from "../nginx/render";
 import {
     HttpResult,
     RunningGateway,
@@ -212,11 +213,62 @@ describe("gateway edge (nginx/ in a real nginx)", function () {
             }
         });
 
-        it("an absolute-form request line gives its host; a client Host is passed on with its port", async () => {
-            const absolute = await rawRequest(env.gw.port, "GET http://asky.example/pyxis/x HTTP/1.0\r\n\r\n");
-            assert.strictEqual((JSON.parse(absolute.body) as StubEcho).headers.host, "asky.example");
-            const given = await rawRequest(env.gw.port, "GET /pyxis/x HTTP/1.1\r\nHost: asky.example:30000\r\nConnection: close\r\n\r\n");
-            assert.strictEqual(JSON.parse(given.body.replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, "")).headers.host, "asky.example:30000");
+        it("the services get the listener's name as Host whatever the client sends: an absolute-form request line, a forged Host (issue 22 item 8)", async () => {
+            const absolute = await rawRequest(env.gw.port, "GET http://evil.example/pyxis/x HTTP/1.0\r\n\r\n");
+            assert.strictEqual((JSON.parse(absolute.body) as StubEcho).headers.host, "gateway.asky.test");
+            for (const [port, name] of [[env.gw.port, "gateway.asky.test"], [env.gw.ports.internal, "gateway-internal.asky.test"]] as const) {
+                const given = await rawRequest(port, "GET /pyxis/x HTTP/1.1\r\nHost: evil.example:30000\r\nConnection: close\r\n\r\n");
+                assert.strictEqual(JSON.parse(given.body.replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, "")).headers.host, name);
+            }
+        });
+
+        it("X-Forwarded-For is the peer's address alone: a client's own chain is not passed on (issue 22 item 8)", async () => {
+            for (const port of [env.gw.port, env.gw.ports.internal]) {
+                const res = await rawRequest(port, "GET /pyxis/x HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1, 192.168.1.1\r\nConnection: close\r\n\r\n", { localAddress: "127.0.0.23" });
+                const echo = JSON.parse(res.body.replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, "")) as StubEcho;
+                assert.strictEqual(echo.headers["x-forwarded-for"], "127.0.0.23");
+                assert.strictEqual(echo.headers["x-real-ip"], "127.0.0.23");
+            }
+        });
+    });
+
+    describe("tokens minted for the services are refused on the public listener (issue 22 item 4)", () => {
+        const env = gatewayOverStubs();
+        const { privateKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+        /** An RS256 JWT with these claims in this order, as a service or the auth image would sign it. */
+        const jwt = (claims: Record<string, unknown>) => {
+            const part = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+            const input = `${part({ alg: "RS256", typ: "JWT" })}.${part(claims)}`;
+            return `${input}.${crypto.sign("sha256", Buffer.from(input), privateKey).toString("base64url")}`;
+        };
+        const exp = Math.floor(Date.now() / 1000) + 3600;
+        const ours = jwt(serviceTokenClaims(new Date(), { lifetimeHours: 48, rotationHours: 24 }) as unknown as Record<string, unknown>);
+        const printed = [jwt({ sub: "requests_service", role: "admin", exp }), jwt({ sub: "pyxis_service", role: "admin", exp })];
+        const reordered = jwt({ role: "admin", exp, sub: "pyxis_service" });
+        const user = jwt({ sub: "nurse@asky.local", role: "nurse", exp });
+        const call = (port: number, authorization: string[]) =>
+            rawRequest(port, `GET /pyxis/dispensers HTTP/1.1\r\nHost: a\r\n${authorization.map((a) => `Authorization: ${a}\r\n`).join("")}Connection: close\r\n\r\n`);
+
+        it("the program's service token and the two the auth image prints get 403 from outside, in any spelling, and never reach a service", async () => {
+            const before = requestsOf(env.stubs);
+            for (const [what, header] of [
+                ["our token.json", [`Bearer ${ours}`]], ["printed requests_service", [`Bearer ${printed[0]}`]], ["printed pyxis_service", [`Bearer ${printed[1]}`]],
+                ["claims in another order", [`Bearer ${reordered}`]], ["lower-case scheme", [`bearer ${ours}`]],
+            ] as [string, string[]][]) {
+                const res = await call(env.gw.port, header);
+                assert.strictEqual(res.status, 403, `${what}: ${res.raw.slice(0, 200)}`);
+                assert.deepStrictEqual(JSON.parse(res.body), { error: "forbidden" }, what);
+                assert.match(rawHeader(res.head, "content-type") ?? "", /application\/json/, what);
+            }
+            // A second Authorization header behind a harmless one: NGINX refuses the request outright.
+            const smuggled = await call(env.gw.port, [`Bearer ${user}`, `Bearer ${ours}`]);
+            assert.deepStrictEqual([smuggled.status, JSON.parse(smuggled.body)], [400, { error: "bad request" }]);
+            assert.strictEqual(requestsOf(env.stubs), before, "no service token reached a service from outside");
+        });
+
+        it("a user's token still goes through on the public listener, and the service token on the internal one (request-management's GATEWAY_URL)", async () => {
+            assert.strictEqual((await call(env.gw.port, [`Bearer ${user}`])).status, 200);
+            assert.strictEqual((await call(env.gw.ports.internal, [`Bearer ${ours}`])).status, 200);
         });
     });
 
@@ -482,6 +534,23 @@ describe("gateway edge (nginx/ in a real nginx)", function () {
             await until(() => bodies.closed() >= refused, 10_000);
             assert.strictEqual(bodies.closed(), refused, "every refused slow body closed by the gateway, the admitted ones still read");
             assert.ok(await until(() => headers.closed() === 300, 15_000), `${headers.closed()} of 300 unfinished headers closed`);
+            release();
+        });
+
+        it("one client holding slow large uploads gets only largeBodySlotsPerClient of the slots: a second address's large POST still goes through (issue 22 item 6)", async () => {
+            const attacker = "127.0.0.40";
+            // Chunked and over 10,000 bytes: both kinds a body may go to disk; as many as the whole pod has slots.
+            // (A chunked body cannot trickle single bytes: it waits within client_body_timeout instead.)
+            const chunked = await open(slots, attacker, "POST /pyxis/upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n", false);
+            const sized = await open(slots, attacker, "POST /pyxis/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 20000\r\n\r\nx", true);
+            const refused = await settled(() => [...chunked.values(), ...sized.values()].filter((s) => s === 429).length);
+            assert.strictEqual(refused, 2 * slots - DEFAULT_LARGE_BODY_SLOTS_PER_CLIENT, `${refused} of ${2 * slots} slow large bodies refused`);
+            // Another client's large body: admitted and proxied while the attacker's uploads still trickle.
+            const body = "y".repeat(20_000);
+            const other = await rawRequest(gw.port, `POST /pyxis/upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`, { localAddress: "127.0.0.41" });
+            assert.strictEqual(other.status, 200, other.raw.slice(0, 300));
+            const more = await rawRequest(gw.port, `POST /pyxis/upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`, { localAddress: attacker });
+            assert.strictEqual(more.status, 429, "the attacker's next large body is refused at once");
             release();
         });
 

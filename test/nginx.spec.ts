@@ -174,8 +174,8 @@ describe("nginx gateway config: rendering (nginx/render.ts)", () => {
                 return `${server.children!.filter((c) => c.name === "listen").map((c) => c.args.join(" ")).join(",")}: ${e.directive.args.join(" ")}`;
             });
             assert.deepStrictEqual(servers.sort(), tls
-                ? ["8080 default_server: asky_per_client 32", "8443 ssl default_server: asky_large_bodies 32", "8443 ssl default_server: asky_per_client 32"]
-                : ["8080 default_server: asky_large_bodies 32", "8080 default_server: asky_per_client 32"]);
+                ? ["8080 default_server: asky_per_client 32", "8443 ssl default_server: asky_large_bodies 32", "8443 ssl default_server: asky_large_bodies_per_client 4", "8443 ssl default_server: asky_per_client 32"]
+                : ["8080 default_server: asky_large_bodies 32", "8080 default_server: asky_large_bodies_per_client 4", "8080 default_server: asky_per_client 32"]);
         }
         assert.deepStrictEqual(named("client_body_buffer_size")[0].directive.args, ["16k"]);
         assert.deepStrictEqual(named("proxy_max_temp_file_size")[0].directive.args, ["0"], "responses never go to disk");
@@ -394,9 +394,9 @@ describe("nginx gateway config: against a real nginx", function () {
             headers: { host: "gateway.example:30000", "x-forwarded-for": "203.0.113.9", proxy: "http://evil.example:3128" },
         });
         const { headers } = echoOf(res);
-        assert.strictEqual(headers.host, "gateway.example:30000");
+        assert.strictEqual(headers.host, "gateway.asky.test", "the listener's name, not the client's Host");
         assert.strictEqual(headers["x-real-ip"], "127.0.0.7");
-        assert.strictEqual(headers["x-forwarded-for"], "203.0.113.9, 127.0.0.7");
+        assert.strictEqual(headers["x-forwarded-for"], "127.0.0.7", "the peer alone, not the client's chain");
         assert.strictEqual(headers["x-forwarded-proto"], "http");
         assert.match(String(headers["x-request-id"]), /^[0-9a-f]{32}$/, "generated when absent");
         assert.strictEqual(res.headers["x-request-id"], headers["x-request-id"], "echoed to the client");
@@ -414,7 +414,7 @@ describe("nginx gateway config: against a real nginx", function () {
             assert.strictEqual(headers["x-real-ip"], "127.0.0.8", p);
             assert.strictEqual(headers["x-forwarded-for"], "127.0.0.8", p);
             assert.strictEqual(headers["x-forwarded-proto"], "http", p);
-            assert.strictEqual(headers.host, `127.0.0.1:${port}`, p);
+            assert.strictEqual(headers.host, port === gw.port ? "gateway.asky.test" : "gateway-internal.asky.test", p);
             assert.ok(headers["x-request-id"], p);
             assert.strictEqual(headers.proxy, undefined, p);
             assertSecurityHeaders(res, p);

@@ -428,6 +428,11 @@ describe("policy checks (checklist/)", () => {
       expectViolation("NET-2", "dev", objs, "Deployment/pyxis", /missing flow pyxis → kube-dns TCP\/53, UDP\/53/);
       expectViolation("NET-2", "dev", objs, "CronJob/postgres-backup", /missing flow postgres-backup → kube-dns/);
     });
+    it("NET-2 rejects DNS for pods that resolve no name (postgres, redis): a DNS policy for every pod", () => {
+      const objs = mutated("dev", (o) => (get(o, "NetworkPolicy", "allow-dns").spec.podSelector = {}));
+      expectViolation("NET-2", "dev", objs, "NetworkPolicy/allow-dns", /extra flow postgres → kube-dns TCP\/53, UDP\/53/);
+      expectViolation("NET-2", "dev", objs, "NetworkPolicy/allow-dns", /extra flow redis → kube-dns TCP\/53, UDP\/53/);
+    });
     it("NET-2 resolves named ports (pod ports, CoreDNS's dns/dns-tcp)", () => {
       const objs = mutated("dev", (o) => {
         get(o, "NetworkPolicy", "allow-dns").spec.egress[0].ports = [{ protocol: "UDP", port: "dns" }, { protocol: "TCP", port: "dns-tcp" }];

@@ -5,8 +5,8 @@ import { AskyServiceSecrets, ServiceTokenClaims, serviceTokenClaims, signService
 import { mockKeyPair } from "../scripts/render";
 import { isSecretEnvelope, namesOf, renderComponent, reveal } from "./support/render";
 
-const DAY = 86400;
-const DEFAULTS = { lifetimeDays: 90, rotationDays: 30 };
+const HOUR = 3600;
+const DEFAULTS = { lifetimeHours: 48, rotationHours: 24 };
 
 /**
  * What pyxis and request-management do with a bearer token (`jwt.decode(token, public_key,
@@ -92,23 +92,23 @@ describe("AskyServiceSecrets (components/serviceSecrets.ts)", () => {
         assert.strictEqual(claims.sub, "pyxis_service");
         assert.strictEqual(claims.role, "admin");
         const now = NOW.getTime() / 1000;
-        assert.ok(claims.iat <= now && now < claims.iat + 30 * DAY, "iat is the start of the current 30-day window");
-        assert.strictEqual(claims.exp - claims.iat, 90 * DAY);
-        assert.ok(claims.exp - now >= 60 * DAY, "at least lifetime - rotation left after a deploy");
-        assert.ok(claims.exp - now <= 90 * DAY);
+        assert.ok(claims.iat <= now && now < claims.iat + 24 * HOUR, "iat is the start of the current 24-hour window");
+        assert.strictEqual(claims.exp - claims.iat, 48 * HOUR);
+        assert.ok(claims.exp - now >= 24 * HOUR, "at least lifetime - rotation left after a deploy");
+        assert.ok(claims.exp - now <= 48 * HOUR);
         assert.strictEqual(render.outputs.serviceTokenExpiresAt.value, new Date(claims.exp * 1000).toISOString());
     });
 
     it("is deterministic: two runs with the same key and clock mint the identical token (a second `pulumi up` changes nothing)", async () => {
         const first = tokenOf(await build({ now: NOW }));
-        const later = tokenOf(await build({ now: new Date(NOW.getTime() + 3 * DAY * 1000) }));
+        const later = tokenOf(await build({ now: new Date(NOW.getTime() + 3 * HOUR * 1000) }));
         const again = tokenOf(await build({ now: NOW }));
         assert.strictEqual(again, first);
         assert.strictEqual(later, first, "a deploy later in the same window keeps the token");
     });
 
     it("rotates at the window boundary: the last second of a window keeps the token, the first of the next mints a new one", async () => {
-        const window = 30 * DAY;
+        const window = 24 * HOUR;
         const start = Math.ceil(NOW.getTime() / 1000 / window) * window;
         const before = await build({ now: new Date((start - 1) * 1000) });
         const after = await build({ now: new Date(start * 1000) });
@@ -118,15 +118,15 @@ describe("AskyServiceSecrets (components/serviceSecrets.ts)", () => {
         assert.notStrictEqual(tokenOf(after), tokenOf(before));
         assert.strictEqual(b.iat, start);
         assert.strictEqual(a.iat, start - window);
-        assert.strictEqual(b.exp, start + 90 * DAY);
+        assert.strictEqual(b.exp, start + 48 * HOUR);
         // The token deployed just before the boundary still has lifetime - window left.
-        assert.strictEqual((a.exp as number) - (start - 1), 60 * DAY + 1);
+        assert.strictEqual((a.exp as number) - (start - 1), 24 * HOUR + 1);
     });
 
-    it("honours asky:serviceToken: a 7-day lifetime renewed daily", () => {
-        const c = serviceTokenClaims(NOW, { lifetimeDays: 7, rotationDays: 1 });
-        assert.strictEqual(c.iat, Date.UTC(2026, 2, 10) / 1000);
-        assert.strictEqual(c.exp - c.iat, 7 * DAY);
+    it("honours asky:serviceToken: a 6-hour lifetime renewed hourly", () => {
+        const c = serviceTokenClaims(NOW, { lifetimeHours: 6, rotationHours: 1 });
+        assert.strictEqual(c.iat, Date.UTC(2026, 2, 10, 12) / 1000);
+        assert.strictEqual(c.exp - c.iat, 6 * HOUR);
     });
 
     it("refuses to sign with a key that is not RSA", () => {

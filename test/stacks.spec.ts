@@ -123,7 +123,7 @@ describe("the program (index.ts), both stacks", () => {
                 const claims = JSON.parse(Buffer.from(payload, "base64url").toString());
                 assert.deepStrictEqual(Object.keys(claims), ["sub", "role", "iat", "exp"]);
                 assert.ok(claims.exp * 1000 > Date.now(), "not expired");
-                assert.strictEqual(claims.exp - claims.iat, 90 * 86400, "the default lifetime");
+                assert.strictEqual(claims.exp - claims.iat, 48 * 3600, "the default lifetime");
                 assert.strictEqual(outputs.serviceTokenExpiresAt.value, new Date(claims.exp * 1000).toISOString());
             });
 
@@ -209,18 +209,18 @@ describe("the service token across deploys (index.ts under mocks, clock stopped)
     it("two program runs with the same key and clock mint the identical token; the next rotation window mints a new one", async () => {
         const first = await token(at);
         assert.strictEqual(await token(at), first, "a second `pulumi up` while fresh changes nothing");
-        assert.strictEqual(await token(new Date(at.getTime() + 86400e3)), first, "same window, same token");
-        const window = 30 * 86400e3;
+        assert.strictEqual(await token(new Date(at.getTime() + 3600e3)), first, "same window, same token");
+        const window = 24 * 3600e3;
         const nextWindow = new Date(Math.ceil(at.getTime() / window) * window);
         assert.notStrictEqual(await token(nextWindow), first);
     });
 
     it("asky:serviceToken sets lifetime and rotation; a rotation not shorter than the lifetime is refused before any resource", async () => {
-        const claims = JSON.parse(Buffer.from((await token(at, { "asky:serviceToken": { lifetimeDays: 14, rotationDays: 7 } })).split(".")[1], "base64url").toString());
-        assert.strictEqual(claims.exp - claims.iat, 14 * 86400);
-        assert.strictEqual(claims.iat % (7 * 86400), 0);
-        await assert.rejects(renderStack("dev", { "asky:serviceToken": { lifetimeDays: 30, rotationDays: 30 } }),
-            /asky:serviceToken\.rotationDays = 30: must be less than asky:serviceToken\.lifetimeDays \(30\)/);
+        const claims = JSON.parse(Buffer.from((await token(at, { "asky:serviceToken": { lifetimeHours: 12, rotationHours: 6 } })).split(".")[1], "base64url").toString());
+        assert.strictEqual(claims.exp - claims.iat, 12 * 3600);
+        assert.strictEqual(claims.iat % (6 * 3600), 0);
+        await assert.rejects(renderStack("dev", { "asky:serviceToken": { lifetimeHours: 24, rotationHours: 24 } }),
+            /asky:serviceToken\.rotationHours = 24: must be less than asky:serviceToken\.lifetimeHours \(24\)/);
     });
 });
 
@@ -355,6 +355,26 @@ describe("day-2 changes (index.ts, components, config/storage.ts)", () => {
                 database: { claimName: "postgres-pv-claim", storageClass: "standard-rwo", size: "20Gi" },
                 backup: { claimName: "postgres-backup", size: "50Gi" },
             });
+        });
+
+        it("records the environment, and refuses another one on a deployed stack before any Kubernetes object", async () => {
+            const prod = await renderedStack("prod");
+            assert.strictEqual(prod.outputs.environment.value, "prod");
+            assert.deepStrictEqual(prod.outputs.breakGlass.value, []);
+            let objects = -1;
+            await assert.rejects(
+                renderStack("prod", { "asky:environment": "dev" }, { previousOutputs: { environment: "prod", storage: prod.outputs.storage.value } }).then((r) => { objects = r.objects.length; }),
+                (err: Error) => {
+                    assert.match(err.message, /asky:environment = "dev": this stack was deployed as "prod", and a stack keeps its environment for its whole life \(allowed: "prod"\)/);
+                    assert.match(err.message, /pulumi stack init/);
+                    assert.match(err.message, /nothing was deployed/);
+                    return true;
+                },
+            );
+            assert.strictEqual(objects, -1);
+            // The same environment again is a normal deploy.
+            const again = await renderStack("prod", {}, { previousOutputs: { environment: "prod", storage: prod.outputs.storage.value } });
+            assert.ok(again.objects.length > 0);
         });
 
         it("prod: another storage class for the same claim", async () => {

@@ -53,6 +53,23 @@ function merge(target: Record<string, any>, overlay: Record<string, any>): void 
     }
 }
 
+/**
+ * A copy of the pack (policy/ and the checklist/ it imports, the same node_modules) whose committed level file for
+ * `env` is changed by `change`: what a branch that edits policy/<env>.json would run.
+ */
+function packCopyWith(env: "dev" | "prod", change: (config: Record<string, Record<string, string>>) => void): string {
+    const root = fs.mkdtempSync(path.join(workdir, "pack-copy-"));
+    for (const dir of ["policy", "checklist"]) {
+        fs.cpSync(path.join(ROOT, dir), path.join(root, dir), { recursive: true, filter: (src) => path.basename(src) !== "node_modules" });
+    }
+    fs.symlinkSync(path.join(PACK, "node_modules"), path.join(root, "policy", "node_modules"));
+    const file = path.join(root, "policy", `${env}.json`);
+    const config = JSON.parse(fs.readFileSync(file, "utf8"));
+    change(config);
+    fs.writeFileSync(file, JSON.stringify(config, null, 2));
+    return path.join(root, "policy");
+}
+
 /** Runs a CLI operation, collecting its output, and resolves with the output whether it succeeded or not. */
 async function run(step: string, op: (onOutput: (s: string) => void) => Promise<unknown>): Promise<{ ok: boolean; output: string; error: string }> {
     let output = "";
@@ -173,6 +190,13 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
             const pw = new random.RandomPassword("fixture-password", { length: 24, special: false });
             new k8s.core.v1.ConfigMap("leaky-generated", { metadata: { name: "leaky-generated", namespace }, data: { DB_PASSWORD: pw.result } }, opts);
             if (generatedOnly) return {};
+            // ... the same under a name no rule knows, and in an annotation: only the engine's secret mark gives it away.
+            new k8s.core.v1.ConfigMap("leaky-renamed", { metadata: { name: "leaky-renamed", namespace, annotations: { note: pw.result } }, data: { DB_PASS: pw.result } }, opts);
+            // A patch of a live object the pack cannot see: refused as unjudgeable (PACK-1), whatever it sets.
+            new k8s.apps.v1.DeploymentPatch("patched", {
+                metadata: { name: "someone-elses", namespace },
+                spec: { template: { spec: { hostNetwork: true, containers: [{ name: "app", securityContext: { privileged: true } }] } } },
+            }, opts);
             // ... and one known at preview (a literal connection string with its password).
             new k8s.core.v1.ConfigMap("leaky", { metadata: { name: "leaky", namespace }, data: { "app.env": "DATABASE_URL=postgresql://app:s3cr3t-pw@db:5432/app" } }, opts);
             new k8s.apps.v1.Deployment("privileged", {
@@ -190,11 +214,20 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
     }
 
     let fixture: Stack;
-    /** prod's policy config for the namespace "fixture", POD-11 lowered to advisory. */
+    /** An environment's committed policy config for the namespace "fixture", changed by `change`, as a --policy-pack-config list. */
+    const fixtureConfig = (env: "dev" | "prod", name: string, change: (config: Record<string, Record<string, string>>) => void = () => {}) => {
+        const file = path.join(workdir, "policy-fixture", `policy-${name}.json`);
+        const config = JSON.parse(fs.readFileSync(path.join(PACK, `${env}.json`), "utf8"));
+        for (const c of Object.values<Record<string, string>>(config)) c.namespace = "fixture";
+        change(config);
+        fs.writeFileSync(file, JSON.stringify(config, null, 2));
+        return [file];
+    };
+    /** prod's policy config for the namespace "fixture", its levels as committed. */
     let fixturePolicyConfig: string[] = [];
     let blocked: { ok: boolean; output: string; error: string };
 
-    it("the pack blocks a bad program at preview: a privileged pod, a secret in a ConfigMap, named by checklist ID", async function () {
+    it("the pack blocks a bad program at preview: a privileged pod, a secret in a ConfigMap, a patch it cannot judge, named by checklist ID; neither a lowered level file nor the stack config lowers a prod rule", async function () {
         const dir = path.join(workdir, "policy-fixture");
         fs.mkdirSync(dir, { recursive: true });
         const env = cliEnv(workdir, bin);
@@ -213,19 +246,19 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
         assert.match(bare.error, /validating policy config: asky-checklist 0\.1\.0\s+POD-1: environment is required/);
         assert.match(bare.error, /validating policy config: asky-checklist 0\.1\.0\s+POD-1: namespace is required/);
         // A level that does not exist stops the pack before anything is judged, naming the policy.
-        const fixtureConfig = (level: string) => {
-            const file = path.join(dir, `policy-${level}.json`);
-            const config = JSON.parse(fs.readFileSync(path.join(PACK, "prod.json"), "utf8"));
-            for (const c of Object.values<Record<string, string>>(config)) c.namespace = "fixture";
-            config["POD-11"].enforcementLevel = level;
-            fs.writeFileSync(file, JSON.stringify(config, null, 2));
-            return [file];
-        };
-        const refused = await run("15-policy-fixture-bad-config", (onOutput) => fixture.preview({ policyPacks: [PACK], policyPackConfigs: fixtureConfig("warn"), onOutput }));
+        const refused = await run("15-policy-fixture-bad-config", (onOutput) => fixture.preview({ policyPacks: [PACK], policyPackConfigs: fixtureConfig("prod", "warn", (c) => (c["POD-11"].enforcementLevel = "warn")), onOutput }));
         assert.strictEqual(refused.ok, false);
         assert.match(refused.error, /"POD-11": "warn" is not a valid enforcement level/);
-        // prod's file for the namespace "fixture", with POD-11 (a moving tag) lowered to advisory.
-        fixturePolicyConfig = fixtureConfig("advisory");
+        // A policy cannot see its level, so the pack checks its own level files before it starts: a copy of the pack
+        // whose policy/prod.json switches POD-6 off refuses to start, naming the file, the rule and the floor.
+        const lowered = await run("15-policy-fixture-lowered-pack", (onOutput) => fixture.preview({ policyPacks: [packCopyWith("prod", (c) => (c["POD-6"].enforcementLevel = "disabled"))], policyPackConfigs: fixtureConfig("prod", "prod"), onOutput }));
+        assert.strictEqual(lowered.ok, false);
+        assert.match(lowered.error + lowered.output, /policy\/prod\.json\.POD-6: "disabled" would lower a prod rule below its checklist level \(mandatory\); prod may only raise levels/);
+        // The stack's config lowers nothing: the pack reads none. The key the pack once read (asky-checklist:enforcement), set as
+        // an old prod stack would have it, changes no level.
+        await fixture.setAllConfig({ "asky-checklist:enforcement": { value: JSON.stringify({ "POD-6": "disabled", "SEC-1": "advisory", "POD-11": "advisory" }) } });
+        // prod's file for the namespace "fixture", its levels as committed.
+        fixturePolicyConfig = fixtureConfig("prod", "prod");
         blocked = await run("15-policy-fixture-preview", (onOutput) => fixture.preview({ policyPacks: [PACK], policyPackConfigs: fixturePolicyConfig, onOutput }));
         assert.strictEqual(blocked.ok, false, "the preview of the bad program must fail");
         const found = policyLines(blocked.output);
@@ -237,17 +270,32 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
         assert.match(mandatory("SEC-1", "kubernetes:core/v1:ConfigMap: leaky")!.message, /a URL with an embedded password/);
         for (const id of ["POD-1", "POD-2", "POD-3", "POD-7", "POD-9", "POD-10", "WIRE-5"]) assert.ok(mandatory(id, "kubernetes:apps/v1:Deployment: privileged"), `${id}:\n${summary(found)}`);
         assert.ok(found.some((f) => f.level === "mandatory" && f.id === "POD-13"), "the stack rule on the namespace");
-        // The config file's level: reported, not blocking.
-        assert.ok(found.some((f) => f.id === "POD-11" && f.level === "advisory"), summary(found));
-        assert.ok(!found.some((f) => f.id === "POD-11" && f.level === "mandatory"), summary(found));
-        // The generated password is unknown at preview: undecided, neither passed nor failed.
+        // A moving tag in prod: mandatory (prod's file), whatever the stack's config says.
+        assert.ok(found.some((f) => f.id === "POD-11" && f.level === "mandatory"), summary(found));
+        assert.ok(!found.some((f) => f.id === "POD-11" && f.level === "advisory"), summary(found));
+        // The generated password is unknown at preview, but the engine marks it secret: refused already (issue 22 item 3).
         const generated = found.filter((f) => f.id === "SEC-1" && f.resource === "kubernetes:core/v1:ConfigMap: leaky-generated");
-        assert.deepStrictEqual(generated.map((f) => f.level), ["advisory"], summary(found));
-        assert.match(generated[0].message, /can't run policy 'SEC-1' .* during preview: string value at \.data\.DB_PASSWORD/);
+        assert.deepStrictEqual(generated.map((f) => f.level), ["mandatory"], summary(found));
+        assert.match(generated[0].message, /data\.DB_PASSWORD is a Pulumi secret outside a Secret's data/);
+        const renamed = found.filter((f) => f.id === "SEC-1" && f.resource === "kubernetes:core/v1:ConfigMap: leaky-renamed");
+        assert.deepStrictEqual(renamed.map((f) => f.level).sort(), ["mandatory", "mandatory"], summary(found));
+        assert.ok(renamed.some((f) => /data\.DB_PASS is a Pulumi secret/.test(f.message)) && renamed.some((f) => /metadata\.annotations\.note is a Pulumi secret/.test(f.message)), summary(renamed));
+        const patch = found.find((f) => f.id === "PACK-1" && f.resource === "kubernetes:apps/v1:DeploymentPatch: patched");
+        assert.ok(patch && patch.level === "mandatory", summary(found));
+        assert.match(patch!.message, /DeploymentPatch changes a live object the pack cannot see/);
         assert.match(blocked.output, /error: preview failed/);
     });
 
-    it("pulumi up judges the undecided value once it is known: the generated password's ConfigMap is refused before it exists", async function () {
+    it("the level is the config file's: dev's file gives a moving tag the checklist's \"should\" (POD-11 advisory), the rest stays mandatory", async function () {
+        const dev = await run("15-policy-fixture-dev", (onOutput) => fixture.preview({ policyPacks: [PACK], policyPackConfigs: fixtureConfig("dev", "dev"), onOutput }));
+        assert.strictEqual(dev.ok, false);
+        const found = policyLines(dev.output);
+        assert.ok(found.some((f) => f.id === "POD-11" && f.level === "advisory"), summary(found));
+        assert.ok(!found.some((f) => f.id === "POD-11" && f.level === "mandatory"), summary(found));
+        assert.ok(found.some((f) => f.id === "POD-6" && f.level === "mandatory"), summary(found));
+    });
+
+    it("pulumi up refuses the generated password's ConfigMap before it exists", async function () {
         // The update stops at the first refused resource: leave out those the preview already refused.
         generatedOnly = true;
         const { ok, output } = await run("16-policy-fixture-up", (onOutput) => fixture.up({ policyPacks: [PACK], policyPackConfigs: fixturePolicyConfig, onOutput }));
@@ -255,7 +303,7 @@ async function run(step: string, op: (onOutput: (s: string) => void) => Promise<
         const found = policyLines(output);
         const generated = found.find((f) => f.id === "SEC-1" && f.resource === "kubernetes:core/v1:ConfigMap: leaky-generated");
         assert.ok(generated && generated.level === "mandatory", summary(found));
-        assert.match(generated!.message, /key "DB_PASSWORD" names a secret; it belongs in a Secret/);
+        assert.match(generated!.message, /DB_PASSWORD/);
         assert.ok(cluster.get(["namespace", "fixture"]), "the namespace, which no resource rule refuses, was created");
         assert.strictEqual(cluster.get(["-n", "fixture", "configmap", "leaky-generated"]), undefined, "the ConfigMap was not created");
     });
