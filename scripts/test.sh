@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(postgresql postgresql-contrib nginx-light redis-server openssl prometheus mtail gnupg rclone python3-venv
     containerd runc containernetworking-plugins iptables ipset iproute2 mmdebstrap debian-archive-keyring
     busybox-static gcc libc6-dev file curl)
-# The S3-compatible server the backup test copies to: moto's, from PyPI, in its own venv under .toolchain/.
+# The S3-compatible server the backup test copies to: moto's, from PyPI, in its own venv in the toolchain directory.
 MOTO_VERSION=5.2.5
 
 fail() {
@@ -67,13 +67,13 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "$want" >"$stamp"
 fi
 
-moto_dir=".toolchain/moto-$MOTO_VERSION"
+moto_dir="${ASKY_TOOLCHAIN_DIR:-$PWD/.toolchain}/moto-$MOTO_VERSION"
 if [ ! -x "$moto_dir/bin/moto_server" ]; then
     echo "test: installing moto[server]==$MOTO_VERSION (the S3 server of the backup test) into $moto_dir"
     rm -rf "$moto_dir"
     { python3 -m venv "$moto_dir" && "$moto_dir/bin/pip" install -q "moto[server]==$MOTO_VERSION"; } || fail "could not install moto[server]==$MOTO_VERSION from PyPI"
 fi
-export ASKY_MOTO_SERVER="$PWD/$moto_dir/bin/moto_server"
+export ASKY_MOTO_SERVER="$moto_dir/bin/moto_server"
 
 go version >/dev/null 2>&1 || fail "Go (>= 1.26, with the Go module proxy) is needed to build the e2e toolchain"
 bash scripts/toolchain.sh >/dev/null || fail "the e2e toolchain did not build (scripts/toolchain.sh, log above)"

@@ -16,6 +16,7 @@ import { PsqlResult, TestPostgres, run } from "./support/postgres";
 import { find, renderComponent } from "./support/render";
 import { renderStack, stackConfig } from "../scripts/render";
 import { checkPolicy, formatViolations } from "../checklist";
+import { toolchainBin } from "./support/monitoring";
 
 const SCRIPT = path.join(__dirname, "..", "sql", "backup.sh");
 const DB = "asky_backup_test";
@@ -170,7 +171,8 @@ describe("database backup (sql/backup.sh) on a real PostgreSQL", () => {
 
     it("DATA-2 the encrypted dump is copied off the cluster to a real S3 server (moto) by the upload container's rclone, and the README's restore gets it back (issue 22 item 5)", async function () {
         this.timeout(120_000);
-        const moto = process.env.ASKY_MOTO_SERVER ?? path.join(__dirname, "..", ".toolchain", "moto-5.2.5", "bin", "moto_server");
+        // npm test installs it beside the toolchain it builds (ASKY_TOOLCHAIN_DIR, or .toolchain/).
+        const moto = process.env.ASKY_MOTO_SERVER ?? path.join(path.dirname(toolchainBin()), "moto-5.2.5", "bin", "moto_server");
         assert.ok(fs.existsSync(moto), `no S3 server at ${moto}: npm test installs moto[server] (scripts/test.sh), or set ASKY_MOTO_SERVER`);
         assert.strictEqual(spawnSync("rclone", ["version"]).status, 0, "rclone (Debian's package) is needed");
         const port = await freePort();
