@@ -406,6 +406,12 @@ export function secretTopLevelKeys(): string[] {
     return Object.keys(pulumi.runtime.allConfig()).filter((k) => k.startsWith(prefix) && isSecretConfigKey(k)).map((k) => k.slice(prefix.length));
 }
 
+/**
+ * The stack-config namespace the policy pack once read its levels from (asky-checklist:enforcement). Left in a stack,
+ * such a key would look like it lowers or raises a rule and do nothing, so it is an error.
+ */
+const RETIRED_PACK_PREFIX = "asky-checklist:";
+
 /** {@link loadConfig} without logging: throws a {@link ConfigError} on bad config. */
 export function readConfig(): { config: AskyConfig; warnings: readonly string[] } {
     const prefix = CONFIG_NAMESPACE + ":";
@@ -413,6 +419,8 @@ export function readConfig(): { config: AskyConfig; warnings: readonly string[] 
     const unknown: string[] = [];
     const all = pulumi.runtime.allConfig();
     for (const [key, value] of Object.entries(all)) {
+        if (key.startsWith(RETIRED_PACK_PREFIX)) unknown.push(`${key}: no longer read: the policy pack takes its levels from policy/<environment>.json ` +
+            `(--policy-pack-config), and no stack config changes them (README: "Policy pack"); remove it: pulumi config rm ${key}`);
         if (!key.startsWith(prefix)) continue;
         const name = key.slice(prefix.length);
         if (name === FIREBASE_KEY) continue;

@@ -370,6 +370,15 @@ describe("config (config/index.ts)", () => {
         });
     });
 
+    it("refuses the stack-config key the policy pack no longer reads (asky-checklist:enforcement): it would look like it changes a level and change none", async () => {
+        for (const stack of ["dev", "prod"]) {
+            await assert.rejects(renderStack(stack, { "asky-checklist:enforcement": { "POD-6": "disabled" } }), (err: Error) => {
+                assert.match(err.message, /asky-checklist:enforcement: no longer read: the policy pack takes its levels from policy\/<environment>\.json \(--policy-pack-config\), and no stack config changes them .*pulumi config rm asky-checklist:enforcement/);
+                return true;
+            }, stack);
+        }
+    });
+
     it("the program itself fails before registering any resource", async () => {
         const { config, secretKeys } = stackConfig("prod", { "asky:services": { ...rawConfig("prod").services, auth: { ...rawConfig("prod").services.auth, image: "x:latest" } } });
         pulumi.runtime.setAllConfig(config, secretKeys);
