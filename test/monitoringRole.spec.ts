@@ -5,7 +5,7 @@ import * as path from "path";
 import { MONITORING_DATABASE_ROLE, renderDatabaseSql, userPasswordEnv, DATABASE_LOGIN_ROLES } from "../sql/render";
 import { freePort } from "./support/nginx";
 import { Managed, exporterBinary, get, startManaged, waitFor } from "./support/monitoring";
-import { Credentials, TestPostgres, run } from "./support/postgres";
+import { ALL_STATEMENT_LOGGING, Credentials, TestPostgres, run } from "./support/postgres";
 import { stackSettings } from "./support/render";
 
 /**
@@ -134,15 +134,7 @@ describe("no secret of the schema Job or the superuser hook is visible to asky_m
         // Every way the server can write a statement into its log, on: the Job's session must turn each off before a secret.
         pg = await TestPostgres.start({
             database: DB,
-            serverSettings: {
-                log_statement: "all",
-                log_min_duration_statement: "0",
-                log_min_duration_sample: "0",
-                log_statement_sample_rate: "1",
-                log_transaction_sample_rate: "1",
-                log_min_error_statement: "debug5",
-                debug_print_parse: "on",
-            },
+            serverSettings: ALL_STATEMENT_LOGGING,
         });
         // The monitoring role exists from a first deploy; the poller then watches a second, full one.
         const file = path.join(pg.workDir, "bootstrap.sql");

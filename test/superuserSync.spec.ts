@@ -5,7 +5,7 @@
 import { strict as assert } from "assert";
 import * as path from "path";
 import { superuserSyncScript } from "../sql/render";
-import { PsqlResult, TestPostgres, run } from "./support/postgres";
+import { ALL_STATEMENT_LOGGING, PsqlResult, TestPostgres, run } from "./support/postgres";
 
 const SCRIPT = path.join(__dirname, "..", "sql", "sync-superuser-password.sh");
 
@@ -53,16 +53,7 @@ describe("superuser password sync with statement logging on (log_statement = 'al
     before(async () => {
         pg = await TestPostgres.start({
             database: "asky_sync_log_test",
-            // Every way the server can write a statement's text to its log, switched on.
-            serverSettings: {
-                log_statement: "all",
-                log_min_duration_statement: "0",
-                log_min_duration_sample: "0",
-                log_statement_sample_rate: "1",
-                log_transaction_sample_rate: "1",
-                log_min_error_statement: "debug5",
-                debug_print_parse: "on",
-            },
+            serverSettings: ALL_STATEMENT_LOGGING,
         });
     });
     after(async () => { await pg?.stop(); });

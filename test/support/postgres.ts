@@ -107,6 +107,17 @@ process.once("exit", () => {
     }
 });
 
+/** Every way the server can write a statement's text into its log, switched on: for tests that a secret never gets there. */
+export const ALL_STATEMENT_LOGGING: Readonly<Record<string, string>> = {
+    log_statement: "all",
+    log_min_duration_statement: "0",
+    log_min_duration_sample: "0",
+    log_statement_sample_rate: "1",
+    log_transaction_sample_rate: "1",
+    log_min_error_statement: "debug5",
+    debug_print_parse: "on",
+};
+
 export class TestPostgres {
     readonly binDir: string;
     readonly host = "127.0.0.1";
