@@ -66,6 +66,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     npm ci --no-audit --no-fund || fail "npm ci failed"
     echo "$want" >"$stamp"
 fi
+# The policy pack (policy/) is its own npm project: the unit tests load @pulumi/policy from it.
+stamp=policy/node_modules/.asky-package-lock.sha256
+want=$(sha256sum policy/package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "test: npm ci --prefix policy (the policy pack's node_modules missing or older than its package-lock.json)"
+    npm ci --no-audit --no-fund --prefix policy || fail "npm ci --prefix policy failed"
+    echo "$want" >"$stamp"
+fi
 
 moto_dir="${ASKY_TOOLCHAIN_DIR:-$PWD/.toolchain}/moto-$MOTO_VERSION"
 if [ ! -x "$moto_dir/bin/moto_server" ]; then
@@ -76,7 +84,17 @@ fi
 export ASKY_MOTO_SERVER="$moto_dir/bin/moto_server"
 
 go version >/dev/null 2>&1 || fail "Go (>= 1.26, with the Go module proxy) is needed to build the e2e toolchain"
+# The real node's images start from Debian root filesystems (mmdebstrap: downloads and unpacking, cached
+# beside the toolchain): they build while the toolchain compiles, not after it.
+prebuild_log=$(mktemp)
+npm run --silent e2e:image -- --prebuild >"$prebuild_log" 2>&1 &
+prebuild=$!
 bash scripts/toolchain.sh >/dev/null || fail "the e2e toolchain did not build (scripts/toolchain.sh, log above)"
+if ! wait "$prebuild"; then
+    echo "test: the e2e images' root filesystems did not prebuild; the e2e will try again:" >&2
+    cat "$prebuild_log" >&2
+fi
+rm -f "$prebuild_log"
 
 passed=0
 failed=0

@@ -5,11 +5,11 @@ import { contract, ContractService, exporters, nginx, nodeImages, postgres, redi
 import { Cluster, deleteCluster, startCluster } from "./cluster";
 import { startContainerd, stopContainerd, unmountUnder } from "./containerd";
 import { installCoreDNS } from "./dns";
-import { buildImage, BuiltImage, ImageSpec } from "./images";
+import { buildImage, BuiltImage, ImageSpec, retag } from "./images";
 import { assertNotAKubernetesNode, NODE_NETWORK, podNetworkNamespaces, realNodeOwner, setUpNetwork, tearDownNetwork } from "./network";
 import { installNetworkPolicies, removeEnforcerRules } from "./netpol";
 import { ClusterPki, removeCgroupRoot, startNode, stopNode } from "./node";
-import { stopDaemon, succeeds } from "./processes";
+import { daemonPid, run, stopDaemon, succeeds } from "./processes";
 import { E2E_REGISTRY_HOST, Registry, registryHost, removeRegistryFiles, startRegistry, writeMirrorConfig } from "./registry";
 import { ROOT } from "./stack";
 
@@ -26,6 +26,8 @@ export interface RealNodeCluster {
     images: StackImages;
     /** How the platform is reached from this machine: the gateway's NodePort on the node address. */
     nodeIp: string;
+    /** The toolchain's bin folder. */
+    bin: string;
 }
 
 /** An image reference for every image the dev stack deploys, keyed as in the stack config. */
@@ -50,9 +52,17 @@ export function toolchainVersions(): Record<string, string> {
 const HOST_PROGRAMS = ["/usr/bin/containerd", "/usr/sbin/runc", "/usr/bin/ctr", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/portmap",
     "/usr/bin/mmdebstrap", "/usr/sbin/iptables", "/usr/sbin/ipset", "/usr/bin/curl", "/bin/busybox"];
 
+/** The daemons a real node runs (their PID files are under its e2e folder). */
+const NODE_DAEMONS = ["kubelet", "kube-proxy", "containerd", "registry"];
+
 function checkHost(workdir: string): void {
     const owner = realNodeOwner();
-    if (owner !== undefined && owner !== workdir) {
+    // A marker whose run left no daemon alive (the machine or that run was killed) holds nothing: this
+    // run takes the machine over, and its setup replaces the marker and the rules.
+    const ownerAlive = owner !== undefined && NODE_DAEMONS.some((d) => daemonPid(owner, d) !== undefined);
+    if (owner !== undefined && owner !== workdir && !ownerAlive) {
+        console.log(`e2e: the real node of ${owner} left no process running: taking the machine over`);
+    } else if (owner !== undefined && owner !== workdir) {
         throw new Error(`the real node of another e2e (${owner}) holds this machine (one bridge, one set of rules): ` +
             `wait for it, or run npm run e2e:down in ${path.dirname(owner)}`);
     }
@@ -125,6 +135,26 @@ export function buildStackImages(registry: Registry, bin: string, workdir: strin
     return { node, stack };
 }
 
+/** Pushes an image of the stack under another tag (same content: a "new version" to roll to); returns its reference. */
+export function retagStackImage(node: RealNodeCluster, ref: string, tag: string): string {
+    const pushed = ref.replace(E2E_REGISTRY_HOST, node.registry.address);
+    return retag({ ref, pushed }, tag, node.bin).ref;
+}
+
+/** The same images pinned by digest (`<ref>@sha256:…`), as prod requires. */
+export function pinnedImages(node: RealNodeCluster): StackImages {
+    const pin = (ref: string) => `${ref}@${run(path.join(node.bin, "crane"), ["--insecure", "digest", ref.replace(E2E_REGISTRY_HOST, node.registry.address)]).trim()}`;
+    const i = node.images;
+    return {
+        database: pin(i.database), cache: pin(i.cache), gateway: pin(i.gateway),
+        services: { auth: pin(i.services.auth), pyxis: pin(i.services.pyxis), "request-management": pin(i.services["request-management"]) },
+        monitoring: {
+            postgresExporter: pin(i.monitoring.postgresExporter), redisExporter: pin(i.monitoring.redisExporter),
+            nginxExporter: pin(i.monitoring.nginxExporter), logExporter: pin(i.monitoring.logExporter),
+        },
+    };
+}
+
 /** Points a stack's config at the images built here (the only change the e2e makes to what is deployed). */
 export function useStackImages(config: Record<string, any>, images: StackImages): void {
     config["asky:database"].image = images.database;
@@ -161,7 +191,21 @@ export async function startRealNodeCluster(opts: { name: string; bin: string; wo
     await startNode(workdir, bin, cluster, pki);
     timed(workdir, "CoreDNS", () => installCoreDNS(cluster, node.coredns.ref));
     timed(workdir, "kube-router", () => installNetworkPolicies(cluster, node.kubeRouter.ref));
-    return { cluster, registry, images: stack, nodeIp: NODE_NETWORK.nodeIp };
+    return { cluster, registry, images: stack, nodeIp: NODE_NETWORK.nodeIp, bin };
+}
+
+let shared: Promise<RealNodeCluster> | undefined;
+
+/** The e2e files' one real node: started by the first file that asks, reused by the next ones. */
+export function sharedRealNode(opts: { name: string; bin: string; workdir: string }): Promise<RealNodeCluster> {
+    shared ??= startRealNodeCluster(opts);
+    return shared;
+}
+
+/** Removes the shared real node (the last real-node file, when everything passed). */
+export async function releaseRealNode(opts: { name: string; bin: string; workdir: string }): Promise<void> {
+    shared = undefined;
+    await tearDownRealNode(opts);
 }
 
 /**
