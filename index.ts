@@ -123,6 +123,7 @@ function deployAsky(config: AskyConfig) {
         autoscaling: autoscalingFor(config.services[name].autoscale),
         disruptionBudget: availability.disruptionBudgets,
         spreadAcrossNodes: availability.spreadAcrossNodes,
+        drainSeconds: availability.drainSeconds,
     }, { ...opts, dependsOn: afterSchema }));
 
     // 3. The gateway, after the Services it proxies: NGINX resolves their names at start (GW-9).
@@ -140,6 +141,7 @@ function deployAsky(config: AskyConfig) {
         autoscaling: autoscalingFor(config.gateway.autoscale),
         disruptionBudget: availability.disruptionBudgets,
         spreadAcrossNodes: availability.spreadAcrossNodes,
+        drainSeconds: availability.drainSeconds,
         monitoring: config.monitoring,
         priorityClassName: priority?.gateway,
     }, { ...opts, dependsOn: [...afterPolicies, ...services, cache] });

@@ -58,6 +58,8 @@ export interface AskyGatewayArgs {
     disruptionBudget: boolean;
     /** Spread pods across nodes. */
     spreadAcrossNodes: boolean;
+    /** Seconds a stopping gateway pod keeps serving before NGINX is told to quit (`asky:availability.drainSeconds`). */
+    drainSeconds: number;
     /** Exporter images and discovery (`asky:monitoring`): the stub_status and access-log exporters run beside NGINX. */
     monitoring: AskyConfig["monitoring"];
     /** A PriorityClass for the gateway pods (prod); left out, the cluster's default priority. */
@@ -159,6 +161,7 @@ export class AskyGateway extends pulumi.ComponentResource {
             autoscaling: args.autoscaling,
             disruptionBudget: args.disruptionBudget,
             spreadAcrossNodes: args.spreadAcrossNodes,
+            drainSeconds: args.drainSeconds,
             priorityClassName: args.priorityClassName,
             // The certificate is read at each handshake: its renewal needs no roll, a config change does.
             podAnnotations: { "checksum/config": contentChecksum(this.nginxConf, logProgram) },

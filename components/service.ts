@@ -44,6 +44,8 @@ export interface AskyServiceArgs {
     disruptionBudget: boolean;
     /** Spread pods across nodes. */
     spreadAcrossNodes: boolean;
+    /** Seconds a stopping pod keeps serving before it is signalled (`asky:availability.drainSeconds`). */
+    drainSeconds: number;
 }
 
 /** One of the three Asky FastAPI services: hardened Deployment + ClusterIP Service (+ HPA/PDB in prod). */
@@ -76,6 +78,7 @@ export class AskyService extends pulumi.ComponentResource {
             autoscaling: args.autoscaling,
             disruptionBudget: args.disruptionBudget,
             spreadAcrossNodes: args.spreadAcrossNodes,
+            drainSeconds: args.drainSeconds,
             podAnnotations: {
                 "checksum/secrets": contentChecksum(args.databaseUrl, args.jwtKey.pem, ...(args.firebase ? [args.firebase.json] : []), ...(token ? [token.json] : [])),
             },

@@ -56,6 +56,11 @@ export interface AskyWorkloadArgs {
     spreadAcrossNodes: boolean;
     /** A PriorityClass for the pods (the gateway's in prod); left out, the cluster's default priority. */
     priorityClassName?: pulumi.Input<string>;
+    /**
+     * Seconds a stopping pod's main container keeps serving before it is signalled (a preStop sleep), while the
+     * Service and the load balancer take it out of rotation; the grace period grows by as much. Left out, none.
+     */
+    drainSeconds?: number;
     /** Pod-template annotations, e.g. `checksum/config` so a config change rolls the pods (WIRE-6). */
     podAnnotations?: Record<string, pulumi.Input<string>>;
     /** The Service in front of the pods; its targetPort is the container port's name (WIRE-2). */
@@ -110,10 +115,12 @@ export class AskyWorkload extends pulumi.ComponentResource {
                         ...podSecurity(args.runAsUser, args.runAsUser, args.runAsUser),
                         ...(args.spreadAcrossNodes ? spreadAcrossNodes(id) : {}),
                         ...(args.priorityClassName ? { priorityClassName: args.priorityClassName } : {}),
-                        terminationGracePeriodSeconds: 30,
+                        // The drain, then 30 s to finish what is in flight after the stop signal.
+                        terminationGracePeriodSeconds: 30 + (args.drainSeconds ?? 0),
                         containers: [
                             {
                                 ...args.container,
+                                ...(args.drainSeconds ? { lifecycle: { ...args.container.lifecycle, preStop: { sleep: { seconds: args.drainSeconds } } } } : {}),
                                 imagePullPolicy: imagePullPolicy(args.container.image),
                                 securityContext: containerSecurity(),
                                 resources: containerResources(args.resources),

@@ -256,6 +256,13 @@ export const askyConfigSchema = z.strictObject({
         spreadAcrossNodes: z.boolean(),
         /** PriorityClasses for the database and the gateway pods, so a full cluster evicts others first. */
         priorityClasses: z.boolean(),
+        /**
+         * Seconds a stopping gateway or service pod keeps serving (a preStop sleep) before it is signalled, so the
+         * Service's endpoints and the load balancer stop sending it new connections first: rolling updates and
+         * evictions drop no request. 0: none (requests in flight at a rollout may fail).
+         */
+        drainSeconds: z.number().int({ message: "must be a whole number of seconds" })
+            .min(0, { message: "must be from 0 to 120 seconds" }).max(120, { message: "must be from 0 to 120 seconds" }),
     }),
     /** Default-deny NetworkPolicies plus the allowed flows (NET-1, NET-2). */
     networkPolicies: z.boolean(),

@@ -66,6 +66,8 @@ const badInputs: [title: string, stack: "dev" | "prod", mutate: Mutation, expect
     ["replicas beyond int32", "dev", (c) => { c.services.auth.replicas = 2 ** 31; }, [/asky:services\.auth\.replicas = 2147483648/, /at most 2147483647/]],
     ["gateway replicas beyond int32", "dev", (c) => { c.gateway.replicas = 2 ** 31; }, [/asky:gateway\.replicas = 2147483648/, /at most 2147483647/]],
     ["maxReplicas beyond int32", "prod", (c) => { c.availability.autoscaling.maxReplicas = 1e12; }, [/asky:availability\.autoscaling\.maxReplicas = 1000000000000/, /int32/]],
+    ["a drain longer than two minutes", "dev", (c) => { c.availability.drainSeconds = 600; }, [/asky:availability\.drainSeconds = 600/, /from 0 to 120 seconds/]],
+    ["a drain of a fraction of a second", "prod", (c) => { c.availability.drainSeconds = 2.5; }, [/asky:availability\.drainSeconds = 2\.5/, /whole number of seconds/]],
     ["a storage size of 0", "dev", (c) => { c.storage.size = "0"; }, [/asky:storage\.size = "0"/, /more than 0/]],
     ["a backup volume of 0Gi", "prod", (c) => { c.backup.storageSize = "0Gi"; }, [/asky:backup\.storageSize = "0Gi"/, /more than 0/]],
     ["a storage size beyond int64", "dev", (c) => { c.storage.size = "9Ei"; }, [/asky:storage\.size = "9Ei"/, /less than 8Ei/]],

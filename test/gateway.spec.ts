@@ -25,6 +25,7 @@ describe("AskyGateway (components/gateway.ts)", () => {
             upstreamPorts: { auth: 8003, pyxis: 8001, requestManagement: 8002 },
             autoscaling: gateway.autoscale ? s.availability.autoscaling : undefined,
             disruptionBudget: s.availability.disruptionBudgets, spreadAcrossNodes: s.availability.spreadAcrossNodes,
+            drainSeconds: s.availability.drainSeconds,
             monitoring: s.monitoring,
         });
         return { externalUrl: g.externalUrl, clusterUrl: g.clusterUrl };
@@ -75,6 +76,16 @@ describe("AskyGateway (components/gateway.ts)", () => {
         assert.strictEqual(await tmp(), "48Mi", "32 × 1m + 16Mi");
         assert.strictEqual(await tmp((g) => { g.limits.largeBodySlots = 8; g.limits.clientMaxBodySize = "512k"; }), "20Mi");
         assert.strictEqual(await tmp((g) => { g.limits.clientMaxBodySize = 1048576; }), "48Mi", "a number of bytes");
+    });
+
+    it("HA-2 a stopping gateway pod keeps NGINX serving for asky:availability.drainSeconds before it is told to quit; the exporters get no drain", async () => {
+        for (const stack of ["dev", "prod"] as const) {
+            const drain = settings(stack).availability.drainSeconds;
+            const spec = pod((await build(stack)).objects);
+            assert.deepStrictEqual(spec.containers[0].lifecycle, { preStop: { sleep: { seconds: drain } } }, stack);
+            assert.ok(spec.containers.slice(1).every((c: any) => c.lifecycle === undefined), "sidecars stop at once");
+            assert.strictEqual(spec.terminationGracePeriodSeconds, drain + 30);
+        }
     });
 
     it("GW-7 probes /healthz on ports of their own: readiness on `ready`, liveness and startup on `live`", async () => {

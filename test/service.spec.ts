@@ -20,6 +20,7 @@ describe("AskyService (components/service.ts)", () => {
             serviceToken: name === "request-management" ? { secretName: "service-token", json: pulumi.secret(token) } : undefined,
             autoscaling: s.services[name].autoscale ? s.availability.autoscaling : undefined,
             disruptionBudget: s.availability.disruptionBudgets, spreadAcrossNodes: s.availability.spreadAcrossNodes,
+            drainSeconds: s.availability.drainSeconds,
         });
     });
 
@@ -27,6 +28,16 @@ describe("AskyService (components/service.ts)", () => {
         const pod = find((await build("pyxis")).objects, "Deployment", "pyxis").spec.template.spec;
         assert.deepStrictEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, fsGroupChangePolicy: "OnRootMismatch", seccompProfile: { type: "RuntimeDefault" } });
         assert.strictEqual(pod.automountServiceAccountToken, false);
+    });
+
+    it("HA-2 a stopping pod keeps serving for asky:availability.drainSeconds (preStop sleep) before its signal, within a grace period that covers it", async () => {
+        for (const stack of ["dev", "prod"] as const) {
+            const drain = stackSettings(stack).availability.drainSeconds;
+            assert.ok(drain > 0, `${stack} drains`);
+            const pod = find((await build("pyxis", stack)).objects, "Deployment", "pyxis").spec.template.spec;
+            assert.deepStrictEqual(pod.containers[0].lifecycle, { preStop: { sleep: { seconds: drain } } }, stack);
+            assert.ok(pod.terminationGracePeriodSeconds >= drain + 30, `${stack}: ${pod.terminationGracePeriodSeconds} s of grace`);
+        }
     });
 
     it("POD-10 uses the open heartbeat of request-management for readiness, an HTTP answer of any status elsewhere; liveness is TCP", async () => {
@@ -108,7 +119,7 @@ describe("AskyService (components/service.ts)", () => {
         const args = (name: ServiceName, serviceToken?: { secretName: string; json: string }) => ({
             serviceName: name, namespace: "asky", instance: "asky-test", settings: s.services[name],
             databaseUrlSecretName: "x", databaseUrl: "x", gatewayUrl: "x", jwtKey: { secretName: "x", pem: "x" },
-            serviceToken, disruptionBudget: false, spreadAcrossNodes: false,
+            serviceToken, disruptionBudget: false, spreadAcrossNodes: false, drainSeconds: 0,
         });
         assert.throws(() => new AskyService("rm", args("request-management")), /serviceToken is required for request-management/);
         assert.throws(() => new AskyService("pyxis", args("pyxis", { secretName: "service-token", json: "{}" })), /only for it \(serviceName is pyxis\)/);
