@@ -14,7 +14,7 @@ import { promisify } from "util";
 const ROOT = path.join(__dirname, "..");
 const run = promisify(execFile);
 /** What a checkout has that an install must not copy. */
-const NOT_COPIED = new Set(["node_modules", ".git", "rendered", "bin", ".pulumi-state"]);
+const NOT_COPIED = new Set(["node_modules", ".git", "rendered", "bin", ".pulumi-state", ".toolchain", ".e2e", ".bench"]);
 
 describe("production install (npm ci --omit=dev)", function () {
     this.timeout(600_000);

@@ -8,10 +8,11 @@ import { userPasswordEnv } from "../../sql/seedUsers";
 import { identities, KObject, leftovers, list, must, podTemplateHashes, waitFor } from "./support/kube";
 import { NODE_NAME } from "./support/node";
 import { run } from "./support/processes";
-import { E2E_HOST_PATH, RealNodeCluster, startRealNodeCluster, tearDownRealNode, useStackImages } from "./support/realNode";
+import { E2E_HOST_PATH, RealNodeCluster, retagStackImage, sharedRealNode, useStackImages } from "./support/realNode";
 import { E2E, e2eStack, editStackConfig, outputLog, ROOT } from "./support/stack";
 import { allowedFlows, AllowedFlow, connectFrom, http, nameOf, Probe, resolveFrom, runningPods } from "./support/traffic";
 import { ENFORCER, installNetworkPolicies, netpolManifests, removeEnforcerRules } from "./support/netpol";
+import { record, scenarioOf, underLoad } from "./support/load";
 
 const { bin, workdir, clusterName, keep } = E2E;
 const NS = "asky";
@@ -19,6 +20,9 @@ const STACK = "e2e-dev";
 /** The namespaces of the pods the e2e adds: another tenant of the cluster, and the configured scraper. */
 const OUTSIDER_NS = "e2e-outsider";
 const SCRAPER_NS = "monitoring";
+/** The load during changes and faults: requests per second through the gateway. */
+const READ_RATE = 40;
+const WRITE_RATE = 10;
 
 /** The URN of the one resource of `type` whose name is `name`, from the stack's state. */
 async function urnOf(stack: Stack, type: string, name: string): Promise<string> {
@@ -48,13 +52,24 @@ function shellPod(namespace: string, name: string, labels: Record<string, string
 /** A pod's first container that has a shell (the exporters' sidecars share the pod's network). */
 const mainContainer = (pod: KObject) => pod.spec.containers[0].name;
 
+/** A query as the superuser, inside the database pod. */
+function psql(node: RealNodeCluster, sql: string): string {
+    return node.cluster.kubectl(["-n", NS, "exec", "postgres-0", "-c", "postgres", "--", "psql", "-X", "-qAt", "-U", "postgres", "-d", "asky", "-c", sql]).trim();
+}
+
+/** How many of the acknowledged rows are in the database. */
+function rowsPresent(node: RealNodeCluster, ids: number[]): number {
+    if (!ids.length) return 0;
+    return Number(psql(node, `SELECT count(*) FROM requests.medicine_requests WHERE id = ANY('{${ids.map(Number).join(",")}}'::int[])`));
+}
+
 describe("e2e: the dev stack on a real node (kubelet, containerd, runc), deployed by the Pulumi CLI", function () {
     let node: RealNodeCluster;
     let stack: Stack;
     let gateway: string;
 
     before(async function () {
-        node = await startRealNodeCluster({ name: clusterName, bin, workdir });
+        node = await sharedRealNode({ name: clusterName, bin, workdir });
         // README "Deploy to minikube": the hostPath volume belongs to the postgres UID before the first up.
         run("install", ["-d", "-o", "999", "-g", "999", E2E_HOST_PATH]);
         stack = await e2eStack({
@@ -75,17 +90,9 @@ describe("e2e: the dev stack on a real node (kubelet, containerd, runc), deploye
         gateway = `http://${node.nodeIp}:${cfg["asky:gateway"].nodePort}`;
     });
 
-    let failed = false;
-    afterEach(function () {
-        failed ||= this.currentTest?.state === "failed";
-    });
-    after(async function () {
-        if (keep && node) {
-            fs.writeFileSync(path.join(workdir, "gateway-url"), gateway + "\n");
-            return;
-        }
-        // A failed run leaves everything up for a look (npm run e2e:down removes it).
-        if (node && !failed) await tearDownRealNode({ name: clusterName, bin, workdir });
+    after(function () {
+        // The node stays for the next real-node file (1-resilience removes it); with --keep, for a person.
+        if (keep && node) fs.writeFileSync(path.join(workdir, "gateway-url"), gateway + "\n");
     });
 
     it("the API server enforces Pod Security admission, and the one node is real and Ready", function () {
@@ -345,13 +352,37 @@ describe("e2e: the dev stack on a real node (kubelet, containerd, runc), deploye
         /** What a day-2 change must never replace: the database and its claim. */
         const kept = ["statefulset/postgres", "pvc/postgres-pv-claim"];
 
+        /** Reads and writes through the gateway while `action` runs (a nurse's token); the scenario is recorded and its goals asserted: no failed request, every acknowledged row kept. */
+        let token: string;
+        before(async function () {
+            const passwords = (await stack.outputs()).initialUserPasswords.value as Record<string, string>;
+            const login = await http(`${gateway}/auth/login`, { method: "POST", headers: { "content-type": "application/json" },
+                body: JSON.stringify({ email: "nurse@asky.local", password: passwords["nurse@asky.local"] }) });
+            token = login.body.access_token;
+        });
+        async function withoutLoss<T>(name: string, action: () => Promise<T>): Promise<T> {
+            const tag = `e2e-${name.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`.slice(0, 60);
+            // Until the replaced pods are gone: their drain and their stop signal fall inside the measured window.
+            const { result, report } = await underLoad({ url: gateway, token, tag, readRate: READ_RATE, writeRate: WRITE_RATE }, async () => {
+                const r = await action();
+                await waitFor("the replaced pods to be gone", () => !list(node.cluster, NS, "pods").some((p) => p.metadata.deletionTimestamp), 180_000, 500);
+                return r;
+            });
+            const scenario = scenarioOf(name, report, { present: rowsPresent(node, report.acknowledged) });
+            record(workdir, scenario);
+            assert.deepStrictEqual({ failed: scenario.failed, lost: scenario.acknowledged - scenario.present! }, { failed: 0, lost: 0 },
+                `${name}: ${JSON.stringify(scenario)}`);
+            assert.ok(scenario.acknowledged > 0, "writes were acknowledged during the change");
+            return result;
+        }
+
         it("day-2: rotating one generated password updates its Secrets in place, rolls the pods that read it, and they connect with it", async function () {
             const { cluster } = node;
             const before = identities(cluster, NS, [...kept, "secret/pyxis-database-url", "secret/database-role-passwords"]);
             const pyxisPods = podTemplateHashes(cluster, NS, "pyxis");
             const oldUrl = must(cluster, NS, "secret", "pyxis-database-url").data;
             const urn = await urnOf(stack, "random:index/randomPassword:RandomPassword", "asky-pyxis-password");
-            const result = await stack.up({ replace: [urn], onOutput: outputLog(workdir, "4a-rotate-password") });
+            const result = await withoutLoss("password rotated (pulumi up --replace)", () => stack.up({ replace: [urn], onOutput: outputLog(workdir, "4a-rotate-password") }));
             assert.strictEqual(result.summary.result, "succeeded");
             const after = identities(cluster, NS, Object.keys(before));
             for (const ref of Object.keys(before)) assert.strictEqual(after[ref].uid, before[ref].uid, `${ref} kept (not deleted and created again)`);
@@ -376,7 +407,7 @@ describe("e2e: the dev stack on a real node (kubelet, containerd, runc), deploye
             editStackConfig(workdir, STACK, (c) => {
                 c["asky:gateway"].limits.clientMaxBodySize = "3m";
             });
-            const result = await stack.up({ onOutput: outputLog(workdir, "4b-gateway-config") });
+            const result = await withoutLoss("gateway config changed", () => stack.up({ onOutput: outputLog(workdir, "4b-gateway-config") }));
             assert.strictEqual(result.summary.result, "succeeded");
             const after = identities(cluster, NS, Object.keys(before));
             for (const ref of Object.keys(before)) assert.strictEqual(after[ref].uid, before[ref].uid, `${ref} kept`);
@@ -389,6 +420,23 @@ describe("e2e: the dev stack on a real node (kubelet, containerd, runc), deploye
             // The new NGINX takes a 2 MB body (over the old 1m limit) as far as the upstream.
             const big = await http(`${gateway}/requests/medicine_requests`, { method: "POST", headers: { "content-type": "application/json" }, body: "x".repeat(2 << 20) });
             assert.notStrictEqual(big.status, 413, "the new limit is in force");
+        });
+
+        it("day-2: a new image tag of the services rolls them under load", async function () {
+            const { cluster } = node;
+            const before = Object.fromEntries(["pyxis", "request-management"].map((d) => [d, podTemplateHashes(cluster, NS, d)]));
+            const images = { pyxis: retagStackImage(node, node.images.services.pyxis, "1.0.1-e2e"), rm: retagStackImage(node, node.images.services["request-management"], "1.0.1-e2e") };
+            editStackConfig(workdir, STACK, (c) => {
+                c["asky:services"].pyxis.image = images.pyxis;
+                c["asky:services"]["request-management"].image = images.rm;
+            });
+            const result = await withoutLoss("service image tag changed", () => stack.up({ onOutput: outputLog(workdir, "4c-image-tag") }));
+            assert.strictEqual(result.summary.result, "succeeded");
+            for (const [d, hashes] of Object.entries(before)) {
+                const now = podTemplateHashes(cluster, NS, d);
+                assert.ok(now.length === 1 && !hashes.includes(now[0]), `${d} rolled`);
+            }
+            assert.strictEqual(must(cluster, NS, "deployment", "pyxis").spec.template.spec.containers[0].image, images.pyxis);
         });
 
         it("day-2: adding a seeded user updates the users' Secret in place and runs the schema again; the user can log in", async function () {

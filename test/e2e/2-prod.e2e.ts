@@ -2,61 +2,15 @@ import { Stack } from "@pulumi/pulumi/automation";
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import * as YAML from "yaml";
 import { Cluster, startCluster } from "./support/cluster";
-import { KObject, list, must, waitFor } from "./support/kube";
-import { prodOverlay, provideStorageClass, useManagedStorage } from "./support/managed";
+import { list, must, waitFor } from "./support/kube";
+import { LB_ADDRESS, managedClusterStandIn, merge, prodOverlay, provideStorageClass, useManagedStorage } from "./support/managed";
 import { cliEnv, E2E, e2eStack, outputLog, ROOT } from "./support/stack";
 import { spawnSync } from "child_process";
 
 const { bin, workdir, clusterName, keep } = E2E;
 const NS = "asky";
 const STACK = "e2e-prod";
-/** What a managed cluster provides and the test stands in for: a Retain StorageClass and volumes of it. */
-const LB_ADDRESS = "203.0.113.10";
-
-/** Deep-merges `overlay` into `target` (objects key by key, everything else replaced). */
-function merge(target: Record<string, any>, overlay: Record<string, any>): void {
-    for (const [k, v] of Object.entries(overlay)) {
-        if (v && typeof v === "object" && !Array.isArray(v) && target[k] && typeof target[k] === "object") merge(target[k], v);
-        else target[k] = v;
-    }
-}
-
-/** A self-signed certificate for the gateway's TLS Secret, as the organisation would issue one. */
-function tlsSecret(): string {
-    const dir = fs.mkdtempSync(path.join(workdir, "tls-"));
-    const r = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
-        "-subj", "/CN=asky.example.org", "-keyout", path.join(dir, "tls.key"), "-out", path.join(dir, "tls.crt")], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`openssl: ${r.stderr}`);
-    const b64 = (f: string) => fs.readFileSync(path.join(dir, f)).toString("base64");
-    return YAML.stringify({ apiVersion: "v1", kind: "Secret", type: "kubernetes.io/tls", metadata: { name: "gateway-tls", namespace: NS },
-        data: { "tls.crt": b64("tls.crt"), "tls.key": b64("tls.key") } });
-}
-
-/** What the cloud and the organisation do while the engine waits: an address for the LoadBalancer
- * Service, and the TLS Secret the gateway reads (README: TLS setup for prod), once the namespace exists. */
-function managedClusterStandIn(cluster: Cluster): () => void {
-    let stopped = false;
-    const secret = tlsSecret();
-    const tick = () => {
-        if (stopped) return;
-        try {
-            if (cluster.get(["namespace", NS]) && !cluster.get(["-n", NS, "secret", "gateway-tls"])) cluster.kubectl(["apply", "-f", "-"], secret);
-            const svc = cluster.get<KObject>(["-n", NS, "service", "gateway"]);
-            if (svc?.spec.type === "LoadBalancer" && !svc.status?.loadBalancer?.ingress?.length) {
-                cluster.kubectl(["-n", NS, "patch", "service", "gateway", "--subresource=status", "--type=merge",
-                    "-p", JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: LB_ADDRESS }] } } })]);
-            }
-        } catch {
-            /* not created yet */
-        }
-        setTimeout(tick, 1000);
-    };
-    tick();
-    return () => (stopped = true);
-}
-
 /** Runs the CLI directly, as an operator would (commands that run no program). */
 function pulumiCli(args: string[]): string {
     const env = { ...process.env, ...cliEnv(workdir, bin) };
@@ -100,7 +54,7 @@ function pulumiCli(args: string[]): string {
     });
 
     it("pulumi up of prod: HPAs, PDBs, the LoadBalancer address, protected data objects", async function () {
-        const stopLb = managedClusterStandIn(cluster);
+        const stopLb = managedClusterStandIn(cluster, workdir);
         try {
             const result = await stack.up({ onOutput: outputLog(workdir, "7-prod-up") });
             assert.strictEqual(result.summary.result, "succeeded");
@@ -162,7 +116,7 @@ function pulumiCli(args: string[]): string {
         const before = uids();
         const env = stack.workspace.envVars; // the environment of every CLI run of this workspace
         env[upsert![1]] = "true";
-        const stopLb = managedClusterStandIn(cluster);
+        const stopLb = managedClusterStandIn(cluster, workdir);
         try {
             assert.strictEqual((await stack.up({ onOutput: outputLog(workdir, "11-adopt-up") })).summary.result, "succeeded");
         } finally {

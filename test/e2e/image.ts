@@ -1,3 +1,5 @@
+// npm run e2e:image -- --prebuild: builds (or finds cached) every Debian root filesystem the e2e's images
+// use, without a registry or the toolchain: npm test runs it beside the toolchain's Go builds.
 // npm run e2e:image -- --name NAME --dir DIR [--packages 'deb1 deb2'] --cmd 'CMD ARGS…' [--env K=V]…
 // Builds an image of your own code without Docker and pushes it into the registry of a kept real-node
 // e2e (npm run e2e -- --real-node --keep): a Debian bookworm root filesystem with the packages
@@ -7,7 +9,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
-import { buildImage } from "./support/images";
+import { debianImages } from "./images";
+import { buildImage, debianRootfs, imageCacheDir } from "./support/images";
 import { runningRegistry } from "./support/registry";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -35,6 +38,14 @@ function filesOf(dir: string): Record<string, string> {
 }
 
 function main(): void {
+    if (process.argv.includes("--prebuild")) {
+        for (const spec of debianImages()) {
+            const start = Date.now();
+            const { tar } = debianRootfs(spec, imageCacheDir(BIN));
+            console.log(`${spec.name}: ${path.basename(tar)} (${((Date.now() - start) / 1000).toFixed(0)} s)`);
+        }
+        return;
+    }
     const { values } = parseArgs({
         options: { name: { type: "string" }, dir: { type: "string" }, packages: { type: "string" }, cmd: { type: "string" }, env: { type: "string", multiple: true } },
     });

@@ -1,9 +1,9 @@
 // npm run e2e [-- --real-node] [-- --keep]: builds the toolchain (cached), then runs the real Pulumi
 // CLI against local control planes (test/e2e/*.e2e.ts): the dev stack on a real node (kubelet,
 // containerd, runc, CoreDNS, kube-router, images built here), prod and the policy pack on
-// KWOK nodes. `--real-node` runs only the real-node file; `--keep` stops after the dev stack's first
+// KWOK nodes. `--real-node` runs only the real-node files (1-*); `--keep` stops after the dev stack's first
 // `pulumi up` and leaves everything running: .e2e/kubeconfig, .e2e/registry (host:port) and
-// .e2e/gateway-url.
+// .e2e/gateway-url. `--only FILE` runs the e2e files whose name starts with FILE (e.g. 1-resilience).
 // npm run e2e:down: stops whatever a run left (processes by PID, containers, mounts, network
 // namespaces, the bridge, every rule the run added, the control plane) and removes .e2e/.
 import { spawnSync } from "child_process";
@@ -16,8 +16,10 @@ import { tearDownRealNode } from "./support/realNode";
 const ROOT = path.resolve(__dirname, "..", "..");
 const WORKDIR = path.join(ROOT, ".e2e");
 const CLUSTER = "asky-e2e";
-/** The e2e file that runs on the real node. */
-const REAL_NODE_FILE = "1-dev.e2e.ts";
+/** The e2e files that run on the real node start with this (one node for all of them, started by the first). */
+const REAL_NODE_FILES = "1-";
+/** The one `--keep` runs: the dev stack's first deploy. */
+const FIRST_DEPLOY_FILE = "1-dev.e2e.ts";
 
 /** Where scripts/toolchain.sh puts its binaries. */
 function toolchainBin(): string {
@@ -45,9 +47,11 @@ async function main(args: string[]): Promise<void> {
         console.log(`cluster ${CLUSTER} and its real node stopped, ${path.relative(ROOT, WORKDIR)}/ removed`);
         return;
     }
-    const unknown = args.filter((a) => a !== "--keep" && a !== "--real-node");
-    if (unknown.length) {
-        console.error(`unknown argument(s) ${unknown.join(" ")}; usage: npm run e2e [-- --real-node] [-- --keep] | npm run e2e:down`);
+    const onlyAt = args.indexOf("--only");
+    const only = onlyAt >= 0 ? args[onlyAt + 1] : undefined;
+    const unknown = args.filter((a, i) => a !== "--keep" && a !== "--real-node" && !(onlyAt >= 0 && (i === onlyAt || i === onlyAt + 1)));
+    if (unknown.length || (onlyAt >= 0 && !only)) {
+        console.error(`unknown argument(s) ${unknown.join(" ")}; usage: npm run e2e [-- --real-node] [-- --keep] [-- --only FILE] | npm run e2e:down`);
         process.exit(2);
     }
     // Every run starts from nothing: no cluster, no node, no stack state of an earlier run.
@@ -69,9 +73,10 @@ async function main(args: string[]): Promise<void> {
         timeout: 30 * 60_000,
         bail: true, // each step builds on the one before
     });
-    const realNodeOnly = args.includes("--real-node") || args.includes("--keep");
     const files = fs.readdirSync(path.join(ROOT, "test", "e2e")).filter((f) => f.endsWith(".e2e.ts")).sort();
-    for (const f of realNodeOnly ? files.filter((f) => f === REAL_NODE_FILE) : files) {
+    const chosen = only ? files.filter((f) => f.startsWith(only)) : args.includes("--keep") ? [FIRST_DEPLOY_FILE]
+        : args.includes("--real-node") ? files.filter((f) => f.startsWith(REAL_NODE_FILES)) : files;
+    for (const f of chosen) {
         mocha.addFile(path.join(ROOT, "test", "e2e", f));
     }
     mocha.run((failures) => process.exit(failures ? 1 : 0));

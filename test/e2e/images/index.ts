@@ -25,7 +25,8 @@ const fixedUser = (name: string, id: number, home: string) => [
 export const postgres: ImageSpec = {
     name: "postgres",
     debian: {
-        packages: ["postgresql-15"],
+        // gpg: the backup Job encrypts each dump with it (the official image has it too).
+        packages: ["postgresql-15", "gpg"],
         essentialHook: [
             ...fixedUser("postgres", 999, "/var/lib/postgresql"),
             // The image starts clusters itself (docker-entrypoint.sh): no Debian "main" cluster.
@@ -131,6 +132,11 @@ export function exporters(bin: string, versions: Record<string, string>): Record
         nginxExporter: exporter("nginx-prometheus-exporter", "/usr/bin/nginx-prometheus-exporter", path.join(bin, "nginx-prometheus-exporter"), versions.NGINX_EXPORTER_VERSION.replace(/^v/, "")),
         logExporter: exporter("mtail", "/usr/bin/mtail", "/usr/bin/mtail", installedVersion("mtail")),
     };
+}
+
+/** Every Debian root filesystem the e2e's images are made of (one per package set): what a prebuild fills the cache with. */
+export function debianImages(): ImageSpec[] {
+    return [postgres, redis, nginx, contract("auth"), nodeImages("", { kubernetes: "", coredns: "", kubeRouter: "" }).kubeRouter];
 }
 
 /** The node's own images: the toolchain's static binaries, and kube-router with the iptables and ipset it drives. */

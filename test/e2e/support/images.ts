@@ -53,7 +53,7 @@ export function imageCacheDir(bin: string): string {
 }
 
 /** The Debian root filesystem of `spec` as a tar (cached), and the versions of its packages. */
-function debianRootfs(spec: ImageSpec, cache: string): { tar: string; versions: Record<string, string> } {
+export function debianRootfs(spec: ImageSpec, cache: string): { tar: string; versions: Record<string, string> } {
     const d = spec.debian!;
     const key = sha(JSON.stringify({ v: 1, mirrors: DEBIAN_MIRRORS, excludes: DPKG_EXCLUDES, ...d })).slice(0, 16);
     // Keyed by content only: images with the same packages (the three service stand-ins) share one.

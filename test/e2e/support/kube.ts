@@ -4,7 +4,7 @@ import { Cluster } from "./cluster";
 export interface KObject {
     apiVersion: string;
     kind: string;
-    metadata: { name: string; namespace?: string; uid: string; resourceVersion: string; labels?: Record<string, string>; annotations?: Record<string, string>; creationTimestamp: string };
+    metadata: { name: string; namespace?: string; uid: string; resourceVersion: string; labels?: Record<string, string>; annotations?: Record<string, string>; creationTimestamp: string; deletionTimestamp?: string };
     spec?: any;
     status?: any;
     data?: Record<string, string>;
@@ -37,7 +37,7 @@ export function podTemplateHashes(cluster: Cluster, namespace: string, deploymen
     const d = must(cluster, namespace, "deployment", deployment);
     const selector = Object.entries(d.spec.selector.matchLabels as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(",");
     const pods = cluster.get<{ items: KObject[] }>(["-n", namespace, "pods", "-l", selector])?.items ?? [];
-    return [...new Set(pods.filter((p) => !p.metadata.annotations?.["deletionTimestamp"]).map((p) => p.metadata.labels?.["pod-template-hash"] ?? ""))].sort();
+    return [...new Set(pods.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.labels?.["pod-template-hash"] ?? ""))].sort();
 }
 
 /** Waits until `check` returns true (polling), or throws with `what` after `timeoutMs`. */

@@ -1,3 +1,4 @@
+import * as https from "https";
 import { Cluster } from "./cluster";
 import { KObject } from "./kube";
 
@@ -99,4 +100,29 @@ export async function http(url: string, init: RequestInit = {}, timeoutMs = 15_0
         /* not JSON */
     }
     return { status: res.status, body, headers: res.headers };
+}
+
+/**
+ * An HTTPS request to a gateway that answers as `hostname` (SNI and Host), reached at another address
+ * (the node's NodePort): its certificate is the test's own, so it is not verified.
+ */
+export function httpsAs(hostname: string, url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}, timeoutMs = 15_000): Promise<{ status: number; body: any }> {
+    return new Promise((resolve, reject) => {
+        const req = https.request(url, {
+            method: init.method ?? "GET", headers: { host: hostname, ...init.headers }, servername: hostname, rejectUnauthorized: false, timeout: timeoutMs,
+        }, (res) => {
+            let text = "";
+            res.setEncoding("utf8").on("data", (d) => (text += d)).on("end", () => {
+                let body: any = text;
+                try {
+                    body = JSON.parse(text);
+                } catch {
+                    /* not JSON */
+                }
+                resolve({ status: res.statusCode ?? 0, body });
+            });
+        });
+        req.on("timeout", () => req.destroy(new Error(`${url}: no answer in ${timeoutMs} ms`))).on("error", reject);
+        req.end(init.body);
+    });
 }
