@@ -88,7 +88,7 @@ function deployAsky(config: AskyConfig) {
     const podOpts: pulumi.ComponentResourceOptions = { ...opts, dependsOn: afterPolicies };
     const priority = availability.priorityClasses ? new AskyPriorityClasses("asky", { instance }, opts) : undefined;
 
-    // 1. The database, ready and with the current schema applied.
+    // 1. The database, ready and with the current schema applied; the cache beside it (it needs no schema).
     const database = new AskyDatabase("asky", {
         namespace, instance, database: config.database, storage: config.storage, protect: config.protectData,
         priorityClassName: priority?.database,
@@ -100,10 +100,11 @@ function deployAsky(config: AskyConfig) {
         }, podOpts)
         : undefined;
 
-    // 2. The cache and the services, once the schema Job has finished.
+    new AskyCache("asky", { namespace, instance, cache: config.cache, monitoring: config.monitoring }, podOpts);
+
+    // 2. The services, once the schema Job has finished.
     const secrets = new AskyServiceSecrets("asky", { namespace, instance, firebaseServiceAccount: config.firebaseServiceAccount, serviceToken: config.serviceToken }, opts);
     const afterSchema = [...afterPolicies, database.bootstrap];
-    const cache = new AskyCache("asky", { namespace, instance, cache: config.cache, monitoring: config.monitoring }, { ...opts, dependsOn: afterSchema });
     new AskyDatabaseExporter("asky", {
         namespace, instance, databaseName: config.database.name, monitorPassword: database.monitorPassword, monitoring: config.monitoring,
     }, { ...opts, dependsOn: afterSchema });
@@ -126,7 +127,9 @@ function deployAsky(config: AskyConfig) {
         drainSeconds: availability.drainSeconds,
     }, { ...opts, dependsOn: afterSchema }));
 
-    // 3. The gateway, after the Services it proxies: NGINX resolves their names at start (GW-9).
+    // 3. The gateway, after the Services it proxies: NGINX resolves their names at start (GW-9). Their
+    // names, not their pods: it starts beside the services (answering 502 until they are ready, as it
+    // would for any upstream that is down), and `pulumi up` still ends only when every Deployment is ready.
     const gateway = new AskyGateway("asky", {
         namespace,
         namespaceName: config.namespace,
@@ -144,7 +147,7 @@ function deployAsky(config: AskyConfig) {
         drainSeconds: availability.drainSeconds,
         monitoring: config.monitoring,
         priorityClassName: priority?.gateway,
-    }, { ...opts, dependsOn: [...afterPolicies, ...services, cache] });
+    }, { ...opts, dependsOn: [...afterPolicies, ...services.map((s) => s.workload.service)] });
     new AskyMonitoring("asky", {
         namespace, namespaceName: config.namespace, instance, environment: config.environment, monitoring: config.monitoring,
         claims: [config.storage.claimName, ...(config.backup.enabled ? [config.backup.claimName] : [])],

@@ -12,7 +12,7 @@ import {
     metricsService,
     nginxExporterSidecar,
 } from "./monitoring";
-import { AskyWorkload, AskyWorkloadArgs, AutoscalingArgs } from "./workload";
+import { AskyWorkload, AskyWorkloadArgs, AutoscalingArgs, NOT_AWAITED } from "./workload";
 
 /** nginx-unprivileged runs as UID 101 and listens on unprivileged ports (GW-8). */
 export const GATEWAY_UID = 101;
@@ -199,7 +199,7 @@ export class AskyGateway extends pulumi.ComponentResource {
     /** Exposure: the internal listener, ClusterIP only, so it never leaves the cluster even where NetworkPolicies are not enforced. */
     private createInternalService(name: string, args: AskyGatewayArgs, id: WorkloadIdentity): k8s.core.v1.Service {
         return new k8s.core.v1.Service(`${name}-internal`, {
-            metadata: objectMeta(id, args.namespace, GATEWAY_INTERNAL_SERVICE),
+            metadata: objectMeta(id, args.namespace, GATEWAY_INTERNAL_SERVICE, NOT_AWAITED),
             spec: {
                 type: "ClusterIP",
                 selector: selectorLabels(id),
@@ -295,8 +295,9 @@ function publicService(g: AskyConfig["gateway"], awaitLoadBalancer: boolean): As
         // The login rate limit is per client address: a LoadBalancer must not SNAT it away.
         // (NodePort keeps Cluster: kind maps the host port to a node that may run no gateway pod.)
         ...(lb ? { externalTrafficPolicy: "Local" as const } : {}),
-        // minikube/kind give a LoadBalancer no address: waiting for one would fail the deploy after 10 minutes.
-        ...(lb && !awaitLoadBalancer ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
+        // Awaited only for a LoadBalancer's address, where one comes (prod): minikube/kind give none, and waiting
+        // for one would fail the deploy after 10 minutes; the endpoints follow the awaited Deployment.
+        awaitAddress: lb && awaitLoadBalancer,
     };
 }
 

@@ -6,7 +6,7 @@ import type { AskyConfig, Resources } from "../config";
 import { alertRuleGroups } from "../monitoring/alerts";
 import { DASHBOARD_UID, goldenSignalsDashboard } from "../monitoring/dashboard";
 import { WorkloadIdentity, objectMeta, probes, selectorLabels } from "./podHardening";
-import type { Sidecar } from "./workload";
+import { NOT_AWAITED, type Sidecar } from "./workload";
 
 /** Where every exporter serves its metrics. */
 export const METRICS_PATH = "/metrics";
@@ -125,7 +125,8 @@ export interface MetricsServiceArgs {
 /** A ClusterIP Service in front of one exporter: its port is named `metrics`, what the ServiceMonitor and the annotations scrape. */
 export function metricsService(name: string, args: MetricsServiceArgs, opts: pulumi.CustomResourceOptions): k8s.core.v1.Service {
     return new k8s.core.v1.Service(name, {
-        metadata: objectMeta({ ...args.pods, component: METRICS_COMPONENT }, args.namespace, args.serviceName, scrapeAnnotations(args.monitoring, args.port)),
+        // Its pods are the awaited workload's (NOT_AWAITED).
+        metadata: objectMeta({ ...args.pods, component: METRICS_COMPONENT }, args.namespace, args.serviceName, { ...NOT_AWAITED, ...scrapeAnnotations(args.monitoring, args.port) }),
         spec: {
             type: "ClusterIP",
             selector: selectorLabels(args.pods),

@@ -77,10 +77,20 @@ export interface AskyWorkloadArgs {
         externalTrafficPolicy?: "Local" | "Cluster";
         /** More ports on the same Service, each to a named container port (the gateway's HTTPS); left out, one port. */
         extraPorts?: { port: number; targetPort: string; nodePort?: number }[];
-        /** Annotations of the Service (e.g. `pulumi.com/skipAwait`); left out, none. */
+        /** Annotations of the Service (e.g. prometheus.io discovery); left out, none but {@link NOT_AWAITED}. */
         annotations?: Record<string, string>;
+        /** Wait for a LoadBalancer's address (prod's gateway); left out, the Service is not awaited ({@link NOT_AWAITED}). */
+        awaitAddress?: boolean;
     };
 }
+
+/**
+ * `pulumi.com/skipAwait` on a Service whose pods belong to a workload the deploy awaits anyway: the
+ * provider would wait for the endpoints that the Deployment's (or StatefulSet's) readiness already
+ * implies, then sleep 10 s after their last change (README "Deploy time"). Whether the selector
+ * matches the pods is WIRE-1, checked on the rendered objects and at preview by the policy pack.
+ */
+export const NOT_AWAITED: Record<string, string> = { "pulumi.com/skipAwait": "true" };
 
 /**
  * A hardened Deployment with its Service, and in prod its HPA and PDB: the building block
@@ -146,7 +156,7 @@ export class AskyWorkload extends pulumi.ComponentResource {
             ...(p.nodePort !== undefined ? { nodePort: p.nodePort } : {}),
         });
         this.service = new k8s.core.v1.Service(`${name}-service`, {
-            metadata: objectMeta(id, args.namespace, id.name, args.service.annotations),
+            metadata: objectMeta(id, args.namespace, id.name, { ...(args.service.awaitAddress ? {} : NOT_AWAITED), ...args.service.annotations }),
             spec: {
                 type: args.service.type ?? "ClusterIP",
                 ...(args.service.externalTrafficPolicy ? { externalTrafficPolicy: args.service.externalTrafficPolicy } : {}),

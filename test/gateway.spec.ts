@@ -217,13 +217,13 @@ describe("AskyGateway (components/gateway.ts)", () => {
         assert.match(find(objects, "ConfigMap", "gateway-config").data["nginx.conf"], /return 301 https:\/\/asky\.local:30443\$request_uri;/);
     });
 
-    it("a LoadBalancer is awaited in prod; where none may come (dev), the Service says skipAwait so the deploy does not hang", async () => {
+    it("a LoadBalancer is awaited in prod for its address; where none may come (dev), and for a NodePort, the Service says skipAwait (its pods' Deployment is awaited)", async () => {
         const prod = find((await build("prod")).objects, "Service", "gateway");
         assert.strictEqual(prod.metadata.annotations?.["pulumi.com/skipAwait"], undefined);
         const dev = find((await build("dev", (g) => { g.exposure = "LoadBalancer"; delete g.nodePort; }, false)).objects, "Service", "gateway");
         assert.strictEqual(dev.spec.type, "LoadBalancer");
         assert.strictEqual(dev.metadata.annotations?.["pulumi.com/skipAwait"], "true");
         const nodePort = find((await build("dev")).objects, "Service", "gateway");
-        assert.strictEqual(nodePort.metadata.annotations, undefined, "a NodePort has no address to wait for");
+        assert.deepStrictEqual(nodePort.metadata.annotations, { "pulumi.com/skipAwait": "true" }, "a NodePort has no address to wait for");
     });
 });

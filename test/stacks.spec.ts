@@ -127,7 +127,7 @@ describe("the program (index.ts), both stacks", () => {
                 assert.strictEqual(outputs.serviceTokenExpiresAt.value, new Date(claims.exp * 1000).toISOString());
             });
 
-            it("orders the deploy like run.sh: database ready and schema applied, then services and cache, then the gateway (GW-9)", async () => {
+            it("orders the deploy like run.sh: database ready and schema applied, then the services; the gateway after their Services (GW-9)", async () => {
                 const { objects } = await renderedStack(stack);
                 const at = (kind: string, name: string) => objects.findIndex((o) => o.kind === kind && (name === "*" ? true : o.metadata.name === name));
                 const job = objects.findIndex((o) => o.kind === "Job");
@@ -136,7 +136,6 @@ describe("the program (index.ts), both stacks", () => {
                     assert.ok(job < at("Deployment", svc), `${svc} rolls after the schema Job`);
                     assert.ok(at("Service", svc) < at("Deployment", "gateway"), `gateway starts after Service ${svc}`);
                 }
-                assert.ok(at("Service", "redis") < at("Deployment", "gateway"));
                 assert.strictEqual(at("Namespace", "*"), 0, "the namespace comes first");
             });
         });
@@ -290,9 +289,9 @@ describe("day-2 changes (index.ts, components, config/storage.ts)", () => {
             for (const o of mutableKinds) assert.strictEqual((o as any).immutable, undefined, `${o.kind}/${o.metadata.name}`);
         });
 
-        it(`${stack}: no pod-running object is sent before every NetworkPolicy exists; the cache and services wait for the schema Job; the gateway for them (GW-9)`, async () => {
-            // Slow policies and a slow schema Job: whatever truly waits for them shows up after their completion.
-            const slow = new Set(["NetworkPolicy", "Job"]);
+        it(`${stack}: no pod-running object is sent before every NetworkPolicy exists; the services wait for the schema Job, the cache does not; the gateway waits for the services' Services (GW-9), not their pods`, async () => {
+            // Slow policies, schema Job and Deployments: whatever truly waits for them shows up after their completion.
+            const slow = new Set(["NetworkPolicy", "Job", "Deployment"]);
             const render = await (async () => {
                 await renderedStack(stack); // renders are sequential
                 return renderStack(stack, {}, { latency: ({ inputs }) => (slow.has(String(inputs.kind)) ? 30 : 0) });
@@ -306,11 +305,32 @@ describe("day-2 changes (index.ts, components, config/storage.ts)", () => {
                 if (first >= 0) assert.ok(first > policiesDone, `${render.events[first].object} was sent before the last NetworkPolicy existed`);
             }
             const jobDone = at("created", /^Job\/postgres-bootstrap-/);
-            for (const name of ["redis", "auth", "pyxis", "request-management"]) {
+            for (const name of ["auth", "pyxis", "request-management"]) {
                 assert.ok(at("requested", new RegExp(`^Deployment/${name}$`)) > jobDone, `${name} waits for the schema Job`);
             }
-            for (const name of ["redis", "auth", "pyxis", "request-management"]) {
-                assert.ok(at("requested", /^Deployment\/gateway$/) > at("created", new RegExp(`^Service/${name}$`)), `the gateway waits for Service ${name}`);
+            // Redis needs no schema: it starts beside the database (README "Deploy time").
+            assert.ok(at("requested", /^Deployment\/redis$/) < jobDone, "the cache starts before the schema Job completes");
+            const gateway = at("requested", /^Deployment\/gateway$/);
+            for (const name of ["auth", "pyxis", "request-management"]) {
+                assert.ok(gateway > at("created", new RegExp(`^Service/${name}$`)), `the gateway waits for Service ${name}`);
+                // NGINX needs the names to resolve, not the pods to be ready: the gateway starts beside the services.
+                assert.ok(gateway < at("created", new RegExp(`^Deployment/${name}$`)), `the gateway does not wait for Deployment ${name}`);
+            }
+        });
+    }
+
+    for (const stack of ["dev", "prod"] as const) {
+        it(`${stack}: every Service whose pods a Deployment's await covers says skipAwait; only prod's LoadBalancer (its address) and the StatefulSet's headless Service do not`, async () => {
+            const { objects } = await renderedStack(stack);
+            const services = objects.filter((o) => o.kind === "Service");
+            const awaited = services.filter((o) => o.metadata.annotations?.["pulumi.com/skipAwait"] !== "true").map((o) => o.metadata.name).sort();
+            assert.deepStrictEqual(awaited, stack === "prod" ? ["gateway", "postgres"] : ["postgres"]);
+            assert.strictEqual(find(objects, "Service", "postgres").spec.clusterIP, "None", "the provider waits for no pod of a headless Service");
+            // Each skipped Service selects the pods of a Deployment in the stack (whose await is kept).
+            for (const svc of services.filter((o) => !awaited.includes(o.metadata.name))) {
+                const selector = (svc as any).spec.selector as Record<string, string>;
+                const owners = objects.filter((o) => o.kind === "Deployment" && Object.entries(selector).every(([k, v]) => (o as any).spec.template.metadata.labels[k] === v));
+                assert.strictEqual(owners.length, 1, `Service ${svc.metadata.name} selects one Deployment's pods`);
             }
         });
     }
