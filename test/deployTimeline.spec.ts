@@ -7,14 +7,14 @@ import { DeployObjects, deployTimeline, orderingViolations } from "./e2e/support
 /** 2026-12-02T18:00:00Z plus `s` seconds, as the API server writes it. */
 const t = (s: number) => new Date(Date.UTC(2026, 11, 2, 18, 0, s)).toISOString().replace(".000Z", "Z");
 
-function object(kind: string, name: string, createdAt: number, extra: Partial<KObject> = {}): KObject {
+function object(kind: string, name: string, createdAt: number, extra: Omit<Partial<KObject>, "metadata"> & { metadata?: Partial<KObject["metadata"]> } = {}): KObject {
     return {
         apiVersion: "v1", kind, ...extra,
         metadata: { name, namespace: "asky", uid: `${kind}-${name}`, resourceVersion: "1", creationTimestamp: t(createdAt), labels: { "app.kubernetes.io/name": name }, ...extra.metadata },
     };
 }
 const pod = (workload: string, createdAt: number, readyAt: number, suffix = "abc") => object("Pod", workload, createdAt, {
-    metadata: { name: `${workload}-${suffix}`, labels: { "app.kubernetes.io/name": workload } } as KObject["metadata"],
+    metadata: { name: `${workload}-${suffix}`, labels: { "app.kubernetes.io/name": workload } },
     status: { conditions: [{ type: "PodScheduled", status: "True", lastTransitionTime: t(createdAt) }, { type: "Ready", status: "True", lastTransitionTime: t(readyAt) }] },
 });
 
@@ -29,7 +29,7 @@ function deploy(): DeployObjects {
         jobs: [object("Job", "postgres-bootstrap-1a2b", 13, { status: { completionTime: t(20) } })],
         pods: [
             pod("postgres", 2, 12, "0"),
-            object("Pod", "postgres-bootstrap-1a2b-xyz", 13, { metadata: { labels: { "app.kubernetes.io/name": "postgres-bootstrap" } } as KObject["metadata"] }),
+            object("Pod", "postgres-bootstrap-1a2b-xyz", 13, { metadata: { labels: { "app.kubernetes.io/name": "postgres-bootstrap" } } }),
             pod("auth", 21, 27), pod("pyxis", 21, 30), pod("request-management", 22, 29), pod("gateway", 21, 25),
         ],
     };

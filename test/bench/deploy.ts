@@ -2,14 +2,19 @@
 // stack on the local control plane (scripts/toolchain.sh, KWOK nodes whose pods take a set time to
 // become Ready), with the time each wave finished, beside a strictly sequential apply of the same
 // manifests (the offline render, in creation order) with a wait after each object, as run.sh did.
+// npm run bench:deploy -- --real-node [--rounds 2 --parallel N --keep]: the same on the e2e's real node
+// (images pulled from its local registry, real start-up), with the critical path read from the
+// cluster's timestamps, and a no-change `pulumi preview` and `pulumi up` of the deployed stack.
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { renderStack, toYaml } from "../../scripts/render";
-import { toolchain } from "../e2e/run";
+import { K8sManifest, renderStack, reveal, toYaml } from "../../scripts/render";
+import { CLUSTER as E2E_CLUSTER, toolchain, WORKDIR as E2E_WORKDIR } from "../e2e/run";
 import { Cluster, deleteCluster, startCluster } from "../e2e/support/cluster";
-import { e2eStack, outputLog } from "../e2e/support/stack";
+import { configureDevStack, hostPathVolume, startRealNodeCluster, tearDownRealNode } from "../e2e/support/realNode";
+import { E2eStackOptions, e2eStack, outputLog, ROOT as REPO } from "../e2e/support/stack";
 import { waitFor } from "../e2e/support/kube";
+import { deployObjects, DeployTimeline, deployTimeline, orderingViolations } from "../e2e/support/timeline";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const WORKDIR = path.join(ROOT, ".bench", "deploy");
@@ -56,9 +61,10 @@ function kubectl(cluster: Cluster, args: string[], input?: string): void {
 }
 
 /** Applies every rendered object in creation order, waiting for each workload to be ready (or
- * complete) before the next, as run.sh waited on pods. */
-async function sequential(cluster: Cluster): Promise<{ total: number; finished: Map<string, number> }> {
-    const { objects } = await renderStack("dev");
+ * complete) before the next, as run.sh waited on pods. `objects` default to the committed dev
+ * stack's render (Secret values redacted: KWOK runs no container). */
+async function sequential(cluster: Cluster, given?: K8sManifest[]): Promise<{ total: number; finished: Map<string, number> }> {
+    const objects = given ?? (await renderStack("dev")).objects;
     const start = Date.now();
     const finished = new Map<string, number>();
     for (const o of objects) {
@@ -113,7 +119,123 @@ function waveTimes(finished: Map<string, number>): (number | undefined)[] {
     });
 }
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** The dev stack as the real-node e2e deploys it, rendered with every secret value in clear (the mock
+ * engine's generated passwords and keys): objects a sequential `kubectl apply` can start for real. */
+async function realNodeManifests(configure: E2eStackOptions["configure"]): Promise<K8sManifest[]> {
+    const config = structuredClone(YAML.parse(fs.readFileSync(path.join(REPO, "Pulumi.dev.yaml"), "utf8")).config);
+    configure(config);
+    const { resources } = await renderStack("dev", config);
+    return resources.filter((r) => r.type.startsWith("kubernetes:")).map((r) => reveal(r.inputs) as K8sManifest);
+}
+
+/** Removes what the sequential path applied: the namespace (with its objects), then the cluster-scoped objects. */
+function removeApplied(cluster: Cluster, objects: K8sManifest[]): void {
+    kubectl(cluster, ["delete", "namespace", NS, "--wait=true", "--timeout=5m"]);
+    for (const o of objects.filter((o) => !o.metadata.namespace && o.kind !== "Namespace")) {
+        kubectl(cluster, ["delete", o.kind.toLowerCase(), o.metadata.name, "--ignore-not-found", "--wait=true", "--timeout=2m"]);
+    }
+}
+
+interface RealRound {
+    /** `pulumi up` from empty: the Automation API call (the CLI, the engine, the outputs read after), and the engine's own start to end. */
+    up: number;
+    engine: number;
+    timeline: DeployTimeline;
+    /** The program's own run under the engine, during that up. */
+    program: number;
+    sequential: number;
+    sequentialTimeline: DeployTimeline;
+    preview: number;
+    noChangeUp: number;
+}
+
+/** `pulumi up` of the dev stack from empty on the real node, what the cluster's timestamps say of it, then a no-change preview and up, a destroy, and the sequential path. */
+async function realNodeRound(node: Awaited<ReturnType<typeof startRealNodeCluster>>, bin: string, parallel: number | undefined, r: number): Promise<RealRound> {
+    const { cluster } = node;
+    const configure = (c: Record<string, any>) => configureDevStack(c, node);
+    hostPathVolume({ empty: true });
+    const programRuns: number[] = [];
+    const stack = await e2eStack({ name: "bench-dev", base: "dev", workdir: E2E_WORKDIR, bin, configure, onProgramRun: (_start, ms) => programRuns.push(ms) });
+    const slots = parallel ? { parallel } : {};
+    const timed = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
+        const start = Date.now();
+        const out = await f();
+        return [out, (Date.now() - start) / 1000];
+    };
+    const [result, up] = await timed(() => stack.up({ ...slots, onOutput: outputLog(E2E_WORKDIR, `bench-up-${r}`) }));
+    // Typed as Date, parsed from the CLI's JSON as strings: new Date() reads both.
+    const engine = (new Date(result.summary.endTime).getTime() - new Date(result.summary.startTime).getTime()) / 1000;
+    const objects = deployObjects(cluster, NS);
+    const broken = orderingViolations(objects);
+    if (broken.length) throw new Error(`the deploy order was broken: ${broken.join("; ")}`);
+    const timeline = deployTimeline(objects);
+    const program = programRuns[programRuns.length - 1] / 1000;
+    const [, preview] = await timed(() => stack.preview({ ...slots, expectNoChanges: true, onOutput: outputLog(E2E_WORKDIR, `bench-preview-${r}`) }));
+    const [, noChangeUp] = await timed(() => stack.up({ ...slots, expectNoChanges: true, onOutput: outputLog(E2E_WORKDIR, `bench-up-no-change-${r}`) }));
+    await stack.destroy({ onOutput: outputLog(E2E_WORKDIR, `bench-destroy-${r}`) });
+    await stack.workspace.removeStack("bench-dev");
+    await waitFor("namespace gone after destroy", () => cluster.get(["namespace", NS]) === undefined, 300_000);
+
+    hostPathVolume({ empty: true });
+    const manifests = await realNodeManifests(configure);
+    const seq = await sequential(cluster, manifests);
+    const sequentialTimeline = deployTimeline(deployObjects(cluster, NS));
+    removeApplied(cluster, manifests);
+    return { up, engine, timeline, program, sequential: seq.total, sequentialTimeline, preview, noChangeUp };
+}
+
+async function realNodeMain(args: string[]): Promise<void> {
+    const rounds = flag(args, "--rounds", 2);
+    const parallel = args.includes("--parallel") ? flag(args, "--parallel", 0) : undefined;
+    const bin = toolchain();
+    const opts = { name: E2E_CLUSTER, bin, workdir: E2E_WORKDIR };
+    const node = await startRealNodeCluster(opts);
+    const results: RealRound[] = [];
+    try {
+        for (let r = 1; r <= rounds; r++) {
+            const round = await realNodeRound(node, bin, parallel, r);
+            results.push(round);
+            console.log(`round ${r}: pulumi up ${round.up.toFixed(1)} s (engine ${round.engine.toFixed(1)} s), critical path ${round.timeline.criticalPath.toFixed(0)} s ` +
+                `(gateway beside the services ${round.timeline.criticalPathGatewayBeside.toFixed(0)} s), sequential ${round.sequential.toFixed(1)} s, ` +
+                `no-change preview ${round.preview.toFixed(1)} s, no-change up ${round.noChangeUp.toFixed(1)} s, program ${round.program.toFixed(2)} s`);
+        }
+    } finally {
+        if (!args.includes("--keep")) await tearDownRealNode(opts);
+    }
+    const m = (f: (r: RealRound) => number) => median(results.map(f));
+    const len = (w: { start: number; end: number }) => (w.end - w.start) / 1000;
+    const row = (what: string, f: (r: RealRound) => number, digits = 1) =>
+        console.log(`| ${what} | ${results.map((r) => f(r).toFixed(digits)).join(" | ")} | **${m(f).toFixed(digits)} s** |`);
+    const slots = parallel ? `pulumi up --parallel ${parallel}` : "the CLI's default parallelism";
+    console.log(`\nDeploy of the dev stack from empty on the real node, ${slots}, ${rounds} round(s) (median last):\n`);
+    console.log(`| figure | ${results.map((_, i) => `round ${i + 1}`).join(" | ")} | median |`);
+    console.log(`|---|${results.map(() => "---|").join("")}---|`);
+    row("`pulumi up` (Automation API call: CLI, engine, outputs read)", (r) => r.up);
+    row("`pulumi up`, the engine's own start to end", (r) => r.engine);
+    row("critical path: policies + database + schema + slowest service + gateway", (r) => r.timeline.criticalPath, 0);
+    row("critical path with the gateway beside the services", (r) => r.timeline.criticalPathGatewayBeside, 0);
+    row("… network policies", (r) => len(r.timeline.policies), 0);
+    row("… database Ready (StatefulSet → pod Ready)", (r) => len(r.timeline.database), 0);
+    row("… schema Job Complete", (r) => len(r.timeline.schema), 0);
+    row("… slowest service Ready (Deployment → pod Ready)", (r) => len(r.timeline.services[0]), 0);
+    row("… gateway Ready (Deployment → pod Ready)", (r) => len(r.timeline.gateway), 0);
+    row("span: namespace → last pod Ready", (r) => r.timeline.span, 0);
+    row("sequential apply-and-wait", (r) => r.sequential);
+    row("… its own critical path", (r) => r.sequentialTimeline.criticalPath, 0);
+    row("no-change `pulumi preview`", (r) => r.preview);
+    row("no-change `pulumi up`", (r) => r.noChangeUp);
+    row("the program's own run under the engine (during the up)", (r) => r.program, 2);
+    const up = m((r) => r.up);
+    console.log(`\npulumi up / critical path: ${(up / m((r) => r.timeline.criticalPath)).toFixed(2)}× (goal ≤ 1.3×); ` +
+        `with the gateway beside the services: ${(up / m((r) => r.timeline.criticalPathGatewayBeside)).toFixed(2)}×`);
+    console.log(`sequential / pulumi up: ${(m((r) => r.sequential) / up).toFixed(2)}× (goal ≥ 1.5×)`);
+    console.log(`no-change preview ${m((r) => r.preview).toFixed(1)} s, no-change up ${m((r) => r.noChangeUp).toFixed(1)} s (goal < 15 s each)`);
+}
+
 async function main(args: string[]): Promise<void> {
+    if (args.includes("--real-node")) return realNodeMain(args);
     const podStart = flag(args, "--pod-start-seconds", 5);
     const rounds = flag(args, "--rounds", 1);
     const parallel = args.includes("--parallel") ? flag(args, "--parallel", 0) : undefined;
@@ -142,7 +264,6 @@ async function main(args: string[]): Promise<void> {
     } finally {
         if (!args.includes("--keep")) deleteCluster({ name: CLUSTER, bin, workdir: WORKDIR });
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const fmt = (x: number | undefined) => (x === undefined ? "—" : `${x.toFixed(1)} s`);
     const slots = parallel ? `pulumi up --parallel ${parallel}` : "pulumi up with the CLI's default parallelism";
     console.log(`\nDeploy of the dev stack, pods Ready ${podStart} s after they start (KWOK), ${slots}, median of ${rounds} round(s):\n`);

@@ -8,7 +8,8 @@ import { userPasswordEnv } from "../../sql/seedUsers";
 import { identities, KObject, leftovers, list, must, podTemplateHashes, waitFor } from "./support/kube";
 import { NODE_NAME } from "./support/node";
 import { run } from "./support/processes";
-import { E2E_HOST_PATH, RealNodeCluster, retagStackImage, sharedRealNode, useStackImages } from "./support/realNode";
+import { configureDevStack, E2E_HOST_PATH, hostPathVolume, RealNodeCluster, retagStackImage, sharedRealNode } from "./support/realNode";
+import { deployObjects, deployTimeline, orderingViolations } from "./support/timeline";
 import { E2E, e2eStack, editStackConfig, outputLog, ROOT } from "./support/stack";
 import { allowedFlows, AllowedFlow, connectFrom, http, nameOf, Probe, resolveFrom, runningPods } from "./support/traffic";
 import { ENFORCER, installNetworkPolicies, netpolManifests, removeEnforcerRules } from "./support/netpol";
@@ -70,22 +71,10 @@ describe("e2e: the dev stack on a real node (kubelet, containerd, runc), deploye
 
     before(async function () {
         node = await sharedRealNode({ name: clusterName, bin, workdir });
-        // README "Deploy to minikube": the hostPath volume belongs to the postgres UID before the first up.
-        run("install", ["-d", "-o", "999", "-g", "999", E2E_HOST_PATH]);
-        stack = await e2eStack({
-            name: STACK,
-            base: "dev",
-            workdir,
-            bin,
-            // Where the cluster is, where the volume lives on this machine, and the images built here:
-            // the committed dev stack otherwise, unchanged.
-            configure: (c) => {
-                c["asky:kubeconfig"] = node.cluster.kubeconfig;
-                c["asky:kubeContext"] = node.cluster.context;
-                c["asky:storage"].hostPath = E2E_HOST_PATH;
-                useStackImages(c, node.images);
-            },
-        });
+        hostPathVolume();
+        // Where the cluster is, where the volume lives on this machine, and the images built here:
+        // the committed dev stack otherwise, unchanged.
+        stack = await e2eStack({ name: STACK, base: "dev", workdir, bin, configure: (c) => configureDevStack(c, node) });
         const cfg = YAML.parse(fs.readFileSync(path.join(workdir, "project", `Pulumi.${STACK}.yaml`), "utf8")).config;
         gateway = `http://${node.nodeIp}:${cfg["asky:gateway"].nodePort}`;
     });
@@ -142,6 +131,13 @@ describe("e2e: the dev stack on a real node (kubelet, containerd, runc), deploye
             }
         }
         assert.strictEqual(must(cluster, undefined, "pv", "postgres-pv-volume").status.phase, "Bound");
+    });
+
+    it("the first up kept the deploy order, read from the cluster's timestamps: no pod before the NetworkPolicies, no service pod before the schema Job completed, no gateway pod before the Services it proxies (GW-9)", function () {
+        const objects = deployObjects(node.cluster, NS);
+        assert.deepStrictEqual(orderingViolations(objects), []);
+        // The chain bench:deploy -- --real-node reports is there whole: every wait has its start and its end.
+        assert.ok(deployTimeline(objects).criticalPath > 0);
     });
 
     it("PostgreSQL initialised its data directory on the hostPath volume as UID 999, and the schema Job's rows are there", function () {

@@ -14,8 +14,8 @@ import { deleteCluster } from "./support/cluster";
 import { tearDownRealNode } from "./support/realNode";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const WORKDIR = path.join(ROOT, ".e2e");
-const CLUSTER = "asky-e2e";
+export const WORKDIR = path.join(ROOT, ".e2e");
+export const CLUSTER = "asky-e2e";
 /** The e2e files that run on the real node start with this (one node for all of them, started by the first). */
 const REAL_NODE_FILES = "1-";
 /** The one `--keep` runs: the dev stack's first deploy. */

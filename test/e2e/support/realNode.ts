@@ -164,6 +164,20 @@ export function useStackImages(config: Record<string, any>, images: StackImages)
     Object.assign(config["asky:monitoring"].images, images.monitoring);
 }
 
+/** The committed dev stack's config pointed at this cluster, this machine's hostPath volume and the images built here: the e2e's only changes. */
+export function configureDevStack(config: Record<string, any>, node: RealNodeCluster): void {
+    config["asky:kubeconfig"] = node.cluster.kubeconfig;
+    config["asky:kubeContext"] = node.cluster.context;
+    config["asky:storage"].hostPath = E2E_HOST_PATH;
+    useStackImages(config, node.images);
+}
+
+/** README "Deploy to minikube": the hostPath volume belongs to the postgres UID before the first up; `empty` removes what a deploy left in it. */
+export function hostPathVolume(opts: { empty?: boolean } = {}): void {
+    if (opts.empty) fs.rmSync(E2E_HOST_PATH, { recursive: true, force: true });
+    run("install", ["-d", "-o", "999", "-g", "999", E2E_HOST_PATH]);
+}
+
 /** Every `image` value and image map entry in a stack's config. */
 function imagesIn(value: unknown, key = ""): string[] {
     if (typeof value === "string") return key === "image" || /Exporter$/.test(key) ? [value] : [];

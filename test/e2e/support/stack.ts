@@ -35,6 +35,8 @@ export interface E2eStackOptions {
     workdir: string;
     /** Folder holding the built `pulumi` and plugins (scripts/toolchain.sh). */
     bin: string;
+    /** Told, after each run of the program under the engine, when it started (epoch ms) and how long it took until it returned its outputs. */
+    onProgramRun?: (startedAt: number, ms: number) => void;
 }
 
 /** The environment every CLI run gets: no update check, no plugin download, a file backend. */
@@ -56,6 +58,16 @@ async function program(): Promise<Record<string, unknown>> {
     return run();
 }
 
+/** The program, timed from its start until it returns its outputs (its resources' registrations go on in the engine). */
+function timedProgram(report: NonNullable<E2eStackOptions["onProgramRun"]>): () => Promise<Record<string, unknown>> {
+    return async () => {
+        const start = Date.now();
+        const outputs = await program();
+        report(start, Date.now() - start);
+        return outputs;
+    };
+}
+
 /**
  * A file-backend stack of this program in a copy of the project (Pulumi.yaml), its config copied
  * from a committed stack file and changed by `configure` (the committed files are never edited).
@@ -71,7 +83,7 @@ export async function e2eStack(opts: E2eStackOptions): Promise<Stack> {
     const env = cliEnv(opts.workdir, opts.bin);
     const ws = await LocalWorkspace.create({
         workDir: projectDir,
-        program,
+        program: opts.onProgramRun ? timedProgram(opts.onProgramRun) : program,
         pulumiHome: env.PULUMI_HOME,
         envVars: env,
         pulumiCommand: await PulumiCommand.get({ root: path.dirname(opts.bin) }),
