@@ -88,7 +88,7 @@ function deployAsky(config: AskyConfig) {
     const podOpts: pulumi.ComponentResourceOptions = { ...opts, dependsOn: afterPolicies };
     const priority = availability.priorityClasses ? new AskyPriorityClasses("asky", { instance }, opts) : undefined;
 
-    // 1. The database, ready and with the current schema applied; the cache beside it (it needs no schema).
+    // 1. The database, ready and with the current schema applied.
     const database = new AskyDatabase("asky", {
         namespace, instance, database: config.database, storage: config.storage, protect: config.protectData,
         priorityClassName: priority?.database,
@@ -100,11 +100,11 @@ function deployAsky(config: AskyConfig) {
         }, podOpts)
         : undefined;
 
-    new AskyCache("asky", { namespace, instance, cache: config.cache, monitoring: config.monitoring }, podOpts);
-
-    // 2. The services, once the schema Job has finished.
+    // 2. The cache and the services, once the schema Job has finished (ARCHITECTURE's order: the cache needs
+    // no schema, but starting it earlier shortens nothing, since the services' wait is the longer one).
     const secrets = new AskyServiceSecrets("asky", { namespace, instance, firebaseServiceAccount: config.firebaseServiceAccount, serviceToken: config.serviceToken }, opts);
     const afterSchema = [...afterPolicies, database.bootstrap];
+    new AskyCache("asky", { namespace, instance, cache: config.cache, monitoring: config.monitoring }, { ...opts, dependsOn: afterSchema });
     new AskyDatabaseExporter("asky", {
         namespace, instance, databaseName: config.database.name, monitorPassword: database.monitorPassword, monitoring: config.monitoring,
     }, { ...opts, dependsOn: afterSchema });

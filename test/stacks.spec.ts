@@ -289,7 +289,7 @@ describe("day-2 changes (index.ts, components, config/storage.ts)", () => {
             for (const o of mutableKinds) assert.strictEqual((o as any).immutable, undefined, `${o.kind}/${o.metadata.name}`);
         });
 
-        it(`${stack}: no pod-running object is sent before every NetworkPolicy exists; the services wait for the schema Job, the cache does not; the gateway waits for the services' Services (GW-9), not their pods`, async () => {
+        it(`${stack}: no pod-running object is sent before every NetworkPolicy exists; the services and the cache wait for the schema Job; the gateway waits for the services' Services (GW-9), not their pods`, async () => {
             // Slow policies, schema Job and Deployments: whatever truly waits for them shows up after their completion.
             const slow = new Set(["NetworkPolicy", "Job", "Deployment"]);
             const render = await (async () => {
@@ -308,8 +308,8 @@ describe("day-2 changes (index.ts, components, config/storage.ts)", () => {
             for (const name of ["auth", "pyxis", "request-management"]) {
                 assert.ok(at("requested", new RegExp(`^Deployment/${name}$`)) > jobDone, `${name} waits for the schema Job`);
             }
-            // Redis needs no schema: it starts beside the database (README "Deploy time").
-            assert.ok(at("requested", /^Deployment\/redis$/) < jobDone, "the cache starts before the schema Job completes");
+            // ARCHITECTURE's order: the cache with the services, after the schema.
+            assert.ok(at("requested", /^Deployment\/redis$/) > jobDone, "the cache waits for the schema Job");
             const gateway = at("requested", /^Deployment\/gateway$/);
             for (const name of ["auth", "pyxis", "request-management"]) {
                 assert.ok(gateway > at("created", new RegExp(`^Service/${name}$`)), `the gateway waits for Service ${name}`);
