@@ -9,7 +9,6 @@
 // each target for the same time and connections; rounds interleave the targets. Server CPU per
 // request (proxy + upstream, from /proc) is compared with the bare proxy's, same round.
 import { spawn, spawnSync } from "child_process";
-import * as dgram from "dgram";
 import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
@@ -109,15 +108,56 @@ interface LineCounter {
     lines: number;
 }
 
-/** The metrics stream's receiver, standing in for mtail: a UDP socket on loopback that counts the lines. */
-async function startMetricsReader(): Promise<LineCounter & { port: number }> {
-    const socket = dgram.createSocket("udp4");
-    const counter = { lines: 0, port: 0 };
-    socket.on("message", () => counter.lines++);
-    await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
-    counter.port = socket.address().port;
-    cleanups.push(() => new Promise<void>((resolve) => socket.close(() => resolve())));
-    return counter;
+/**
+ * The metrics stream's receiver, standing in for mtail: a UDP socket on loopback that reads every
+ * datagram and counts them. A small Python loop in its own process, not this Node process: one
+ * datagram per request costs Node's event loop far more CPU, which on a small box would be taken
+ * from the servers measured. Asked for its count with a line on stdin, it answers one on stdout.
+ */
+const METRICS_READER = `
+import socket, sys, threading
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+s.bind(("127.0.0.1", 0))
+count = 0
+def drain():
+    global count
+    buf = bytearray(2048)
+    while True:
+        s.recv_into(buf)
+        count += 1
+threading.Thread(target=drain, daemon=True).start()
+print(s.getsockname()[1], flush=True)
+for _ in sys.stdin:
+    print(count, flush=True)
+`;
+
+async function startMetricsReader(): Promise<{ port: number; pid: number; lines(): Promise<number> }> {
+    const child = spawn("python3", ["-c", METRICS_READER], { stdio: ["pipe", "pipe", "inherit"] });
+    cleanups.push(() => void child.kill("SIGTERM"));
+    const answers: ((line: string) => void)[] = [];
+    let pending = "";
+    child.stdout.on("data", (d: Buffer) => {
+        pending += d.toString();
+        for (let i = pending.indexOf("\n"); i !== -1; i = pending.indexOf("\n")) {
+            answers.shift()?.(pending.slice(0, i));
+            pending = pending.slice(i + 1);
+        }
+    });
+    const ask = () => new Promise<string>((resolve, reject) => {
+        answers.push(resolve);
+        child.once("exit", (code) => reject(new Error(`the metrics reader (python3) exited with ${code}`)));
+    });
+    const port = Number(await ask());
+    return {
+        port,
+        pid: child.pid!,
+        lines: () => {
+            const answer = ask();
+            child.stdin.write("count\n");
+            return answer.then(Number);
+        },
+    };
 }
 
 /**
@@ -278,7 +318,7 @@ interface Row extends LoadResult {
     target: string;
     /** CPU microseconds the proxy and the upstream spent per request. */
     serverUs: number;
-    /** CPU microseconds per request of this process, which reads both logs (the pipe and the UDP stream). */
+    /** CPU microseconds per request of the two log readers (the access log pipe's, in this process, and the metrics stream's). */
     readerUs: number;
     /** Lines per request in the access log pipe and the metrics stream (gateway only). */
     accessLines: number | null;
@@ -319,9 +359,10 @@ async function main() {
                 proxy: cpuSeconds(proxyPids),
                 upstream: cpuSeconds(upstreamPids),
                 self: process.cpuUsage(),
+                reader: cpuSeconds([metrics.pid]),
                 host: hostBusySeconds(),
                 access: gateway.accessLog.lines,
-                metrics: metrics.lines,
+                metrics: await metrics.lines(),
             };
             const started = Date.now();
             process.stdout.write(`  round ${round}  ${target.name.padEnd(28)} ...`);
@@ -340,9 +381,9 @@ async function main() {
                 round,
                 target: target.name,
                 serverUs: perRequest(1e6 * (proxyCpu + upstreamCpu)),
-                readerUs: isGateway ? perRequest(self.user + self.system) : NaN,
+                readerUs: isGateway ? perRequest(self.user + self.system + 1e6 * (cpuSeconds([metrics.pid]) - before.reader)) : NaN,
                 accessLines: isGateway ? perRequest(gateway.accessLog.lines - before.access) : null,
-                metricsLines: isGateway ? perRequest(metrics.lines - before.metrics) : null,
+                metricsLines: isGateway ? perRequest((await metrics.lines()) - before.metrics) : null,
                 cpu: { proxy: target.proxy ? pct(proxyCpu) : null, upstream: pct(upstreamCpu), host: pct(host) },
             };
             process.stdout.write(` ${Math.round(row.rps)} req/s, ${row.serverUs.toFixed(1)} us/req\n`);
@@ -373,7 +414,7 @@ function printResults(rows: Row[]) {
     console.log(
         "server CPU us/req = (proxy + upstream NGINX) CPU time from /proc / requests wrk completed: what a request costs\n" +
             "the servers. CPU% = CPU seconds per wall second x 100; CPU% host counts every process on the machine.\n" +
-            "log readers = this process, draining the gateway's access log pipe and metrics stream (not in server CPU).\n",
+            "log readers = this process (draining the access log pipe) and the metrics stream's reader: not in server CPU.\n",
     );
     const rounds = [...new Set(rows.map((r) => r.round))];
     const of = (target: string, pick: (r: Row) => number) => median(rows.filter((r) => r.target === target).map(pick));
