@@ -135,19 +135,19 @@ for _ in sys.stdin:
 async function startMetricsReader(): Promise<{ port: number; pid: number; lines(): Promise<number> }> {
     const child = spawn("python3", ["-c", METRICS_READER], { stdio: ["pipe", "pipe", "inherit"] });
     cleanups.push(() => void child.kill("SIGTERM"));
-    const answers: ((line: string) => void)[] = [];
+    const answers: { resolve: (line: string) => void; reject: (err: Error) => void }[] = [];
+    child.once("exit", (code) => {
+        for (const a of answers.splice(0)) a.reject(new Error(`the metrics reader (python3) exited with ${code}`));
+    });
     let pending = "";
     child.stdout.on("data", (d: Buffer) => {
         pending += d.toString();
         for (let i = pending.indexOf("\n"); i !== -1; i = pending.indexOf("\n")) {
-            answers.shift()?.(pending.slice(0, i));
+            answers.shift()?.resolve(pending.slice(0, i));
             pending = pending.slice(i + 1);
         }
     });
-    const ask = () => new Promise<string>((resolve, reject) => {
-        answers.push(resolve);
-        child.once("exit", (code) => reject(new Error(`the metrics reader (python3) exited with ${code}`)));
-    });
+    const ask = () => new Promise<string>((resolve, reject) => answers.push({ resolve, reject }));
     const port = Number(await ask());
     return {
         port,
