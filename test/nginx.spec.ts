@@ -80,6 +80,7 @@ describe("nginx gateway config: rendering (nginx/render.ts)", () => {
         assert.deepStrictEqual(named("worker_processes")[0].directive.args, ["2"]);
         assert.deepStrictEqual(named("worker_connections")[0].directive.args, ["4096"]);
         assert.deepStrictEqual(named("worker_rlimit_nofile")[0].directive.args, ["8192"], "a descriptor for both sides of every connection");
+        assert.deepStrictEqual(named("pcre_jit").map((e) => [e.parents.length, ...e.directive.args]), [[0, "on"]], "regexes compiled once, in the main context");
         assert.doesNotMatch(conf, /\{\{|\}\}/, "no Mustache tag left over");
         assert.doesNotMatch(conf, /&[a-z#0-9]+;/, "no HTML escaping");
     });
@@ -308,6 +309,7 @@ describe("nginx gateway config: against a real nginx", function () {
         const ours = nginxTest(gw.configPath, gw.dir, gw.errorLogPath);
         assert.strictEqual(ours.status, 0, ours.output);
         assert.match(ours.output, /syntax is ok/);
+        assert.doesNotMatch(ours.output, /JIT/, "PCRE JIT available (pcre_jit on): no warning");
         // The cluster's values with its DNS names swapped for localhost (nginx -t resolves them).
         const local = { host: "localhost", port: 8001 };
         const cert = makeTestCertificate(gw.dir, "variant");
