@@ -70,8 +70,14 @@ const echoOf = (res: HttpResult): StubEcho => JSON.parse(res.body) as StubEcho;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("nginx gateway config: rendering (nginx/render.ts)", () => {
-    const conf = renderGatewayConfig(clusterInput);
-    const entries = walkNginxConfig(parseNginxConfig(conf));
+    // Rendered before each test rather than once: mutation testing (npm run test:mutation) then ties
+    // the renderer's code to the tests that check it instead of to loading this file.
+    let conf: string;
+    let entries: ReturnType<typeof walkNginxConfig>;
+    beforeEach(() => {
+        conf = renderGatewayConfig(clusterInput);
+        entries = walkNginxConfig(parseNginxConfig(conf));
+    });
     const named = (name: string) => entries.filter((e) => e.directive.name === name);
 
     it("renders a complete nginx.conf: main context, events, http", () => {
