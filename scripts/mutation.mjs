@@ -1,4 +1,4 @@
-// npm run test:mutation [-- area...]: Stryker over each area of test/mutation/areas.json (all by
+// npm run test:mutation [-- area...]: Stryker over each area (or group, e.g. checklist) of test/mutation/areas.json (all by
 // default), one run per area with only the specs that target it (stryker.config.mjs), incremental.
 // Then one line per area from its JSON report:
 //   area: NN.N % (killed/total, survived S, no coverage N)
@@ -16,8 +16,10 @@ const args = process.argv.slice(2);
 const reportOnly = args.includes("--report-only");
 const survivors = args.includes("--survivors");
 const chosen = args.filter((a) => !a.startsWith("--"));
-for (const a of chosen) if (!(a in areas)) throw new Error(`unknown area ${a}; areas: ${Object.keys(areas).join(", ")}`);
-const names = chosen.length ? chosen : Object.keys(areas);
+// An argument names an area or a group of them: `checklist` is every checklist-* area.
+const inGroup = (name, a) => name === a || name.startsWith(`${a}-`);
+for (const a of chosen) if (!Object.keys(areas).some((n) => inGroup(n, a))) throw new Error(`unknown area ${a}; areas: ${Object.keys(areas).join(", ")}`);
+const names = chosen.length ? Object.keys(areas).filter((n) => chosen.some((a) => inGroup(n, a))) : Object.keys(areas);
 
 let failed = false;
 const lines = [];
