@@ -309,6 +309,26 @@ describe("nginx gateway config: rendering (nginx/render.ts)", () => {
             assert.deepStrictEqual([...new Set(proxied.map((e) => e.directive.args.join(" ")))].sort(), ["408", "413", "429", "500", "501", "502", "503", "504", "505"].map((c) => `${c} /__asky_error_${c}`));
         });
 
+        it("drops each spoofable client header, hides each upstream header, offers exactly Mozilla's intermediate ciphers, logs 1 refusal in 100", () => {
+            const all = render({ tls: clusterTls });
+            const dropped = all.filter((e) => e.directive.name === "proxy_set_header" && e.directive.args[1] === "").map((e) => e.directive.args[0]).filter((h) => h !== "Connection");
+            assert.deepStrictEqual(dropped, [
+                "Proxy", "Forwarded", "X-Forwarded-Host", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server",
+                "X-Forwarded-Scheme", "X-Forwarded-Ssl", "X-Original-URL", "X-Original-URI", "X-Original-Host", "X-Rewrite-URL",
+                "X-Host", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+                "X-Client-IP", "True-Client-IP", "X-Cluster-Client-IP", "CF-Connecting-IP",
+            ]);
+            assert.deepStrictEqual(args(all, "proxy_hide_header"), [
+                "X-Powered-By", "X-Runtime", "X-AspNet-Version", "X-AspNetMvc-Version",
+                "X-Request-ID", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Strict-Transport-Security",
+            ]);
+            assert.deepStrictEqual(args(all, "ssl_ciphers"), [
+                "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305",
+            ]);
+            const sampling = all.find((e) => e.directive.name === "split_clients")!;
+            assert.deepStrictEqual(sampling.directive.children!.map((c) => [c.name, ...c.args]), [["1%", "1"], ["*", "0"]]);
+        });
+
         it("the metrics stream goes to the configured loopback port, only when one is set", () => {
             const all = render({ metricsLogPort: 9514 });
             assert.ok(args(all, "access_log").includes("syslog:server=127.0.0.1:9514,tag=asky_gateway,nohostname asky_metrics"));
