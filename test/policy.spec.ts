@@ -287,6 +287,41 @@ describe("policy checks (checklist/)", () => {
       assert.ok(!v.some((x) => x.reason.includes("firebase")), formatViolations(v));
       expectViolation("WIRE-3", "dev", objs, "CronJob/postgres-backup", /PersistentVolumeClaim "postgres-backup", which does not exist in namespace asky/);
     });
+    it("WIRE-3 follows every way a pod names a ConfigMap or Secret: volume items, projected sources, env and envFrom refs, imagePullSecrets, init containers", () => {
+      const pyxis = (o: K8sObject[]) => get(o, "Deployment", "pyxis");
+      const cases: [string, (o: K8sObject[]) => void, RegExp][] = [
+        ["secret volume item", (o) => (podSpec(pyxis(o)).volumes[0].secret.items[0].key = "private.pem"), /^volume "jwt" reads key "private.pem", which Secret "jwt-public-key" does not have$/],
+        ["configMap volume item", (o) => podSpec(pyxis(o)).volumes.push({ name: "conf", configMap: { name: "gateway-config", items: [{ key: "other.conf", path: "x" }] } }), /^volume "conf" reads key "other.conf", which ConfigMap "gateway-config" does not have$/],
+        ["projected configMap", (o) => podSpec(pyxis(o)).volumes.push({ name: "all", projected: { sources: [{ configMap: { name: "nope" } }] } }), /^volume "all" \(projected\) references ConfigMap "nope", which does not exist in namespace asky$/],
+        ["projected secret key", (o) => podSpec(pyxis(o)).volumes.push({ name: "all", projected: { sources: [{ secret: { name: "pyxis-db", items: [{ key: "X", path: "x" }] } }] } }), /^volume "all" \(projected\) reads key "X", which Secret "pyxis-db" does not have$/],
+        ["configMapKeyRef", (o) => container(pyxis(o)).env.push({ name: "C", valueFrom: { configMapKeyRef: { name: "gateway-config", key: "missing" } } }), /^container "pyxis" env C reads key "missing", which ConfigMap "gateway-config" does not have$/],
+        ["envFrom configMapRef", (o) => (container(pyxis(o)).envFrom = [{ configMapRef: { name: "settings" } }]), /^container "pyxis" envFrom references ConfigMap "settings", which does not exist in namespace asky$/],
+        ["envFrom secretRef", (o) => (container(pyxis(o)).envFrom = [{ secretRef: { name: "creds" } }]), /^container "pyxis" envFrom references Secret "creds", which does not exist/],
+        ["imagePullSecrets", (o) => (podSpec(pyxis(o)).imagePullSecrets = [{ name: "registry" }]), /^imagePullSecrets references Secret "registry", which does not exist/],
+        ["init container", (o) => (podSpec(pyxis(o)).initContainers = [{ name: "wait", image: "x", env: [{ name: "P", valueFrom: { secretKeyRef: { name: "gone", key: "k" } } }] }]), /^initContainer "wait" env P references Secret "gone"/],
+        ["mount of an undeclared volume", (o) => container(pyxis(o)).volumeMounts.push({ name: "cache", mountPath: "/cache" }), /^container "pyxis" mounts volume "cache", which the pod does not declare$/],
+      ];
+      for (const [what, change, reason] of cases) {
+        const objs = mutated("dev", change);
+        assert.ok(runCheck("WIRE-3", objs, ctx("dev")).some((v) => v.object === "Deployment/pyxis" && reason.test(v.reason)), `${what}: ${formatViolations(runCheck("WIRE-3", objs, ctx("dev")))}`);
+        hit.add("WIRE-3");
+      }
+      // Keys a Secret holds in stringData or a ConfigMap in binaryData count; optional sources and volumeClaimTemplates are fine.
+      expectClean("WIRE-3", "dev", mutated("dev", (o) => {
+        get(o, "Secret", "jwt-public-key").stringData = { "private.pem": "<redacted>" };
+        podSpec(pyxis(o)).volumes[0].secret.items.push({ key: "private.pem", path: "p" });
+        get(o, "ConfigMap", "gateway-config").binaryData = { "logo.png": "AAAA" };
+        podSpec(pyxis(o)).volumes.push(
+          { name: "logo", configMap: { name: "gateway-config", items: [{ key: "logo.png", path: "logo.png" }] } },
+          { name: "opt", projected: { sources: [{ configMap: { name: "maybe", optional: true } }, { secret: { name: "maybe", optional: true } }] } },
+        );
+        container(pyxis(o)).envFrom = [{ configMapRef: { name: "maybe", optional: true } }, { secretRef: { name: "maybe", optional: true } }];
+        container(pyxis(o)).env.push({ name: "O", valueFrom: { configMapKeyRef: { name: "maybe", key: "k", optional: true } } });
+        const pg = get(o, "StatefulSet", "postgres");
+        pg.spec.volumeClaimTemplates = [{ metadata: { name: "extra" }, spec: {} }];
+        container(pg).volumeMounts.push({ name: "extra", mountPath: "/extra" });
+      }));
+    });
     it("WIRE-4 rejects a PVC without a namespace (the seed's defect)", () => {
       const objs = mutated("dev", (o) => delete get(o, "PersistentVolumeClaim", "postgres-pv-claim").metadata.namespace);
       expectViolation("WIRE-4", "dev", objs, "PersistentVolumeClaim/postgres-pv-claim", /namespace/);
