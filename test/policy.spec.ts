@@ -404,6 +404,34 @@ describe("policy checks (checklist/)", () => {
       const objs = mutated("prod", (o) => (get(o, "PodDisruptionBudget", "pyxis").spec.selector = { matchLabels: { "app.kubernetes.io/name": "pyxis" } }));
       expectViolation("HA-3", "prod", objs, "PodDisruptionBudget/pyxis", /selector differs/);
     });
+    it("HA-3 judges each PDB on its own: apiVersion, minAvailable, an empty selector, two PDBs for one workload, a selector reaching no workload; selectors read as the API does", () => {
+      const pdb = (o: K8sObject[], name = "pyxis") => get(o, "PodDisruptionBudget", name);
+      const PDB = "PodDisruptionBudget/pyxis";
+      expectViolation("HA-3", "prod", mutated("prod", (o) => (pdb(o).apiVersion = "policy/v1beta1")), PDB, /^must be policy\/v1 \(is policy\/v1beta1\)$/);
+      expectViolation("HA-3", "prod", mutated("prod", (o) => (pdb(o).spec.minAvailable = 1)), PDB, /^uses minAvailable; use maxUnavailable: 1$/);
+      expectViolation("HA-3", "prod", mutated("prod", (o) => delete pdb(o).spec.unhealthyPodEvictionPolicy), PDB, /^unhealthyPodEvictionPolicy must be AlwaysAllow \(is unset\)$/);
+      expectViolation("HA-3", "prod", mutated("prod", (o) => (pdb(o).spec.selector = {})), PDB, /^has an empty selector$/);
+      expectViolation("HA-3", "prod", mutated("prod", (o) => (pdb(o).spec.selector = { matchLabels: { "app.kubernetes.io/name": "nothing" } })), PDB, /^selects 0 workloads \(must be exactly one\)$/);
+      const twice = mutated("prod", (o) => o.push({ ...JSON.parse(JSON.stringify(pdb(o))), metadata: { ...pdb(o).metadata, name: "pyxis-2" } }));
+      expectViolation("HA-3", "prod", twice, "Deployment/pyxis", /^is selected by 2 PodDisruptionBudgets: pyxis, pyxis-2$/);
+      // matchExpressions select as the API server does: each operator, and an unknown one selects nothing.
+      const expr = (e: object) => mutated("prod", (o) => (pdb(o).spec.selector = { matchExpressions: [e] }));
+      const selects = (e: object) => !runCheck("HA-3", expr(e), ctx("prod")).some((v) => v.object === PDB && /selects 0 workloads/.test(v.reason));
+      assert.ok(selects({ key: "app.kubernetes.io/name", operator: "In", values: ["pyxis"] }));
+      assert.ok(!selects({ key: "app.kubernetes.io/name", operator: "In", values: ["auth"] }));
+      assert.ok(!selects({ key: "app.kubernetes.io/name", operator: "In" }));
+      assert.ok(!selects({ key: "no-such-label", operator: "In", values: ["pyxis"] }));
+      assert.ok(!selects({ key: "app.kubernetes.io/name", operator: "NotIn", values: ["pyxis", "gateway", "redis", "postgres"] }));
+      assert.ok(!selects({ key: "no-such-label", operator: "Exists" }));
+      assert.ok(!selects({ key: "app.kubernetes.io/name", operator: "DoesNotExist" }));
+      assert.ok(!selects({ key: "app.kubernetes.io/name", operator: "Matches", values: ["pyxis"] }));
+      const exists = runCheck("HA-3", expr({ key: "app.kubernetes.io/name", operator: "Exists" }), ctx("prod"));
+      assert.ok(exists.some((v) => v.object === PDB && /^selects [2-9] workloads/.test(v.reason)), formatViolations(exists));
+      const notIn = runCheck("HA-3", expr({ key: "app.kubernetes.io/name", operator: "NotIn", values: ["gateway", "redis", "postgres"] }), ctx("prod"));
+      assert.ok(!notIn.some((v) => v.object === PDB && /selects/.test(v.reason)), formatViolations(notIn));
+      const absent = runCheck("HA-3", expr({ key: "no-such-label", operator: "DoesNotExist" }), ctx("prod"));
+      assert.ok(absent.some((v) => v.object === PDB && /^selects [2-9] workloads/.test(v.reason)), formatViolations(absent));
+    });
     it("HA-4 rejects a workload without topology spread or with a hard spread", () => {
       const objs = mutated("prod", (o) => {
         delete podSpec(get(o, "Deployment", "pyxis")).topologySpreadConstraints;
