@@ -432,6 +432,33 @@ describe("policy checks (checklist/)", () => {
       const absent = runCheck("HA-3", expr({ key: "no-such-label", operator: "DoesNotExist" }), ctx("prod"));
       assert.ok(absent.some((v) => v.object === PDB && /^selects [2-9] workloads/.test(v.reason)), formatViolations(absent));
     });
+    it("checks find pods wherever a workload keeps them (Pod, Job, CronJob, ReplicaSet, DaemonSet) and count a single replica under an HPA as several", () => {
+      const pod = (name: string) => JSON.parse(JSON.stringify(podSpec(get(goodObjects("dev"), "Deployment", "redis"))));
+      const escalating = (spec: any) => {
+        spec.containers[0].securityContext.allowPrivilegeEscalation = true;
+        return spec;
+      };
+      const meta = (name: string) => ({ name, namespace: NAMESPACE, labels: { "app.kubernetes.io/name": name } });
+      const objs = mutated("dev", (o) => o.push(
+        { apiVersion: "v1", kind: "Pod", metadata: meta("bare"), spec: escalating(pod("bare")) },
+        { apiVersion: "apps/v1", kind: "ReplicaSet", metadata: meta("rs"), spec: { template: { metadata: { labels: {} }, spec: escalating(pod("rs")) } } },
+        { apiVersion: "apps/v1", kind: "DaemonSet", metadata: meta("ds"), spec: { template: { spec: escalating(pod("ds")) } } },
+        { apiVersion: "batch/v1", kind: "CronJob", metadata: meta("cron"), spec: { jobTemplate: { spec: { template: { spec: escalating(pod("cron")) } } } } },
+        { apiVersion: "batch/v1", kind: "CronJob", metadata: meta("empty"), spec: {} },
+        { apiVersion: "apps/v1", kind: "Deployment", metadata: meta("no-template"), spec: { template: "none" } },
+      ));
+      for (const name of ["Pod/bare", "ReplicaSet/rs", "DaemonSet/ds", "CronJob/cron"]) {
+        expectViolation("POD-1", "dev", objs, name, /^container "redis": securityContext.allowPrivilegeEscalation must be false$/);
+      }
+      // A Pod's own probes are demanded (it runs until stopped), a CronJob's are not.
+      expectViolation("POD-10", "dev", mutated("dev", (o) => o.push({ apiVersion: "v1", kind: "Pod", metadata: meta("bare"), spec: { ...pod("bare"), containers: [{ ...pod("bare").containers[0], readinessProbe: undefined }] } })), "Pod/bare", /readinessProbe is missing/);
+      // One replica under an HPA is a multi-replica workload in prod: it needs its PDB.
+      const hpa = (target: object, namespace = NAMESPACE) => ({ apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", metadata: { name: "redis", namespace }, spec: { scaleTargetRef: target, minReplicas: 1, maxReplicas: 3 } });
+      expectViolation("HA-3", "prod", mutated("prod", (o) => o.push(hpa({ apiVersion: "apps/v1", kind: "Deployment", name: "redis" }))), "Deployment/redis", /^has no PodDisruptionBudget$/);
+      for (const other of [hpa({ kind: "StatefulSet", name: "redis" }), hpa({ kind: "Deployment", name: "redis-2" }), hpa({ kind: "Deployment", name: "redis" }, "default")]) {
+        assert.ok(!runCheck("HA-3", mutated("prod", (o) => o.push(other)), ctx("prod")).some((v) => v.object === "Deployment/redis"), JSON.stringify(other.spec));
+      }
+    });
     it("HA-4 rejects a workload without topology spread or with a hard spread", () => {
       const objs = mutated("prod", (o) => {
         delete podSpec(get(o, "Deployment", "pyxis")).topologySpreadConstraints;
