@@ -573,6 +573,32 @@ describe("policy checks (checklist/)", () => {
       });
       expectClean("NET-2", "dev", objs);
     });
+    it("NET-3 a failing case per rule: externalIPs, a LoadBalancer service, the dev gateway's type and node port, an Ingress default backend, Gateway API routes", () => {
+      const svc = (o: K8sObject[], name: string) => get(o, "Service", name).spec;
+      expectViolation("NET-3", "dev", mutated("dev", (o) => (svc(o, "gateway").externalIPs = ["192.0.2.1"])), "Service/gateway", /^sets externalIPs$/);
+      expectViolation("NET-3", "dev", mutated("dev", (o) => (svc(o, "redis").externalIPs = ["192.0.2.1"])), "Service/redis", /^sets externalIPs$/);
+      expectViolation("NET-3", "prod", mutated("prod", (o) => (svc(o, "pyxis").type = "LoadBalancer")), "Service/pyxis", /^type LoadBalancer exposes it outside the cluster; only gateway may be exposed$/);
+      expectViolation("NET-3", "dev", mutated("dev", (o) => { svc(o, "gateway").type = "LoadBalancer"; svc(o, "gateway").ports.forEach((p: any) => delete p.nodePort); }), "Service/gateway", /^must be NodePort in dev \(is LoadBalancer\)$/);
+      expectViolation("NET-3", "dev", mutated("dev", (o) => { delete svc(o, "gateway").type; svc(o, "gateway").ports.forEach((p: any) => delete p.nodePort); }), "Service/gateway", /^must be NodePort in dev \(is ClusterIP\)$/);
+      expectViolation("NET-3", "dev", mutated("dev", (o) => svc(o, "gateway").ports.forEach((p: any) => (p.nodePort = 30001))), "Service/gateway", /^must use nodePort 30000 in dev$/);
+      expectViolation("NET-3", "prod", mutated("prod", (o) => (svc(o, "gateway").type = "NodePort")), "Service/gateway", /^must be LoadBalancer in prod \(is NodePort\)$/);
+      const meta = { name: "edge", namespace: NAMESPACE, labels: { "app.kubernetes.io/name": "edge" } };
+      const withRoute = (route: object) => mutated("dev", (o) => o.push(route as K8sObject));
+      expectViolation("NET-3", "dev", withRoute({ apiVersion: "networking.k8s.io/v1", kind: "Ingress", metadata: meta, spec: { defaultBackend: { service: { name: "redis", port: { number: 6379 } } } } }), "Ingress/edge", /^routes to Service redis; only gateway may be exposed$/);
+      expectClean("NET-3", "dev", withRoute({ apiVersion: "networking.k8s.io/v1", kind: "Ingress", metadata: meta, spec: { defaultBackend: { service: { name: "gateway", port: { number: 80 } } }, rules: [{ http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "gateway", port: { number: 80 } } } }] } }] } }));
+      for (const kind of ["HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute"]) {
+        expectViolation("NET-3", "dev", withRoute({ apiVersion: "gateway.networking.k8s.io/v1", kind, metadata: meta, spec: { rules: [{ backendRefs: [{ name: "gateway" }, { name: "postgres", port: 5432 }] }] } }), `${kind}/edge`, /^routes to Service postgres; only gateway may be exposed$/);
+      }
+      expectClean("NET-3", "dev", withRoute({ apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: meta, spec: { rules: [{ backendRefs: [{ name: "gateway" }, { kind: "Backend", name: "elsewhere" }] }] } }));
+    });
+    it("NET-1 names the side without a default deny: ingress, egress, or both when the deny selects some pods only", () => {
+      const deny = (o: K8sObject[]) => get(o, "NetworkPolicy", "default-deny").spec;
+      expectViolation("NET-1", "dev", mutated("dev", (o) => (deny(o).policyTypes = ["Ingress"])), "Namespace/asky", /^no default-deny NetworkPolicy for egress \(podSelector \{\}, policyTypes \[Egress\], no rules\)$/);
+      expectViolation("NET-1", "dev", mutated("dev", (o) => (deny(o).policyTypes = ["Egress"])), "Namespace/asky", /^no default-deny NetworkPolicy for ingress \(podSelector \{\}, policyTypes \[Ingress\], no rules\)$/);
+      const partial = mutated("dev", (o) => (deny(o).podSelector = { matchLabels: { "app.kubernetes.io/name": "redis" } }));
+      assert.equal(runCheck("NET-1", partial, ctx("dev")).length, 2);
+      expectViolation("NET-1", "dev", mutated("dev", (o) => (get(o, "NetworkPolicy", "default-deny").metadata.namespace = "default")), "Namespace/asky", /for ingress/);
+    });
     it("NET-3 rejects a NodePort Service other than the gateway", () => {
       const objs = mutated("dev", (o) => (get(o, "Service", "redis").spec.type = "NodePort"));
       expectViolation("NET-3", "dev", objs, "Service/redis", /NodePort/);
