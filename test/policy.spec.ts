@@ -473,6 +473,50 @@ describe("policy checks (checklist/)", () => {
       });
       expectViolation("HA-4", "prod", objs, "Deployment/pyxis", /kubernetes.io\/hostname/);
     });
+    it("HA-1 and HA-2 a failing case per rule: two HPAs, an HPA aimed at nothing, no maxReplicas; Recreate, the default maxUnavailable, a zero surge, OnDelete", () => {
+      const hpa = (o: K8sObject[]) => get(o, "HorizontalPodAutoscaler", "pyxis");
+      const twice = mutated("prod", (o) => o.push({ ...JSON.parse(JSON.stringify(hpa(o))), metadata: { ...hpa(o).metadata, name: "pyxis-2" } }));
+      expectViolation("HA-1", "prod", twice, "Deployment/pyxis", /^is targeted by 2 HorizontalPodAutoscalers$/);
+      expectViolation("HA-1", "prod", mutated("prod", (o) => (hpa(o).spec.scaleTargetRef.name = "pyxis-old")), "HorizontalPodAutoscaler/pyxis", /^scaleTargetRef Deployment\/pyxis-old does not exist$/);
+      expectViolation("HA-1", "prod", mutated("prod", (o) => delete hpa(o).spec.scaleTargetRef), "HorizontalPodAutoscaler/pyxis", /^scaleTargetRef undefined\/undefined does not exist$/);
+      expectViolation("HA-1", "prod", mutated("prod", (o) => delete hpa(o).spec.maxReplicas), "HorizontalPodAutoscaler/pyxis", /^maxReplicas must exceed minReplicas \(undefined ≤ 2\)$/);
+      expectViolation("HA-1", "prod", mutated("prod", (o) => delete hpa(o).spec.minReplicas), "HorizontalPodAutoscaler/pyxis", /^minReplicas must be ≥ 2 \(is 1\)$/);
+      const unscaled = mutated("prod", (o) => { remove(o, "HorizontalPodAutoscaler", "pyxis"); get(o, "Deployment", "pyxis").spec.replicas = 2; });
+      assert.deepEqual(runCheck("HA-1", unscaled, ctx("prod")), [], "two fixed replicas are enough");
+      expectViolation("HA-1", "prod", mutated("prod", (o) => remove(o, "HorizontalPodAutoscaler", "pyxis")), "Deployment/pyxis", /^runs 1 replica\(s\) and no HorizontalPodAutoscaler; needs ≥ 2$/);
+      const strategy = (s: object) => mutated("prod", (o) => (get(o, "Deployment", "gateway").spec.strategy = s));
+      expectViolation("HA-2", "prod", strategy({ type: "Recreate" }), "Deployment/gateway", /^strategy.type must be RollingUpdate \(is Recreate\)$/);
+      expectViolation("HA-2", "prod", strategy({}), "Deployment/gateway", /^strategy.rollingUpdate.maxUnavailable must be 0 \(is "25% \(default\)"\)$/);
+      expectViolation("HA-2", "prod", strategy({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: "0%", maxSurge: 0 } }), "Deployment/gateway", /^maxSurge 0 with maxUnavailable 0 can never roll$/);
+      expectViolation("HA-2", "prod", strategy({ rollingUpdate: { maxUnavailable: "0", maxSurge: "0%" } }), "Deployment/gateway", /can never roll/);
+      expectClean("HA-2", "prod", strategy({ rollingUpdate: { maxUnavailable: 0 } }));
+      const sts = mutated("prod", (o) => { const pg = get(o, "StatefulSet", "postgres"); pg.spec.replicas = 2; pg.spec.updateStrategy = { type: "OnDelete" }; });
+      expectViolation("HA-2", "prod", sts, "StatefulSet/postgres", /^updateStrategy OnDelete never rolls$/);
+    });
+    it("HA-5 a failing case per rule of the database's volume", () => {
+      const pg = (o: K8sObject[]) => get(o, "StatefulSet", "postgres");
+      const STS = "StatefulSet/postgres";
+      expectViolation("HA-5", "dev", mutated("dev", (o) => remove(o, "StatefulSet", "postgres")), STS, /^the database StatefulSet is missing$/);
+      expectViolation("HA-5", "dev", mutated("dev", (o) => (podSpec(pg(o)).containers = [])), STS, /^has no container$/);
+      expectViolation("HA-5", "dev", mutated("dev", (o) => (container(pg(o)).env = container(pg(o)).env.filter((e: any) => e.name !== "PGDATA"))), STS, /^container "postgres" must set PGDATA to a subdirectory of the data volume's mount$/);
+      expectViolation("HA-5", "dev", mutated("dev", (o) => (podSpec(pg(o)).volumes[0].persistentVolumeClaim.claimName = "gone")), STS, /^data volume "data" claims PVC "gone", which does not exist$/);
+      expectViolation("HA-5", "dev", mutated("dev", (o) => { podSpec(pg(o)).volumes[0] = { name: "data", emptyDir: {} }; }), STS, /^PGDATA \/var\/lib\/postgresql\/data\/pgdata lives on volume "data", which is not a PersistentVolumeClaim$/);
+      const pv = (o: K8sObject[]) => get(o, "PersistentVolume", "postgres-pv-volume");
+      expectViolation("HA-5", "dev", mutated("dev", (o) => (pv(o).spec.storageClassName = "other")), "PersistentVolumeClaim/postgres-pv-claim", /^storageClassName manual differs from PV postgres-pv-volume's other$/);
+      expectViolation("HA-5", "dev", mutated("dev", (o) => (pv(o).spec.accessModes = ["ReadOnlyMany"])), "PersistentVolume/postgres-pv-volume", /^accessModes must include ReadWriteOnce$/);
+      expectViolation("HA-5", "dev", mutated("dev", (o) => (pv(o).spec.claimRef = { name: "other", namespace: NAMESPACE })), "PersistentVolume/postgres-pv-volume", /^claimRef points at asky\/other$/);
+      expectViolation("HA-5", "dev", mutated("dev", (o) => (pv(o).spec.claimRef = { name: "postgres-pv-claim", namespace: "default" })), "PersistentVolume/postgres-pv-volume", /^claimRef points at default\/postgres-pv-claim$/);
+      // A volumeClaimTemplate is a claim too: its access modes count, and its mount point itself is refused.
+      const templated = (modes: string[], pgdata = "/var/lib/postgresql/data/pgdata") => mutated("dev", (o) => {
+        const s = pg(o);
+        podSpec(s).volumes = podSpec(s).volumes.filter((v: any) => v.name !== "data");
+        s.spec.volumeClaimTemplates = [{ metadata: { name: "data" }, spec: { accessModes: modes, resources: { requests: { storage: "1Gi" } } } }];
+        container(s).env.find((e: any) => e.name === "PGDATA").value = pgdata;
+      });
+      expectClean("HA-5", "dev", templated(["ReadWriteOnce"]));
+      expectViolation("HA-5", "dev", templated(["ReadWriteMany"]), STS, /^accessModes must be \[ReadWriteOnce\] \(is \["ReadWriteMany"\]\)$/);
+      expectViolation("HA-5", "dev", templated(["ReadWriteOnce"], "/var/lib/postgresql/data/"), STS, /^PGDATA \/var\/lib\/postgresql\/data\/ is the mount point of volume "data" itself; use a subdirectory such as \/var\/lib\/postgresql\/data\/pgdata$/);
+    });
     it("HA-5 rejects a database with 2 replicas", () => {
       const objs = mutated("dev", (o) => (get(o, "StatefulSet", "postgres").spec.replicas = 2));
       expectViolation("HA-5", "dev", objs, "StatefulSet/postgres", /exactly 1 replica/);
