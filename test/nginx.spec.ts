@@ -400,12 +400,38 @@ describe("nginx gateway config: rendering (nginx/render.ts)", () => {
             ["workers as text", { workerProcesses: "2" as never }, /workerProcesses must be an integer in 1-64 \(got "2"\)/],
             ["send timeout 0", { proxySendTimeoutSeconds: 0 }, /proxySendTimeoutSeconds/],
             ["retry budget 0", { proxyNextUpstreamTimeoutSeconds: 0 }, /proxyNextUpstreamTimeoutSeconds/],
+            ["an upstream given as a string", { upstreams: { ...clusterInput.upstreams, auth: "auth:8003" as never } }, /upstreams\.auth must be an object \{ host, port \} \(got "auth:8003"\)/],
+            ["an upstream host as a list", { upstreams: { ...clusterInput.upstreams, auth: { host: ["auth"] as never, port: 8003 } } }, /upstreams\.auth\.host must be an RFC 1123 hostname or IPv4 address \(got \["auth"\]\)/],
+            ["TLS as null", { tls: null as never }, /tls must be an object \(got null\)/],
+            ["a public route list with one unknown route", { publicRoutes: ["/pyxis/", "/admin" as never] }, /publicRoutes must list distinct routes/],
+            ["a public server name as a list", { serverNames: { public: ["gateway"] as never, internal: "b" } }, /^GatewayConfigError: invalid gateway config: serverNames\.public must be an RFC 1123 hostname \(got \["gateway"\]\)$/],
+            ["a hostname of 254 characters", { serverNames: { public: `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(62)}`, internal: "b" } }, /serverNames\.public must be an RFC 1123 hostname/],
+            ["a body size in words", { clientMaxBodySize: "lots" }, /clientMaxBodySize must be an NGINX size like 512k or 1m \(or bytes\), from 1 byte to 1g \(got "lots"\)/],
+            ["TLS port 0", { tls: clusterTls, tlsPort: 0 }, /^GatewayConfigError: invalid gateway config: tlsPort must be an integer in 1-65535 \(got 0\)$/],
+            ["internal port 0", { internalPort: 0 }, /^GatewayConfigError: invalid gateway config: internalPort must be/],
+            ["ready port 0", { readyPort: 0 }, /^GatewayConfigError: invalid gateway config: readyPort must be/],
+            ["live port 0", { livePort: 0 }, /^GatewayConfigError: invalid gateway config: livePort must be/],
+            ["status port 0", { statusPort: 0 }, /^GatewayConfigError: invalid gateway config: statusPort must be/],
         ];
         for (const [title, override, message] of bad) {
             it(`rejects ${title}`, () => {
                 assert.throws(() => renderGatewayConfig({ ...clusterInput, ...override }), message);
             });
         }
+        it("rejects an input that is not an object", () => {
+            for (const input of [null, "config", 7]) {
+                assert.throws(() => renderGatewayConfig(input as never), /^GatewayConfigError: invalid gateway config: input must be an object with upstreams and serverNames/);
+            }
+        });
+        it("serves /healthz on the public listener only when it is a public route", () => {
+            const publicHealth = (routes: GatewayConfigInput["publicRoutes"]) => walkNginxConfig(parseNginxConfig(renderGatewayConfig({ ...clusterInput, publicRoutes: routes })))
+                .some((e) => e.directive.name === "location" && e.directive.args.join(" ") === "= /healthz" && e.parents.some((p) => p.name === "server" && p.children!.some((c) => c.name === "listen" && c.args[0] === "8080")));
+            assert.ok(publicHealth(undefined), "by default");
+            assert.ok(!publicHealth(["/auth/login", "/pyxis/"]));
+        });
+        it("accepts a 253-character hostname", () => {
+            assert.doesNotThrow(() => renderGatewayConfig({ ...clusterInput, serverNames: { public: `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`, internal: "b" } }));
+        });
         it("accepts the edges of each range and a TLS port equal to the listen port when TLS is off", () => {
             for (const override of [
                 { listenPort: 1 }, { listenPort: 65535 }, { workerProcesses: 64 }, { workerConnections: 65536 }, { keepaliveConnections: 341, workerConnections: 1024 },
