@@ -1,8 +1,9 @@
 // npm run test:mutation [-- area...]: Stryker over each area (or group, e.g. checklist) of test/mutation/areas.json (all by
 // default), one run per area with only the specs that target it (stryker.config.mjs), incremental.
 // Then one line per area from its JSON report:
-//   area: NN.N % (killed/total, survived S, no coverage N)
-// where killed counts killed and timed-out mutants, and total leaves out what Stryker could not run
+//   area: NN.N % (killed/total, survived S, no coverage N, timed out T)
+// where killed counts killed and timed-out mutants (Stryker's "detected"; on a loaded machine a slow
+// restart can time out too, so T is shown), and total leaves out what Stryker could not run
 // (compile and runtime errors) and what `// Stryker disable` comments ignore (test/mutation/equivalents.md).
 // Exits non-zero when a run fails or any area scores below 90 %.
 // `--report-only` prints the lines from the last reports without running Stryker; `--survivors` lists
@@ -55,7 +56,7 @@ for (const name of names) {
   const total = killed + count.Survived + count.NoCoverage;
   const score = total ? (100 * killed) / total : 100;
   if (score < THRESHOLD) failed = true;
-  lines.push(`${name}: ${score.toFixed(1)} % (${killed}/${total}, survived ${count.Survived}, no coverage ${count.NoCoverage})`);
+  lines.push(`${name}: ${score.toFixed(1)} % (${killed}/${total}, survived ${count.Survived}, no coverage ${count.NoCoverage}, timed out ${count.Timeout})`);
   if (survivors) lines.push(...open);
 }
 console.log(lines.join("\n"));
