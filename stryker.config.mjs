@@ -22,7 +22,8 @@ export default {
   buildCommand: undefined,
   checkers: [],
   concurrency: 2,
-  timeoutMS: 10000,
+  // Generous: a static mutant restarts the test process, which on the shared machine can take seconds.
+  timeoutMS: 30000,
   incremental: true,
   incrementalFile: `${dir}/incremental.json`,
   reporters: ["html", "json", "progress"],

@@ -6,7 +6,7 @@
 // restart can time out too, so T is shown), and total leaves out what Stryker could not run
 // (compile and runtime errors) and what `// Stryker disable` comments ignore (test/mutation/equivalents.md).
 // Exits non-zero when a run fails or any area scores below 90 %.
-// `--report-only` prints the lines from the last reports without running Stryker; `--survivors` lists
+// `--force` reruns every mutant (see below). `--report-only` prints the lines from the last reports without running Stryker; `--survivors` lists
 // every surviving and uncovered mutant as file:line mutator: replacement.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -16,6 +16,8 @@ const areas = JSON.parse(readFileSync(new URL("../test/mutation/areas.json", imp
 const args = process.argv.slice(2);
 const reportOnly = args.includes("--report-only");
 const survivors = args.includes("--survivors");
+// Stryker reuses a static mutant's result even when new tests would now kill it: --force reruns every mutant.
+const force = args.includes("--force");
 const chosen = args.filter((a) => !a.startsWith("--"));
 // An argument names an area or a group of them: `checklist` is every checklist-* area.
 const inGroup = (name, a) => name === a || name.startsWith(`${a}-`);
@@ -27,7 +29,7 @@ const lines = [];
 for (const name of names) {
   if (!reportOnly) {
     const started = Date.now();
-    const run = spawnSync("npx", ["stryker", "run", "stryker.config.mjs"], { stdio: "inherit", env: { ...process.env, MUTATION_AREA: name } });
+    const run = spawnSync("npx", ["stryker", "run", "stryker.config.mjs", ...(force ? ["--force"] : [])], { stdio: "inherit", env: { ...process.env, MUTATION_AREA: name } });
     console.log(`${name}: stryker took ${Math.round((Date.now() - started) / 1000)} s`);
     if (run.status !== 0) {
       lines.push(`${name}: stryker failed (exit ${run.status})`);
