@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseAskyConfig, parseImage, parseQuantity, prodGuardrails, readConfig } from "../config";
 import { renderStack, stackConfig } from "../scripts/render";
 import { configProblems, rawStackConfig } from "./support/render";
+import { DeployedStorage, environmentChangeProblems, storageChangeProblems, storageRecord } from "../config/storage";
 
 const rawConfig = rawStackConfig;
 const problemsOf = configProblems;
@@ -81,6 +82,18 @@ const badInputs: [title: string, stack: "dev" | "prod", mutate: Mutation, expect
         [`the moving tag ${tag} in prod`, "prod", (c) => { c.cache.image = `redis:${tag}`; }, [new RegExp(`asky:cache\\.image = "redis:${tag}"`), /full version/, /@sha256 digest/]]),
     ["a PostgreSQL pinned by digest alone in prod", "prod", (c) => { c.database.image = `postgres@sha256:${"a".repeat(64)}`; }, [/asky:database\.image = "postgres@sha256:a+/, /major version \(≥ 15\) must be readable from the tag/, /postgres:16\.6-bookworm@sha256:<digest>/]],
     ["a PostgreSQL 14 pinned by tag and digest", "prod", (c) => { c.database.image = `postgres:14.10-bookworm@sha256:${"a".repeat(64)}`; }, [/asky:database\.image = "postgres:14\.10-bookworm@sha256/, /PostgreSQL 15 or newer/]],
+    // Cross-checks between keys, each naming the key at fault and the one it depends on.
+    ["the class manual without a hostPath", "dev", (c) => { delete c.storage.hostPath; }, [/asky:storage\.storageClass = "manual" binds the dev hostPath PV: set asky:storage\.hostPath as well/]],
+    ["a nodePort with LoadBalancer exposure", "dev", (c) => { c.gateway.exposure = "LoadBalancer"; }, [/asky:gateway\.nodePort = 30000: only allowed with asky:gateway\.exposure "NodePort", not "LoadBalancer"/]],
+    ["the dev backups on the database's claim", "dev", (c) => { c.backup.enabled = true; c.backup.claimName = c.storage.claimName; }, [/asky:backup\.claimName = "postgres-pv-claim": the backups need their own claim, not the database's \(asky:storage\.claimName\)/]],
+    ["a minimum of one replica under autoscaling in prod", "prod", (c) => { c.availability.autoscaling.minReplicas = 1; }, [/asky:availability\.autoscaling\.minReplicas = 1: prod needs ≥ 2 \(HA-1\)/]],
+    ["maxReplicas equal to minReplicas", "dev", (c) => { c.availability.autoscaling.maxReplicas = c.availability.autoscaling.minReplicas; }, [/asky:availability\.autoscaling\.maxReplicas = \d+: must be greater than asky:availability\.autoscaling\.minReplicas \(\d+\) \(HA-1\)/]],
+    ["a gateway of one replica without autoscaling in prod", "prod", (c) => { c.gateway.replicas = 1; c.gateway.autoscale = false; }, [/asky:gateway\.replicas = 1: prod needs ≥ 2 replicas or asky:gateway\.autoscale true \(HA-1\)/]],
+    ["a memory request above its limit", "dev", (c) => { c.cache.resources.requests.memory = "1Gi"; }, [/asky:cache\.resources\.requests\.memory = "1Gi": must not exceed asky:cache\.resources\.limits\.memory \(/]],
+    ["an ephemeral-storage request above its limit", "dev", (c) => { c.services.pyxis.resources.requests.ephemeralStorage = "100Gi"; }, [/asky:services\.pyxis\.resources\.requests\.ephemeralStorage = "100Gi": must not exceed asky:services\.pyxis\.resources\.limits\.ephemeralStorage/]],
+    ["a rotation as long as the token's lifetime", "dev", (c) => { c.serviceToken = { ...c.serviceToken, lifetimeHours: 24, rotationHours: 24 }; }, [/asky:serviceToken\.rotationHours = 24: must be less than asky:serviceToken\.lifetimeHours \(24\)/]],
+    ["off-cluster copies of unencrypted dumps", "dev", (c) => { c.backup.enabled = true; c.backup.offsite = { endpoint: "https://s3.example.org", bucket: "asky-backups", region: "r", credentialsSecret: "s3", cidrs: ["192.0.2.0/24"], image: "rclone/rclone:1.68.2" }; delete c.backup.encryption; }, [/asky:backup\.offsite: copies dumps off the cluster, which only encrypted ones may leave: set asky:backup\.encryption\.publicKey too/]],
+    ["Redis below 16Mi", "dev", (c) => { c.cache.resources.limits.memory = "15Mi"; c.cache.resources.requests.memory = "8Mi"; }, [/asky:cache\.resources\.limits\.memory = "15Mi": Redis needs at least 16Mi/]],
 ];
 
 describe("config (config/index.ts)", () => {
@@ -404,5 +417,58 @@ describe("config (config/index.ts)", () => {
         const program: () => Promise<unknown> = require(path.join(__dirname, "..", "index.ts"));
         await assert.rejects(program(), /asky:database\.users\[1\]\.email = "admin-x@asky\.local": maps to the same password variable ASKY_USER_PASSWORD_ADMIN_X_ASKY_LOCAL/);
         assert.strictEqual(registered, 0);
+    });
+});
+
+describe("storage and environment a deployed stack keeps (config/storage.ts)", () => {
+    const dev = () => parseAskyConfig(rawConfig("dev")).config;
+    const withChange = (change: (c: Record<string, any>) => void) => {
+        const raw = rawConfig("dev");
+        change(raw);
+        return parseAskyConfig(raw).config;
+    };
+    const deployed = (): DeployedStorage => ({
+        database: { claimName: "postgres-pv-claim", storageClass: "manual", size: "5Gi", hostPath: "/mnt/data" },
+        backup: { claimName: "postgres-backup", size: "2Gi" },
+    });
+    const backupOn = (c: Record<string, any>) => { c.backup.enabled = true; };
+
+    it("records what the config creates: the database claim, and the backup claim only when backups are on", () => {
+        assert.deepStrictEqual(storageRecord(dev()), { database: { claimName: "postgres-pv-claim", storageClass: "manual", size: "5Gi", hostPath: "/mnt/data" } });
+        assert.deepStrictEqual(storageRecord(withChange((c) => { backupOn(c); c.backup.storageClass = "fast"; })).backup, { claimName: "postgres-backup", size: "2Gi", storageClass: "fast" });
+        assert.deepStrictEqual(storageRecord(withChange(backupOn)).backup, { claimName: "postgres-backup", size: "2Gi" });
+        const prod = parseAskyConfig(rawConfig("prod")).config;
+        assert.ok(!("hostPath" in storageRecord(prod).database), "no hostPath key in prod");
+    });
+
+    it("accepts the same storage, a larger claim, and any change under a new claim name", () => {
+        assert.deepStrictEqual(storageChangeProblems(deployed(), withChange(backupOn)), []);
+        assert.deepStrictEqual(storageChangeProblems(deployed(), withChange((c) => { backupOn(c); c.storage.size = "6Gi"; c.backup.storageSize = "3Gi"; })), []);
+        assert.deepStrictEqual(storageChangeProblems(deployed(), withChange((c) => { c.storage.claimName = "postgres-v2"; c.storage.size = "1Gi"; c.storage.hostPath = "/mnt/data2"; })), []);
+        assert.deepStrictEqual(storageChangeProblems(deployed(), withChange((c) => { backupOn(c); c.backup.claimName = "backup-v2"; c.backup.storageSize = "1Gi"; c.backup.storageClass = "fast"; })), []);
+        assert.deepStrictEqual(storageChangeProblems({ database: deployed().database }, withChange((c) => { backupOn(c); c.backup.storageClass = "fast"; })), [], "no backup claim yet");
+        assert.deepStrictEqual(storageChangeProblems(deployed(), withChange((c) => { c.backup.enabled = false; })), [], "backups switched off");
+    });
+
+    it("refuses, naming the key and the deployed value, each change a claim cannot take in place", () => {
+        const problems = (change: (c: Record<string, any>) => void) => storageChangeProblems(deployed(), withChange(change)).join("\n");
+        assert.match(problems((c) => { c.storage.storageClass = "standard"; delete c.storage.hostPath; }),
+            /^asky:storage\.storageClass = "standard": the claim postgres-pv-claim was created with class "manual" and Kubernetes cannot change a claim's class in place .* Keep "manual", or move the database to a new claim with a new asky:storage\.claimName \(README: "Moving the database to a new volume"\)/m);
+        assert.match(problems((c) => { c.storage.hostPath = "/mnt/other"; }),
+            /^asky:storage\.hostPath = "\/mnt\/other": the volume of the claim postgres-pv-claim is the node directory "\/mnt\/data"; a PersistentVolume's path cannot change in place\. Keep "\/mnt\/data"/m);
+        assert.match(problems((c) => { c.storage.size = "4Gi"; }),
+            /^asky:storage\.size = "4Gi": the claim postgres-pv-claim already has "5Gi" and a claim never shrinks\. Keep ≥ "5Gi"/m);
+        assert.match(problems((c) => { backupOn(c); c.backup.storageClass = "fast"; }),
+            /^asky:backup\.storageClass = "fast": the backup claim postgres-backup was created with class \(unset\), which cannot change in place/m);
+        assert.match(problems((c) => { backupOn(c); c.backup.storageSize = "1Gi"; }),
+            /^asky:backup\.storageSize = "1Gi": the backup claim postgres-backup already has "2Gi" and a claim never shrinks\. Keep ≥ "2Gi", or start a new claim with a new asky:backup\.claimName/m);
+        assert.equal(storageChangeProblems(deployed(), withChange((c) => { c.storage.storageClass = "standard"; delete c.storage.hostPath; c.storage.size = "1Gi"; })).length, 3);
+    });
+
+    it("keeps a stack's environment for its whole life", () => {
+        assert.deepStrictEqual(environmentChangeProblems("dev", dev()), []);
+        const [problem, ...rest] = environmentChangeProblems("prod", dev());
+        assert.deepStrictEqual(rest, []);
+        assert.match(problem, /^asky:environment = "dev": this stack was deployed as "prod", and a stack keeps its environment for its whole life \(allowed: "prod"\)\. Set it back; for a dev deployment create another stack/);
     });
 });

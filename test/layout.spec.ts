@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 
 const ROOT = path.join(__dirname, "..");
-const SKIP = new Set(["node_modules", "test", ".git", ".toolchain", ".e2e", ".bench", "rendered"]);
+const SKIP = new Set(["node_modules", "test", ".git", ".toolchain", ".e2e", ".bench", "rendered", ".stryker-tmp", "reports"]);
 
 /** Every TypeScript file of the repository outside test/ (and outside installed or generated folders). */
 function sources(dir: string): string[] {

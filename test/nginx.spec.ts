@@ -3,7 +3,16 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { GATEWAY_LIMITS, GatewayConfigInput, PUBLIC_ROUTES, renderGatewayConfig } from "../nginx/render";
+import {
+    GATEWAY_LIMITS,
+    GatewayConfigInput,
+    PUBLIC_ROUTES,
+    gatewaySizing,
+    gatewayTmpBytes,
+    nginxSizeBytes,
+    renderGatewayConfig,
+    serviceTokenPattern,
+} from "../nginx/render";
 import {
     HttpResult,
     NGINX_UNPRIVILEGED_UID,
@@ -70,8 +79,14 @@ const echoOf = (res: HttpResult): StubEcho => JSON.parse(res.body) as StubEcho;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("nginx gateway config: rendering (nginx/render.ts)", () => {
-    const conf = renderGatewayConfig(clusterInput);
-    const entries = walkNginxConfig(parseNginxConfig(conf));
+    // Rendered before each test rather than once: mutation testing (npm run test:mutation) then ties
+    // the renderer's code to the tests that check it instead of to loading this file.
+    let conf: string;
+    let entries: ReturnType<typeof walkNginxConfig>;
+    beforeEach(() => {
+        conf = renderGatewayConfig(clusterInput);
+        entries = walkNginxConfig(parseNginxConfig(conf));
+    });
     const named = (name: string) => entries.filter((e) => e.directive.name === name);
 
     it("renders a complete nginx.conf: main context, events, http", () => {
@@ -235,6 +250,107 @@ describe("nginx gateway config: rendering (nginx/render.ts)", () => {
         assert.deepStrictEqual(off.find((e) => e.directive.name === "access_log" && e.parents.length === 1)?.directive.args, ["off"]);
     });
 
+    describe("values derived from the input", () => {
+        const render = (override: Partial<GatewayConfigInput>) => walkNginxConfig(parseNginxConfig(renderGatewayConfig({ ...clusterInput, ...override })));
+        const args = (all: ReturnType<typeof walkNginxConfig>, name: string) => all.filter((e) => e.directive.name === name).map((e) => e.directive.args.join(" "));
+
+        it("reads NGINX sizes as NGINX does: k, m, g (either case) or bytes; anything else is not a size", () => {
+            assert.strictEqual(nginxSizeBytes("512k"), 512 * 1024);
+            assert.strictEqual(nginxSizeBytes("1m"), 2 ** 20);
+            assert.strictEqual(nginxSizeBytes("2M"), 2 * 2 ** 20);
+            assert.strictEqual(nginxSizeBytes("1g"), 2 ** 30);
+            assert.strictEqual(nginxSizeBytes("3K"), 3 * 1024);
+            assert.strictEqual(nginxSizeBytes("1048576"), 1048576);
+            assert.strictEqual(nginxSizeBytes(4096), 4096);
+            for (const bad of ["0", "1 m", "1mb", "k", "", "-1k", "1.5m"]) assert.ok(Number.isNaN(nginxSizeBytes(bad)), bad);
+        });
+
+        it("sizes workers from the container limits: one per started core, half the memory for 16 KiB connections, at most 65536", () => {
+            assert.deepStrictEqual(gatewaySizing(0.5, 512 * 2 ** 20), { workerProcesses: 1, workerConnections: 16384 });
+            assert.deepStrictEqual(gatewaySizing(0, 64 * 2 ** 20), { workerProcesses: 1, workerConnections: 2048 });
+            assert.deepStrictEqual(gatewaySizing(2.1, 4 * 2 ** 30), { workerProcesses: 3, workerConnections: 43690 });
+            assert.deepStrictEqual(gatewaySizing(1, 64 * 2 ** 30), { workerProcesses: 1, workerConnections: 65536 });
+            assert.strictEqual(gatewayTmpBytes(4, 2 ** 20), 4 * 2 ** 20 + 16 * 2 ** 20);
+        });
+
+        it("redirects plain HTTP to the configured host, or the client's, with the port unless it is 443", () => {
+            assert.ok(args(render({ tls: clusterTls }), "return").includes("301 https://asky.example.org$request_uri"));
+            const nodePort = render({ tls: { ...clusterTls, hostname: undefined, httpsPort: 30443 } });
+            assert.ok(args(nodePort, "return").includes("301 https://$host:30443$request_uri"));
+            assert.ok(args(nodePort, "return").includes("308 https://$host:30443$request_uri"));
+            assert.ok(args(nodePort, "return").includes("400"), "no Host, no redirect");
+            assert.ok(!args(render({ tls: clusterTls }), "return").includes("400"));
+        });
+
+        it("defaults: large-body slots per client min(4, slots), retry budget twice the connect timeout; runtimeDir without its trailing slash", () => {
+            const limits = (all: ReturnType<typeof walkNginxConfig>) => args(all, "limit_conn");
+            assert.ok(limits(render({ largeBodySlots: 2 })).includes("asky_large_bodies_per_client 2"));
+            assert.ok(limits(render({ largeBodySlots: 32 })).includes("asky_large_bodies_per_client 4"));
+            assert.ok(limits(render({ largeBodySlots: 32, largeBodySlotsPerClient: 32 })).includes("asky_large_bodies_per_client 32"));
+            assert.deepStrictEqual(args(render({ proxyConnectTimeoutSeconds: 7 }), "proxy_next_upstream_timeout"), ["14s"]);
+            assert.deepStrictEqual(args(render({ proxyNextUpstreamTimeoutSeconds: 9 }), "proxy_next_upstream_timeout"), ["9s"]);
+            assert.deepStrictEqual(args(render({ runtimeDir: "/var/run/nginx//" }), "pid"), ["/var/run/nginx/nginx.pid"]);
+            assert.deepStrictEqual(args(render({ runtimeDir: "/" }), "pid"), ["//nginx.pid"]);
+            assert.deepStrictEqual(args(render({}), "client_body_buffer_size"), ["16k"]);
+            assert.deepStrictEqual(args(render({ clientMaxBodySize: 2048 }), "client_max_body_size"), ["2048"]);
+        });
+
+        it("answers its own errors as JSON with the status's message, 494 as 431 and 497 as 400; proxied locations intercept only 408, 413, 429 and 5xx", () => {
+            const all = render({});
+            const pages = args(all, "error_page");
+            for (const [raised, status] of [[400, 400], [404, 404], [494, 431], [497, 400], [505, 505]]) assert.ok(pages.includes(`${raised} =${status} /__asky_error_${status}`), `${raised}`);
+            const returns = args(all, "return");
+            const messages: Record<number, string> = { 400: "bad request", 403: "forbidden", 404: "not found", 405: "method not allowed", 408: "request timeout", 413: "request body too large", 414: "request uri too long", 429: "too many requests", 431: "request headers too large", 500: "internal error", 501: "not implemented", 502: "bad gateway", 503: "service unavailable", 504: "gateway timeout", 505: "http version not supported" };
+            for (const [status, message] of Object.entries(messages)) {
+                if (status === "403") continue;
+                assert.ok(returns.includes(`${status} '{"error":"${message}"}'`) || returns.includes(`${status} {"error":"${message}"}`), `${status} ${message}`);
+            }
+            assert.ok(returns.some((r) => r.startsWith("403") && r.includes('{"error":"forbidden"}')), "service tokens get 403 forbidden");
+            const proxied = all.filter((e) => e.directive.name === "error_page" && e.parents.at(-1)?.name === "location");
+            assert.deepStrictEqual([...new Set(proxied.map((e) => e.directive.args.join(" ")))].sort(), ["408", "413", "429", "500", "501", "502", "503", "504", "505"].map((c) => `${c} /__asky_error_${c}`));
+        });
+
+        it("drops each spoofable client header, hides each upstream header, offers exactly Mozilla's intermediate ciphers, logs 1 refusal in 100", () => {
+            const all = render({ tls: clusterTls });
+            const dropped = all.filter((e) => e.directive.name === "proxy_set_header" && e.directive.args[1] === "").map((e) => e.directive.args[0]).filter((h) => h !== "Connection");
+            assert.deepStrictEqual(dropped, [
+                "Proxy", "Forwarded", "X-Forwarded-Host", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server",
+                "X-Forwarded-Scheme", "X-Forwarded-Ssl", "X-Original-URL", "X-Original-URI", "X-Original-Host", "X-Rewrite-URL",
+                "X-Host", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+                "X-Client-IP", "True-Client-IP", "X-Cluster-Client-IP", "CF-Connecting-IP",
+            ]);
+            assert.deepStrictEqual(args(all, "proxy_hide_header"), [
+                "X-Powered-By", "X-Runtime", "X-AspNet-Version", "X-AspNetMvc-Version",
+                "X-Request-ID", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Strict-Transport-Security",
+            ]);
+            assert.deepStrictEqual(args(all, "ssl_ciphers"), [
+                "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305",
+            ]);
+            const sampling = all.find((e) => e.directive.name === "split_clients")!;
+            assert.deepStrictEqual(sampling.directive.children!.map((c) => [c.name, ...c.args]), [["1%", "1"], ["*", "0"]]);
+        });
+
+        it("the metrics stream goes to the configured loopback port, only when one is set", () => {
+            const all = render({ metricsLogPort: 9514 });
+            assert.ok(args(all, "access_log").includes("syslog:server=127.0.0.1:9514,tag=asky_gateway,nohostname asky_metrics"));
+            assert.ok(!args(render({}), "access_log").some((a) => a.startsWith("syslog:")));
+            assert.throws(() => renderGatewayConfig({ ...clusterInput, metricsLogPort: 0 }), /metricsLogPort must be an integer in 1-65535 \(got 0\)/);
+        });
+
+        it("refuses a bearer token minted for a service (sub pyxis_service or requests_service, in any position) but not a user's", () => {
+            const pattern = new RegExp(serviceTokenPattern());
+            const encode = (payload: object) => Buffer.from(JSON.stringify(payload)).toString("base64url");
+            for (const sub of ["pyxis_service", "requests_service"]) {
+                for (const pad of ["", "a", "ab", "abc"]) {
+                    assert.ok(pattern.test(encode({ x: pad, sub })), `${sub} after ${pad.length}`);
+                    const spaced = Buffer.from(`{"x":"${pad}", "sub": "${sub}"}`).toString("base64url");
+                    assert.ok(pattern.test(spaced), `${sub} spaced after ${pad.length}`);
+                }
+            }
+            for (const pad of ["", "a", "ab"]) assert.ok(!pattern.test(encode({ x: pad, sub: "ana@hospital.com.br" })), "a user's token");
+        });
+    });
+
     describe("input validation", () => {
         const bad: [string, Partial<GatewayConfigInput>, RegExp][] = [
             ["port 0", { listenPort: 0 }, /listenPort must be an integer in 1-65535/],
@@ -267,12 +383,64 @@ describe("nginx gateway config: rendering (nginx/render.ts)", () => {
             ["hostname injection", { upstreams: { ...clusterInput.upstreams, auth: { host: "auth:1;}server{", port: 1 } } }, /upstreams\.auth\.host/],
             ["hostname with underscore", { upstreams: { ...clusterInput.upstreams, pyxis: { host: "py_xis", port: 8001 } } }, /upstreams\.pyxis\.host/],
             ["upstream port", { upstreams: { ...clusterInput.upstreams, requestManagement: { host: "rm", port: 0 } } }, /upstreams\.requestManagement\.port/],
+            ["no upstreams", { upstreams: undefined as never }, /^GatewayConfigError: invalid gateway config: input must be an object with upstreams and serverNames/],
+            ["no server names", { serverNames: undefined as never }, /input must be an object with upstreams and serverNames/],
+            ["an upstream that is not an object", { upstreams: { ...clusterInput.upstreams, pyxis: null as never } }, /upstreams\.pyxis must be an object \{ host, port \} \(got null\)/],
+            ["TLS that is not an object", { tls: "on" as never }, /tls must be an object \(got "on"\)/],
+            ["TLS port 0", { tls: { ...clusterTls, httpsPort: 0 } }, /tls\.httpsPort must be an integer in 1-65535/],
+            ["TLS key path injection", { tls: { ...clusterTls, certificateKey: "key" } }, /tls\.certificateKey must be an absolute path of \[A-Za-z0-9\._\/-\]/],
+            ["TLS port = listen port, with TLS", { tls: clusterTls, tlsPort: 8080 }, /tlsPort must differ from listenPort 8080 \(got 8080\)/],
+            ["live port = ready port", { livePort: 8091 }, /livePort must differ from readyPort 8091/],
+            ["public routes not a list", { publicRoutes: "/pyxis/" as never }, /publicRoutes must list distinct routes of \/auth\/login, \/auth\/register, \/auth\/users\/, \/pyxis\/, \/requests\/, \/healthz/],
+            ["more large-body slots per client than slots", { largeBodySlots: 2, largeBodySlotsPerClient: 3 }, /largeBodySlotsPerClient must not exceed largeBodySlots 2 \(got 3\)/],
+            ["IPv6 as a string", { listenIpv6: "yes" as never }, /listenIpv6 must be a boolean \(got "yes"\)/],
+            ["keepalive pools exactly a third", { keepaliveConnections: 342, workerConnections: 1026 }, /keepaliveConnections times 3/],
+            ["error log relative", { errorLog: "stderr" }, /errorLog must be an absolute path/],
+            ["internal server name", { serverNames: { public: "a", internal: "b c" } }, /serverNames\.internal must be an RFC 1123 hostname \(got "b c"\)/],
+            ["workers above 64", { workerProcesses: 65 }, /workerProcesses must be an integer in 1-64 \(got 65\)/],
+            ["workers as text", { workerProcesses: "2" as never }, /workerProcesses must be an integer in 1-64 \(got "2"\)/],
+            ["send timeout 0", { proxySendTimeoutSeconds: 0 }, /proxySendTimeoutSeconds/],
+            ["retry budget 0", { proxyNextUpstreamTimeoutSeconds: 0 }, /proxyNextUpstreamTimeoutSeconds/],
+            ["an upstream given as a string", { upstreams: { ...clusterInput.upstreams, auth: "auth:8003" as never } }, /upstreams\.auth must be an object \{ host, port \} \(got "auth:8003"\)/],
+            ["an upstream host as a list", { upstreams: { ...clusterInput.upstreams, auth: { host: ["auth"] as never, port: 8003 } } }, /upstreams\.auth\.host must be an RFC 1123 hostname or IPv4 address \(got \["auth"\]\)/],
+            ["TLS as null", { tls: null as never }, /tls must be an object \(got null\)/],
+            ["a public route list with one unknown route", { publicRoutes: ["/pyxis/", "/admin" as never] }, /publicRoutes must list distinct routes/],
+            ["a public server name as a list", { serverNames: { public: ["gateway"] as never, internal: "b" } }, /^GatewayConfigError: invalid gateway config: serverNames\.public must be an RFC 1123 hostname \(got \["gateway"\]\)$/],
+            ["a hostname of 254 characters", { serverNames: { public: `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(62)}`, internal: "b" } }, /serverNames\.public must be an RFC 1123 hostname/],
+            ["a body size in words", { clientMaxBodySize: "lots" }, /clientMaxBodySize must be an NGINX size like 512k or 1m \(or bytes\), from 1 byte to 1g \(got "lots"\)/],
+            ["TLS port 0", { tls: clusterTls, tlsPort: 0 }, /^GatewayConfigError: invalid gateway config: tlsPort must be an integer in 1-65535 \(got 0\)$/],
+            ["internal port 0", { internalPort: 0 }, /^GatewayConfigError: invalid gateway config: internalPort must be/],
+            ["ready port 0", { readyPort: 0 }, /^GatewayConfigError: invalid gateway config: readyPort must be/],
+            ["live port 0", { livePort: 0 }, /^GatewayConfigError: invalid gateway config: livePort must be/],
+            ["status port 0", { statusPort: 0 }, /^GatewayConfigError: invalid gateway config: statusPort must be/],
         ];
         for (const [title, override, message] of bad) {
             it(`rejects ${title}`, () => {
                 assert.throws(() => renderGatewayConfig({ ...clusterInput, ...override }), message);
             });
         }
+        it("rejects an input that is not an object", () => {
+            for (const input of [null, "config", 7]) {
+                assert.throws(() => renderGatewayConfig(input as never), /^GatewayConfigError: invalid gateway config: input must be an object with upstreams and serverNames/);
+            }
+        });
+        it("serves /healthz on the public listener only when it is a public route", () => {
+            const publicHealth = (routes: GatewayConfigInput["publicRoutes"]) => walkNginxConfig(parseNginxConfig(renderGatewayConfig({ ...clusterInput, publicRoutes: routes })))
+                .some((e) => e.directive.name === "location" && e.directive.args.join(" ") === "= /healthz" && e.parents.some((p) => p.name === "server" && p.children!.some((c) => c.name === "listen" && c.args[0] === "8080")));
+            assert.ok(publicHealth(undefined), "by default");
+            assert.ok(!publicHealth(["/auth/login", "/pyxis/"]));
+        });
+        it("accepts a 253-character hostname", () => {
+            assert.doesNotThrow(() => renderGatewayConfig({ ...clusterInput, serverNames: { public: `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`, internal: "b" } }));
+        });
+        it("accepts the edges of each range and a TLS port equal to the listen port when TLS is off", () => {
+            for (const override of [
+                { listenPort: 1 }, { listenPort: 65535 }, { workerProcesses: 64 }, { workerConnections: 65536 }, { keepaliveConnections: 341, workerConnections: 1024 },
+                { clientMaxBodySize: "1" }, { clientMaxBodySize: "1g" }, { loginBurst: 0 }, { proxyConnectTimeoutSeconds: 75 }, { tlsPort: 8080 }, { listenIpv6: false },
+            ] as Partial<GatewayConfigInput>[]) {
+                assert.doesNotThrow(() => renderGatewayConfig({ ...clusterInput, ...override }), JSON.stringify(override));
+            }
+        });
     });
 });
 

@@ -6,28 +6,13 @@ import { strict as assert } from "assert";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { renderDatabaseSql, SeedUser, SERVICE_DATABASE_ROLES, userPasswordEnv, DATABASE_LOGIN_ROLES } from "../sql/render";
+import { DATABASE_LOGIN_ROLES, renderDatabaseSql, SeedUser, SERVICE_DATABASE_ROLES, userPasswordEnv } from "../sql/render";
 import { Credentials, quoteIdent, quoteLiteral, TestPostgres } from "./support/postgres";
+import { BCRYPT_COST, USERS, rolePasswords, secret, secretEnv, userPasswords } from "./support/sqlUsers";
 
 const SCHEMAS = ["pyxis", "requests", "auth"] as const;
 /** The services' schemas plus the bootstrap's own bookkeeping (07-seed-users.sql). */
 const SCHEMA_LIST = [...SCHEMAS, "asky_bootstrap"].map(quoteLiteral).join(", ");
-const BCRYPT_COST = 11;
-
-const USERS: SeedUser[] = [
-    { name: "Administrador", email: "admin@asky.local", phoneNumber: "+5511990010001", role: "admin" },
-    // Quotes, a backslash, a psql variable reference and non-ASCII must all arrive verbatim.
-    { name: "Conceição O'Brien \\ :asky_database :'x' $$", email: "enfermeira.conceicao@asky.local", role: "nurse", phoneNumber: "+5511912345678" },
-    { name: "Agente", email: "agent+1@asky.local", phoneNumber: "+5521987654321", role: "agent" },
-];
-
-const secret = (): string => `${randomBytes(12).toString("base64url")}'"\\$x`;
-const rolePasswords: Record<string, string> = Object.fromEntries(
-    DATABASE_LOGIN_ROLES.map(({ passwordEnv }) => [passwordEnv, secret()]),
-);
-const userPasswords: Record<string, string> = Object.fromEntries(USERS.map((u) => [userPasswordEnv(u.email), secret()]));
-const secretEnv = (): Record<string, string> => ({ ...rolePasswords, ...userPasswords });
-
 function roleCredentials(service: keyof typeof SERVICE_DATABASE_ROLES): Credentials {
     const { role, passwordEnv } = SERVICE_DATABASE_ROLES[service];
     return { user: role, password: rolePasswords[passwordEnv] };
@@ -631,77 +616,6 @@ describe("database bootstrap SQL (sql/render.ts) on a real PostgreSQL", () => {
         });
     });
 
-    describe("rendered script (no server needed)", () => {
-        it("SEC-1 contains no password, no bcrypt hash and none of the secret values; secrets only arrive through \\getenv", () => {
-            for (const [name, value] of Object.entries(secretEnv())) {
-                assert.ok(!rendered.includes(value), `the value of ${name} is in the script`);
-                assert.ok(rendered.includes(`\\getenv `) && rendered.includes(name), `${name} is not read from the environment`);
-            }
-            assert.doesNotMatch(rendered, /\$2[aby]?\$/, "a bcrypt hash");
-            assert.doesNotMatch(rendered, /PASSWORD\s+'[^']/i, "a literal password");
-            assert.doesNotMatch(rendered, /SCRAM-SHA-256\$|md5[0-9a-f]{32}/, "a password verifier");
-            for (const file of fs.readdirSync(path.join(__dirname, "..", "sql"))) {
-                const text = fs.readFileSync(path.join(__dirname, "..", "sql", file), "utf8");
-                assert.doesNotMatch(text, /\$2[aby]?\$\d\d\$|PASSWORD\s+'[^']/i, `sql/${file}`);
-            }
-        });
-
-        it("DATA-3 is one transaction, and neither creates the database nor names it literally in DDL", () => {
-            assert.match(rendered, /^BEGIN;$/m);
-            assert.match(rendered.trimEnd(), /COMMIT;\n\\echo 'asky bootstrap: done'$/);
-            assert.equal(rendered.match(/^(BEGIN|COMMIT);$/gm)?.length, 2);
-            assert.doesNotMatch(rendered, /CREATE DATABASE|ALTER SYSTEM/i);
-            assert.doesNotMatch(renderDatabaseSql({ databaseName: "asky", users: USERS, bcryptCost: 10 }), /DATABASE asky\b/);
-        });
-
-        it("renders each service's role, schema and password variable from SERVICE_DATABASE_ROLES", () => {
-            assert.deepEqual(JSON.parse(JSON.stringify(SERVICE_DATABASE_ROLES)), {
-                auth: { role: "asky_auth", schema: "auth", passwordEnv: "ASKY_AUTH_DB_PASSWORD" },
-                pyxis: { role: "asky_pyxis", schema: "pyxis", passwordEnv: "ASKY_PYXIS_DB_PASSWORD" },
-                "request-management": { role: "asky_requests", schema: "requests", passwordEnv: "ASKY_REQUESTS_DB_PASSWORD" },
-            });
-            assert.ok(Object.isFrozen(SERVICE_DATABASE_ROLES) && Object.isFrozen(SERVICE_DATABASE_ROLES.auth));
-            for (const { role, schema, passwordEnv } of Object.values(SERVICE_DATABASE_ROLES)) {
-                assert.ok(rendered.includes(`\\set asky_role ${role}\n\\set asky_schema ${schema}\n\\set asky_password_env ${passwordEnv}\n`), role);
-            }
-        });
-
-        it("maps user emails to password variable names", () => {
-            assert.equal(userPasswordEnv("admin@asky.local"), "ASKY_USER_PASSWORD_ADMIN_ASKY_LOCAL");
-            assert.equal(userPasswordEnv("Ana.Souza+plantao@hospital-x.com.br"), "ASKY_USER_PASSWORD_ANA_SOUZA_PLANTAO_HOSPITAL_X_COM_BR");
-        });
-
-        it("rejects bad input with the same rules as asky:database.users (sql/seedUsers.ts): cost, duplicates, emails, names, roles, phones, database names", () => {
-            const ok = { databaseName: "asky", users: USERS, bcryptCost: 10 };
-            let phone = 5511990020000;
-            const user = (email: string, extra: Partial<SeedUser> = {}): SeedUser => ({ name: "X", email, phoneNumber: `+${phone++}`, role: "nurse", ...extra });
-            const bad: Array<[string, () => unknown, RegExp]> = [
-                ["cost 9", () => renderDatabaseSql({ ...ok, bcryptCost: 9 }), /bcryptCost/],
-                ["cost 17", () => renderDatabaseSql({ ...ok, bcryptCost: 17 }), /bcryptCost/],
-                ["cost 10.5", () => renderDatabaseSql({ ...ok, bcryptCost: 10.5 }), /bcryptCost/],
-                ["cost NaN", () => renderDatabaseSql({ ...ok, bcryptCost: NaN }), /bcryptCost/],
-                ["no user", () => renderDatabaseSql({ ...ok, users: [] }), /at least one user/],
-                ["same env name", () => renderDatabaseSql({ ...ok, users: [user("ana.souza@asky.local"), user("ana-souza@asky.local")] }), /same password variable ASKY_USER_PASSWORD_ANA_SOUZA_ASKY_LOCAL as users\[0\][\s\S]*at \[1\]\.email/],
-                ["same email, other case", () => renderDatabaseSql({ ...ok, users: [user("ana@asky.local"), user("ANA@asky.local")] }), /seeded twice/],
-                ["same phone", () => renderDatabaseSql({ ...ok, users: [user("a@asky.local", { phoneNumber: "+5511990010001" }), user("b@asky.local", { phoneNumber: "+5511990010001" })] }), /phone_number is unique[\s\S]*at \[1\]\.phoneNumber/],
-                ["bad role", () => renderDatabaseSql({ ...ok, users: [user("a@asky.local", { role: "root" as SeedUser["role"] })] }), /role/],
-                ["newline in name", () => renderDatabaseSql({ ...ok, users: [user("a@asky.local", { name: "x\n\\! rm -rf /" })] }), /name/],
-                ["empty name", () => renderDatabaseSql({ ...ok, users: [user("a@asky.local", { name: "  " })] }), /name/],
-                ["bad phone", () => renderDatabaseSql({ ...ok, users: [user("a@asky.local", { phoneNumber: "call me'" })] }), /phoneNumber/],
-                ["no phone", () => renderDatabaseSql({ ...ok, users: [{ name: "X", email: "a@asky.local", role: "nurse" } as SeedUser] }), /phoneNumber/],
-                ["database name", () => renderDatabaseSql({ ...ok, databaseName: "asky; DROP" }), /databaseName/],
-                ["database name case", () => renderDatabaseSql({ ...ok, databaseName: "Asky" }), /databaseName/],
-            ];
-            for (const email of ["not-an-email", "a@b", "a@asky.local\n", "x'; DROP TABLE auth.users; --@asky.local", "a b@asky.local", ":x@asky.local", "ação@asky.local", "@asky.local", "a@.local", ""]) {
-                bad.push([`email ${JSON.stringify(email)}`, () => userPasswordEnv(email), /email/]);
-                bad.push([`user email ${JSON.stringify(email)}`, () => renderDatabaseSql({ ...ok, users: [user(email)] }), /email/]);
-            }
-            for (const [label, fn, message] of bad) {
-                assert.throws(fn, message, label);
-            }
-            assert.doesNotThrow(() => renderDatabaseSql({ ...ok, users: USERS }));
-        });
-    });
 });
 
 describe("the bootstrap prints no secret (sql/*.sql on a real PostgreSQL with log_statement = all)", () => {
