@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { DEFAULT_DATABASE_CLAIM } from "../config/schema";
 import type { AskyConfig, ServiceName } from "../config";
-import { BACKUP_DATABASE_ROLE, MONITORING_DATABASE_ROLE, SERVICE_DATABASE_ROLES, renderDatabaseSql, superuserSyncScript, userPasswordEnv } from "../sql/render";
+import { BACKUP_DATABASE_ROLE, MONITORING_DATABASE_ROLE, SERVICE_DATABASE_ROLES, renderDatabaseSql, serviceLoginRole, superuserSyncScript, userPasswordEnv } from "../sql/render";
 import {
     WorkloadIdentity,
     containerResources,
@@ -126,9 +126,10 @@ export class AskyDatabase extends pulumi.ComponentResource {
         this.databaseUrls = {} as Record<ServiceName, pulumi.Output<string>>;
         this.databaseUrlSecretNames = {} as Record<ServiceName, pulumi.Output<string>>;
         for (const svc of Object.keys(SERVICE_DATABASE_ROLES) as ServiceName[]) {
-            const role = SERVICE_DATABASE_ROLES[svc].role;
+            // The login of this password (a rotation makes a new one beside the old: sql/05-roles.sql).
+            const login = rolePasswords[svc].apply((pw) => serviceLoginRole(SERVICE_DATABASE_ROLES[svc].role, pw));
             this.databaseUrls[svc] = pulumi.secret(
-                pulumi.interpolate`postgresql+asyncpg://${role}:${rolePasswords[svc]}@${host}:${POSTGRES_PORT}/${db.name}`,
+                pulumi.interpolate`postgresql+asyncpg://${login}:${rolePasswords[svc]}@${host}:${POSTGRES_PORT}/${db.name}`,
             );
             const s = secret(`${svc}-database-url`, `${svc}-database-url`, { DATABASE_URL: this.databaseUrls[svc] });
             this.databaseUrlSecretNames[svc] = s.metadata.name;
@@ -173,7 +174,7 @@ export class AskyDatabase extends pulumi.ComponentResource {
         }, { ...dataOpts, ...classOpts });
         this.claim = claim;
 
-        const sql = renderDatabaseSql({ databaseName: db.name, users: db.users, bcryptCost: db.bcryptCost });
+        const sql = renderDatabaseSql({ databaseName: db.name, users: db.users, bcryptCost: db.bcryptCost, previousPasswordMinutes: db.previousPasswordMinutes });
         const initdb = new k8s.core.v1.ConfigMap(`${name}-initdb`, {
             metadata: objectMeta(id, args.namespace, "postgres-initdb-config"),
             data: { "bootstrap.sql": sql },

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { MAX_BCRYPT_COST, MIN_BCRYPT_COST } from "../sql/render";
+import { DEFAULT_PREVIOUS_PASSWORD_MINUTES, MAX_BCRYPT_COST, MAX_PREVIOUS_PASSWORD_MINUTES, MIN_BCRYPT_COST } from "../sql/render";
 import { seedUserSchema, seedUsersSchema } from "../sql/seedUsers";
 import { gatewayLimitsSchema, gatewayTlsSchema, publicRoutesSchema } from "./gateway";
 import { BYTE_QUANTITY, CPU_QUANTITY, parseQuantity } from "./quantity";
@@ -217,6 +217,12 @@ export const askyConfigSchema = z.strictObject({
         name: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "must be a lower-case SQL identifier" }),
         resources,
         bcryptCost: z.number().int().min(MIN_BCRYPT_COST, { message: `must be ≥ ${MIN_BCRYPT_COST} (SEC-5)` }).max(MAX_BCRYPT_COST),
+        /**
+         * Minutes a service's previous database password keeps working after it is rotated (its pods
+         * still running open connections with it until the rolled pods replace them); 0 closes it at
+         * once, for a leaked password. README: rotating a database password.
+         */
+        previousPasswordMinutes: z.number().int().min(0).max(MAX_PREVIOUS_PASSWORD_MINUTES).default(DEFAULT_PREVIOUS_PASSWORD_MINUTES),
         /** Users seeded into auth.users; the rules are shared with the SQL renderer (sql/seedUsers.ts). */
         users: seedUsersSchema,
     }),

@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
@@ -14,6 +15,21 @@ export const SERVICE_DATABASE_ROLES: Readonly<Record<ServiceName, { role: string
         pyxis: Object.freeze({ role: "asky_pyxis", schema: "pyxis", passwordEnv: "ASKY_PYXIS_DB_PASSWORD" }),
         "request-management": Object.freeze({ role: "asky_requests", schema: "requests", passwordEnv: "ASKY_REQUESTS_DB_PASSWORD" }),
     });
+
+/**
+ * The login role a service's pods connect as with `password`: its group role (`SERVICE_DATABASE_ROLES`,
+ * which holds the grants), `_`, and 10 hex digits of SHA-256 of `asky login <password>`, as
+ * `05-roles.sql` computes it. A rotated password is a new login beside the old one (README: rotating a
+ * database password).
+ */
+export function serviceLoginRole(role: string, password: string): string {
+    return `${role}_${createHash("sha256").update(`asky login ${password}`, "utf8").digest("hex").slice(0, 10)}`;
+}
+
+/** Bounds of `asky:database.previousPasswordMinutes`: how long a service's earlier login keeps accepting connections after a rotation. */
+export const MAX_PREVIOUS_PASSWORD_MINUTES = 1440;
+/** Its default: a rolling update of every service fits in it with room to spare. */
+export const DEFAULT_PREVIOUS_PASSWORD_MINUTES = 30;
 
 /** The monitoring role postgres-exporter logs in as (pg_monitor, no table access). */
 export const MONITORING_DATABASE_ROLE = Object.freeze({ role: "asky_monitor", passwordEnv: "ASKY_MONITOR_DB_PASSWORD" });
@@ -41,20 +57,24 @@ const BACKUP_ROLE_FILE = "09-backup-role.sql";
 const DATABASE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** The one psql script the bootstrap Job applies (connected as the superuser to the target database). */
-export function renderDatabaseSql(input: { databaseName: string; users: readonly SeedUser[]; bcryptCost: number }): string {
-    const { databaseName, users, bcryptCost } = input;
+export function renderDatabaseSql(input: { databaseName: string; users: readonly SeedUser[]; bcryptCost: number; previousPasswordMinutes?: number }): string {
+    const { databaseName, users, bcryptCost, previousPasswordMinutes = DEFAULT_PREVIOUS_PASSWORD_MINUTES } = input;
     if (typeof databaseName !== "string" || !DATABASE_NAME.test(databaseName)) {
         throw new Error(`databaseName ${JSON.stringify(databaseName)} must match ${DATABASE_NAME}`);
     }
     if (!Number.isInteger(bcryptCost) || bcryptCost < MIN_BCRYPT_COST || bcryptCost > MAX_BCRYPT_COST) {
         throw new Error(`bcryptCost must be an integer from ${MIN_BCRYPT_COST} to ${MAX_BCRYPT_COST}, got ${bcryptCost}`);
     }
+    if (!Number.isInteger(previousPasswordMinutes) || previousPasswordMinutes < 0 || previousPasswordMinutes > MAX_PREVIOUS_PASSWORD_MINUTES) {
+        throw new Error(`previousPasswordMinutes must be an integer from 0 to ${MAX_PREVIOUS_PASSWORD_MINUTES}, got ${previousPasswordMinutes}`);
+    }
     const usersSql = renderUsers(users, bcryptCost);
 
     const roleTemplate = readSql(ROLE_TEMPLATE);
     const roles = Object.values(SERVICE_DATABASE_ROLES).map(
         ({ role, schema, passwordEnv }) =>
-            `\\set asky_role ${role}\n\\set asky_schema ${schema}\n\\set asky_password_env ${passwordEnv}\n${roleTemplate}`,
+            `\\set asky_role ${role}\n\\set asky_schema ${schema}\n\\set asky_password_env ${passwordEnv}\n` +
+            `\\set asky_previous_password_minutes ${previousPasswordMinutes}\n${roleTemplate}`,
     );
 
     return [

@@ -10,7 +10,7 @@ import { spawn, spawnSync } from "child_process";
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
-import { BACKUP_DATABASE_ROLE, backupScript, DATABASE_LOGIN_ROLES, renderDatabaseSql, userPasswordEnv } from "../sql/render";
+import { BACKUP_DATABASE_ROLE, backupScript, DATABASE_LOGIN_ROLES, renderDatabaseSql, serviceLoginRole, userPasswordEnv } from "../sql/render";
 import { AskyBackup } from "../components";
 import { PsqlResult, TestPostgres, run } from "./support/postgres";
 import { find, renderComponent } from "./support/render";
@@ -124,8 +124,10 @@ describe("database backup (sql/backup.sh) on a real PostgreSQL", () => {
         assert.equal(await pg.scalar("SELECT batch_number || ' ' || feedback || ' ' || status FROM requests.medicine_requests", db), "LOTE-42 Nenhum feedback disponível. pending");
         assert.equal(await pg.scalar("SELECT password_hash FROM auth.users WHERE email = 'admin@asky.local'", db), seededHash);
         // Grants travel with the dump: the service role still reaches its schema in the restored copy.
+        // (Roles are the server's, not the dump's: the login the DATABASE_URL names is the one the schema Job made.)
         await pg.query(`GRANT CONNECT ON DATABASE asky_restored TO asky_requests`, db);
-        assert.equal(await pg.scalar("SELECT count(*) FROM requests.medicine_requests", { ...db, as: { user: "asky_requests", password: "asky_requests_db_password-secret" } }), "1");
+        const login = { user: serviceLoginRole("asky_requests", "asky_requests_db_password-secret"), password: "asky_requests_db_password-secret" };
+        assert.equal(await pg.scalar("SELECT count(*) FROM requests.medicine_requests", { ...db, as: login }), "1");
     });
 
     it("the backup role (issue 22 item 5): pg_read_all_data only, no superuser, writes nothing", async () => {

@@ -6,16 +6,17 @@ import { strict as assert } from "assert";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { DATABASE_LOGIN_ROLES, renderDatabaseSql, SeedUser, SERVICE_DATABASE_ROLES, userPasswordEnv } from "../sql/render";
+import { DATABASE_LOGIN_ROLES, renderDatabaseSql, SeedUser, SERVICE_DATABASE_ROLES, serviceLoginRole, userPasswordEnv } from "../sql/render";
 import { Credentials, quoteIdent, quoteLiteral, TestPostgres } from "./support/postgres";
 import { BCRYPT_COST, USERS, rolePasswords, secret, secretEnv, userPasswords } from "./support/sqlUsers";
 
 const SCHEMAS = ["pyxis", "requests", "auth"] as const;
 /** The services' schemas plus the bootstrap's own bookkeeping (07-seed-users.sql). */
 const SCHEMA_LIST = [...SCHEMAS, "asky_bootstrap"].map(quoteLiteral).join(", ");
+/** What a service's DATABASE_URL holds: the login of its current password (components/database.ts). */
 function roleCredentials(service: keyof typeof SERVICE_DATABASE_ROLES): Credentials {
     const { role, passwordEnv } = SERVICE_DATABASE_ROLES[service];
-    return { user: role, password: rolePasswords[passwordEnv] };
+    return { user: serviceLoginRole(role, rolePasswords[passwordEnv]), password: rolePasswords[passwordEnv] };
 }
 
 /** One table per schema that each role exercises with DML. */
@@ -540,11 +541,21 @@ describe("database bootstrap SQL (sql/render.ts) on a real PostgreSQL", () => {
             }
         });
 
-        it("SEC-3 no service role is superuser, createdb, createrole, replication or bypassrls; none owns a schema or table", async () => {
-            const roles = Object.values(SERVICE_DATABASE_ROLES).map((r) => r.role);
-            const list = roles.map(quoteLiteral).join(", ");
+        it("SEC-3 no service role is superuser, createdb, createrole, replication or bypassrls; the group roles cannot log in; none owns a schema or table", async () => {
+            const groups = Object.values(SERVICE_DATABASE_ROLES).map((r) => r.role);
+            const logins = (Object.keys(SERVICE_DATABASE_ROLES) as (keyof typeof SERVICE_DATABASE_ROLES)[]).map((svc) => roleCredentials(svc).user);
+            const list = [...groups, ...logins].map(quoteLiteral).join(", ");
             const attrs = await pg.query(`SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolinherit, rolreplication, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname IN (${list}) ORDER BY rolname`, { database: DB });
-            assert.deepEqual(attrs, [...roles].sort().map((r) => [r, "f", "f", "f", "f", "f", "f", "t"]));
+            // (A group role an earlier release's run made a login in this cluster may still log in until its deadline: last test below.)
+            assert.deepEqual(attrs.map((a) => groups.includes(a[0]) ? a.slice(0, -1) : a), [
+                ...groups.map((r) => [r, "f", "f", "f", "f", "f", "f"]),
+                ...logins.map((r) => [r, "f", "f", "f", "t", "f", "f", "t"]),
+            ].sort((a, b) => a[0].localeCompare(b[0])));
+            const open = await pg.query(`SELECT rolname FROM pg_roles WHERE rolname IN (${groups.map(quoteLiteral).join(", ")}) AND rolcanlogin AND (rolvaliduntil IS NULL OR rolvaliduntil = 'infinity')`, { database: DB });
+            assert.deepEqual(open, [], "no group role logs in without a deadline");
+            // Each login is a member of its own group role only, and the groups of none.
+            const members = await pg.query(`SELECT r.rolname, g.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member JOIN pg_roles g ON g.oid = m.roleid WHERE r.rolname IN (${list}) OR g.rolname IN (${list}) ORDER BY 1`, { database: DB });
+            assert.deepEqual(members, logins.map((l, i) => [l, groups[i]]).sort((a, b) => a[0].localeCompare(b[0])));
             const owned = await pg.scalar(
                 `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE pg_get_userbyid(c.relowner) IN (${list}) OR pg_get_userbyid(n.nspowner) IN (${list})`,
                 { database: DB },
@@ -574,7 +585,7 @@ describe("database bootstrap SQL (sql/render.ts) on a real PostgreSQL", () => {
         it("SEC-4 sessions in the database use password_encryption = scram-sha-256 and role passwords are SCRAM verifiers (server default here is md5)", async () => {
             assert.equal(await pg.scalar("SHOW password_encryption", { database: "postgres" }), "md5", "test premise: the server default is md5");
             assert.equal(await pg.scalar("SHOW password_encryption", { database: DB }), "scram-sha-256");
-            const roles = Object.values(SERVICE_DATABASE_ROLES).map((r) => quoteLiteral(r.role)).join(", ");
+            const roles = (Object.keys(SERVICE_DATABASE_ROLES) as (keyof typeof SERVICE_DATABASE_ROLES)[]).map((svc) => quoteLiteral(roleCredentials(svc).user)).join(", ");
             const hashes = await pg.query(`SELECT rolname, rolpassword FROM pg_authid WHERE rolname IN (${roles})`, { database: DB });
             assert.equal(hashes.length, 3);
             for (const [role, hash] of hashes) {
@@ -584,15 +595,61 @@ describe("database bootstrap SQL (sql/render.ts) on a real PostgreSQL", () => {
             assert.deepEqual(weakRules, [], "the test cluster itself must not use trust");
         });
 
-        it("SEC-4 role passwords are (re)set from the environment on every run, so rotating the secret rotates the password", async () => {
+        it("SEC-4 a rotated password is a new login beside the old one: the old pods' new connections keep working for previousPasswordMinutes, then the old login closes and is dropped", async () => {
             const env = SERVICE_DATABASE_ROLES.pyxis.passwordEnv;
             const old = roleCredentials("pyxis");
+            const oldPassword = rolePasswords[env];
             rolePasswords[env] = secret();
+            const current = roleCredentials("pyxis");
+            assert.notEqual(current.user, old.user);
             await applyOk(rendered, DB);
-            assert.equal(await pg.scalar("SELECT current_user", { database: DB, as: roleCredentials("pyxis") }), "asky_pyxis");
+            assert.equal(await pg.scalar("SELECT current_user", { database: DB, as: current }), current.user);
+            assert.equal(await pg.scalar("SELECT count(*) FROM pyxis.dispenser", { database: DB, as: current }), "5", "the new login has the service's grants");
+            // The old login still opens connections, with its grants, until its deadline (30 minutes by default).
+            assert.equal(await pg.scalar("SELECT count(*) FROM pyxis.dispenser", { database: DB, as: old }), "5");
+            const minutes = await pg.scalar(`SELECT round(extract(epoch FROM rolvaliduntil - now()) / 60) FROM pg_roles WHERE rolname = ${quoteLiteral(old.user)}`, { database: DB });
+            assert.ok(Number(minutes) >= 29 && Number(minutes) <= 30, `the old login's deadline is about 30 minutes away, got ${minutes}`);
+            assert.equal(await pg.scalar(`SELECT rolvaliduntil FROM pg_roles WHERE rolname = ${quoteLiteral(current.user)}`, { database: DB }), "infinity");
+            // A run later (nothing changed) keeps the deadline where it was: it is not pushed back.
+            const before = await pg.scalar(`SELECT rolvaliduntil FROM pg_roles WHERE rolname = ${quoteLiteral(old.user)}`, { database: DB });
+            await applyOk(rendered, DB);
+            assert.equal(await pg.scalar(`SELECT rolvaliduntil FROM pg_roles WHERE rolname = ${quoteLiteral(old.user)}`, { database: DB }), before);
+            // Past the deadline the old password is refused, and the next run drops the login.
+            await pg.query(`ALTER ROLE ${quoteIdent(old.user)} VALID UNTIL '2000-01-01'`, { database: DB });
             const stale = await pg.psql("SELECT 1", { database: DB, as: old });
             assert.notEqual(stale.code, 0);
             assert.match(stale.stderr, /password authentication failed/);
+            await applyOk(rendered, DB);
+            assert.equal(await pg.scalar(`SELECT count(*) FROM pg_roles WHERE rolname = ${quoteLiteral(old.user)}`, { database: DB }), "0", "the expired login is dropped");
+            assert.equal(await pg.scalar("SELECT current_user", { database: DB, as: current }), current.user);
+            assert.notEqual(oldPassword, rolePasswords[env]);
+        });
+
+        it("SEC-4 previousPasswordMinutes 0 closes the old login at once (a leaked password), and a login given a grant of its own by hand is closed, not dropped", async () => {
+            const env = SERVICE_DATABASE_ROLES.pyxis.passwordEnv;
+            const old = roleCredentials("pyxis");
+            await pg.query(`GRANT SELECT ON pyxis.dispenser TO ${quoteIdent(old.user)}`, { database: DB });
+            rolePasswords[env] = secret();
+            const now = renderDatabaseSql({ databaseName: DB, users: USERS, bcryptCost: BCRYPT_COST, previousPasswordMinutes: 0 });
+            const result = await apply(now, DB);
+            assert.equal(result.code, 0, result.stderr);
+            assert.match(result.stderr, new RegExp(`WARNING:  asky bootstrap: ${old.user} has objects or grants of its own: closed, not dropped`));
+            const stale = await pg.psql("SELECT 1", { database: DB, as: old });
+            assert.notEqual(stale.code, 0);
+            assert.equal(await pg.scalar(`SELECT rolcanlogin FROM pg_roles WHERE rolname = ${quoteLiteral(old.user)}`, { database: DB }), "f");
+            assert.equal(await pg.scalar("SELECT count(*) FROM pyxis.dispenser", { database: DB, as: roleCredentials("pyxis") }), "5");
+            await pg.query(`REVOKE ALL ON pyxis.dispenser FROM ${quoteIdent(old.user)}; DROP ROLE ${quoteIdent(old.user)}`, { database: DB });
+        });
+
+        it("SEC-4 an existing database whose group role was itself the login (the earlier releases) keeps it open for previousPasswordMinutes, then takes its login and password away", async () => {
+            const group = SERVICE_DATABASE_ROLES.auth.role;
+            await pg.query(`ALTER ROLE ${quoteIdent(group)} LOGIN PASSWORD 'the-earlier-release' VALID UNTIL 'infinity'`, { database: DB });
+            await applyOk(rendered, DB);
+            assert.equal(await pg.scalar("SELECT count(*) FROM auth.users", { database: DB, as: { user: group, password: "the-earlier-release" } }), String(USERS.length));
+            await pg.query(`ALTER ROLE ${quoteIdent(group)} VALID UNTIL '2000-01-01'`, { database: DB });
+            await applyOk(rendered, DB);
+            assert.deepEqual(await pg.query(`SELECT rolcanlogin, rolpassword IS NULL FROM pg_authid WHERE rolname = ${quoteLiteral(group)}`, { database: DB }), [["f", "t"]]);
+            assert.equal(await pg.scalar("SELECT count(*) FROM auth.users", { database: DB, as: roleCredentials("auth") }), String(USERS.length));
         });
     });
 

@@ -8,6 +8,7 @@ import { promisify } from "util";
 import * as YAML from "yaml";
 import { REDACTED, RENDER_PROTECTED_ANNOTATION, RegisteredResource, mockKeyPair, renderStack, stackConfig } from "../scripts/render";
 import { find, isSecretEnvelope, namesOf, renderedStack, reveal } from "./support/render";
+import { serviceLoginRole } from "../sql/render";
 
 const ROOT = path.join(__dirname, "..");
 const run = promisify(execFile);
@@ -69,7 +70,10 @@ describe("the program (index.ts), both stacks", () => {
                     assert.strictEqual(env.GATEWAY_URL.value, "http://gateway-internal.asky.svc.cluster.local:80", "the internal listener");
                     const secret = resources.find((r) => r.inputs.kind === "Secret" && (r.inputs.metadata as any).name === `${svc}-database-url`)!;
                     const url = (reveal(secret.inputs.stringData) as any).DATABASE_URL as string;
-                    assert.match(url, new RegExp(`^postgresql\\+asyncpg://${roles[svc]}:[^@]+@postgres\\.asky\\.svc\\.cluster\\.local:5432/asky$`));
+                    // The service's login for this password (a member of its group role; sql/05-roles.sql).
+                    assert.match(url, new RegExp(`^postgresql\\+asyncpg://${roles[svc]}_[0-9a-f]{10}:[^@]+@postgres\\.asky\\.svc\\.cluster\\.local:5432/asky$`));
+                    const password = decodeURIComponent(url.split("//")[1].split("@")[0].split(":")[1]);
+                    assert.strictEqual(url.split("//")[1].split(":")[0], serviceLoginRole(roles[svc], password));
                 }
             });
 

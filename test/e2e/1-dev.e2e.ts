@@ -167,7 +167,8 @@ describe("e2e: the dev stack on a real node (kubelet, containerd, runc), deploye
 
         const pyxis = await http(`${gateway}/pyxis/contract`, { headers: auth });
         assert.strictEqual(pyxis.status, 200, JSON.stringify(pyxis.body));
-        assert.strictEqual(pyxis.body.checks.database.user, "asky_pyxis");
+        // Each service logs in as the login of its current password, a member of its group role (sql/05-roles.sql).
+        assert.match(pyxis.body.checks.database.user, /^asky_pyxis_[0-9a-f]{10}$/);
         assert.deepStrictEqual(pyxis.body.checks.database.tables, {
             "auth.users": { readable: false }, "pyxis.dispenser": { readable: true, rows: 5 }, "requests.medicine_requests": { readable: false },
         }, "pyxis reads its own schema and nothing else (SEC-3)");
@@ -178,7 +179,7 @@ describe("e2e: the dev stack on a real node (kubelet, containerd, runc), deploye
         const rm = await http(`${gateway}/requests/contract`);
         assert.strictEqual(rm.status, 200, JSON.stringify(rm.body));
         const checks = rm.body.checks;
-        assert.strictEqual(checks.database.user, "asky_requests");
+        assert.match(checks.database.user, /^asky_requests_[0-9a-f]{10}$/);
         assert.deepStrictEqual(Object.entries(checks.database.tables).filter(([, t]: any) => t.readable).map(([n]) => n), ["requests.medicine_requests"]);
         assert.strictEqual(checks.database.canCreateInPublic, false);
         assert.ok(checks.redis.ok, "request-management reaches Redis at host redis");
@@ -187,7 +188,7 @@ describe("e2e: the dev stack on a real node (kubelet, containerd, runc), deploye
         assert.ok(checks.viaGatewayPyxis.ok, JSON.stringify(checks.viaGatewayPyxis));
         assert.ok(checks.viaGatewayPyxis.body.checks.redis.ok, "pyxis reaches Redis");
         assert.ok(checks.viaGatewayAuth.ok, JSON.stringify(checks.viaGatewayAuth));
-        assert.strictEqual(checks.viaGatewayAuth.body.checks.database.user, "asky_auth");
+        assert.match(checks.viaGatewayAuth.body.checks.database.user, /^asky_auth_[0-9a-f]{10}$/);
         assert.ok(checks.viaGatewayAuth.body.checks.key.signs, "auth signs with the private key at /app/services/private_key.pem");
 
         // The public listener serves only its allow-list: auth's internals are not on it.
@@ -390,10 +391,19 @@ describe("e2e: the dev stack on a real node (kubelet, containerd, runc), deploye
                 const now = podTemplateHashes(cluster, NS, "pyxis");
                 return now.length === 1 && !pyxisPods.includes(now[0]);
             });
-            // The new pod logs in with the new password: its contract reads pyxis' schema as asky_pyxis.
+            // The new pod logs in with the new password, as a new login of asky_pyxis: its contract reads pyxis' schema.
             const rm = await http(`${gateway}/requests/contract`);
             assert.ok(rm.body.checks.viaGatewayPyxis.ok, JSON.stringify(rm.body.checks.viaGatewayPyxis));
             assert.strictEqual(rm.body.checks.viaGatewayPyxis.body.checks.database.tables["pyxis.dispenser"].rows, 5);
+            const login = rm.body.checks.viaGatewayPyxis.body.checks.database.user as string;
+            // The old login stays open for asky:database.previousPasswordMinutes (30 in dev), the new one has no deadline.
+            const logins = psql(node, "SELECT rolname || ' ' || CASE WHEN rolvaliduntil = 'infinity' THEN 'none' ELSE round(extract(epoch FROM rolvaliduntil - now()) / 60)::text END FROM pg_roles WHERE rolname ~ '^asky_pyxis_' AND rolcanlogin ORDER BY rolname").split("\n");
+            assert.strictEqual(logins.length, 2, logins.join("; "));
+            for (const l of logins) {
+                const [name, minutes] = l.split(" ");
+                if (name === login) assert.strictEqual(minutes, "none", l);
+                else assert.ok(Number(minutes) > 0 && Number(minutes) <= 30, `the previous login closes within 30 minutes: ${l}`);
+            }
         });
 
         it("day-2: changing the gateway config updates gateway-config in place and rolls the gateway", async function () {
