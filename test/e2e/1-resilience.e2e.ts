@@ -266,8 +266,13 @@ describe("e2e: changes and faults under load on the real node (nothing lost, not
             !list(node.cluster, NS, "pods").some((p) => p.metadata.deletionTimestamp) &&
             names.every((n) => { const d = must(node.cluster, NS, "deployment", n); return d.status.readyReplicas === d.spec.replicas; }), 180_000, 500);
 
-        it("runs two ready pods of the gateway and of each service, each under a PodDisruptionBudget", function () {
-            for (const name of ["gateway", "auth", "pyxis", "request-management"]) {
+        it("runs two ready pods of the gateway and of each service, each under a PodDisruptionBudget", async function () {
+            // An autoscaled Deployment leaves spec.replicas to its HPA (components/workload.ts): it starts with one
+            // pod, and the HPA raises it to minReplicas on its first sync (15 s), metrics or not.
+            const names = ["gateway", "auth", "pyxis", "request-management"];
+            await waitFor("two ready pods of each (the HPAs at their minReplicas)", () => names.every((n) =>
+                podsOf(n).filter((p) => p.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")).length >= 2), 120_000, 1000);
+            for (const name of names) {
                 assert.ok(podsOf(name).length >= 2, `${name}: ${podsOf(name).length} pods`);
                 assert.strictEqual(must(node.cluster, NS, "pdb", name).spec.maxUnavailable, 1);
             }
