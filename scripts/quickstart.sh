@@ -21,7 +21,15 @@ if [ ${#commands[@]} -ne 2 ]; then
 fi
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# A failed e2e leaves its real node up for a look (npm run e2e:down); the clone goes with this run, so
+# its node, mounts and rules go first, or they would outlive the clone they were made from.
+cleanup() {
+    if [ -d "$work/asky/.e2e" ]; then
+        (cd "$work/asky" && npm run --silent e2e:down >/dev/null 2>&1) || echo "quickstart: npm run e2e:down failed in $work/asky" >&2
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
 git clone --quiet --no-local "$ROOT" "$work/asky" || { echo "quickstart: git clone failed"; echo "0 passed, 1 failed"; exit 1; }
 cd "$work/asky"
 echo "quickstart: fresh clone of $(git rev-parse --short HEAD) in $work/asky"
