@@ -1,6 +1,6 @@
 #!/bin/sh
 # Dumps $PGDATABASE (pg_dump custom format) into $BACKUP_DIR, then deletes dumps older than
-# $BACKUP_RETENTION_DAYS days. Connection from the usual PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE
+# $BACKUP_RETENTION_DAYS days. Waits up to $BACKUP_CONNECT_SECONDS (60) for the server first. Connection from the usual PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE
 # (the backup role asky_backup: pg_read_all_data, read-only).
 # With $BACKUP_RECIPIENT_FILE (an OpenPGP public key), the dump is encrypted to it as it is written
 # (asky-<stamp>.dump.gpg): no plaintext byte reaches the disk, and only the holder of the private key,
@@ -16,9 +16,17 @@ backup_dir="${BACKUP_DIR:-/backups}"
 retention_days="${BACKUP_RETENTION_DAYS:-7}"
 recipient="${BACKUP_RECIPIENT_FILE:-}"
 
+connect_seconds="${BACKUP_CONNECT_SECONDS:-60}"
+
 case "$retention_days" in
   '' | *[!0-9]*)
     echo "backup: BACKUP_RETENTION_DAYS must be a whole number of days, got '$retention_days'" >&2
+    exit 2
+    ;;
+esac
+case "$connect_seconds" in
+  '' | *[!0-9]*)
+    echo "backup: BACKUP_CONNECT_SECONDS must be a whole number of seconds, got '$connect_seconds'" >&2
     exit 2
     ;;
 esac
@@ -30,6 +38,20 @@ if [ -n "$recipient" ] && [ ! -r "$recipient" ]; then
   echo "backup: BACKUP_RECIPIENT_FILE $recipient is not a readable public key" >&2
   exit 2
 fi
+
+# The server may be restarting, and a new pod's address may not be in the database's NetworkPolicy
+# yet (an enforcer programs it as the pod starts: every try of this Job is a new pod): wait until the
+# server accepts connections (pg_isready, no credentials), at most BACKUP_CONNECT_SECONDS.
+waited=0
+until pg_isready --quiet --timeout=2; do
+  if [ "$waited" -ge "$connect_seconds" ]; then
+    echo "backup: $PGHOST:${PGPORT:-5432} did not accept connections within $connect_seconds s" >&2
+    exit 1
+  fi
+  echo "backup: waiting for $PGHOST:${PGPORT:-5432} to accept connections"
+  sleep 2
+  waited=$((waited + 2))
+done
 
 # The database name becomes part of a file name and a find pattern: keep it to safe characters.
 prefix="$(printf '%s' "$PGDATABASE" | tr -c 'A-Za-z0-9_.-' '_')"

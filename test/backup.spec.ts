@@ -250,6 +250,39 @@ describe("database backup (sql/backup.sh) on a real PostgreSQL", () => {
         assert.equal(result.code, 2);
         assert.match(result.stderr, /BACKUP_RETENTION_DAYS must be a whole number/);
     });
+
+    it("DATA-2 waits for a server that does not accept connections yet (a restart, a NetworkPolicy not yet programmed for the new pod), then dumps", async () => {
+        // A port that refuses connections for 5 s, then forwards to the real server.
+        const port = await freePort();
+        const dir = fs.mkdtempSync(path.join(backupDir, "..", "late-"));
+        const backup = runBackup(jobEnv({ PGHOST: "127.0.0.1", PGPORT: String(port), BACKUP_DIR: dir, BACKUP_RETENTION_DAYS: "7" }));
+        await new Promise((r) => setTimeout(r, 5000));
+        const proxy = net.createServer((client) => {
+            const server = net.connect(Number(pg.connectionEnv(DB, backupRole).PGPORT), "127.0.0.1");
+            client.pipe(server).pipe(client);
+            client.on("error", () => server.destroy());
+            server.on("error", () => client.destroy());
+        }).listen(port, "127.0.0.1");
+        try {
+            const result = await backup;
+            assert.equal(result.code, 0, result.stderr);
+            assert.match(result.stdout, /waiting for 127\.0\.0\.1:\d+ to accept connections/);
+            assert.equal(fs.readdirSync(dir).filter((f) => f.endsWith(".dump")).length, 1);
+        } finally {
+            proxy.close();
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("DATA-2 gives up after BACKUP_CONNECT_SECONDS, naming the server, and refuses a wait that is not a number", async () => {
+        const port = await freePort();
+        const result = await runBackup(jobEnv({ PGHOST: "127.0.0.1", PGPORT: String(port), BACKUP_DIR: backupDir, BACKUP_CONNECT_SECONDS: "2" }));
+        assert.equal(result.code, 1);
+        assert.match(result.stderr, new RegExp(`backup: 127\\.0\\.0\\.1:${port} did not accept connections within 2 s`));
+        const bad = await runBackup(jobEnv({ BACKUP_DIR: backupDir, BACKUP_CONNECT_SECONDS: "soon" }));
+        assert.equal(bad.code, 2);
+        assert.match(bad.stderr, /BACKUP_CONNECT_SECONDS must be a whole number of seconds, got 'soon'/);
+    });
 });
 
 /** An off-cluster copy as an organisation would configure it. */

@@ -312,7 +312,13 @@ describe("e2e: changes and faults under load on the real node (nothing lost, not
             // The README's restore, as written: its first line runs the backup; what follows is run once the dump is there.
             const restore = readmeRestore();
             run("bash", ["-c", restore.backup], { env: restoreEnv(), timeout: 60_000 });
-            await waitFor("the backup Job to complete", () => must(node.cluster, NS, "job", "backup-now").status?.succeeded === 1, 600_000, 1000);
+            let failed = false;
+            await waitFor("the backup Job to complete", () => {
+                const job = must(node.cluster, NS, "job", "backup-now");
+                failed = job.status?.conditions?.some((c: any) => c.type === "Failed" && c.status === "True") ?? false;
+                return failed || job.status?.succeeded === 1;
+            }, 600_000, 1000);
+            if (failed) assert.fail(`the backup Job failed:\n${node.cluster.kubectl(["-n", NS, "logs", "job/backup-now", "--all-containers"])}`);
             const dumps = fs.readdirSync(`${BASE}/e2e-backup`).filter((f) => /^asky-.*\.dump\.gpg$/.test(f));
             assert.strictEqual(dumps.length, 1, `one dump on the claim: ${dumps}`);
             const raw = fs.readFileSync(`${BASE}/e2e-backup/${dumps[0]}`);
