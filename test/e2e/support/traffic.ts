@@ -108,8 +108,10 @@ export async function http(url: string, init: RequestInit = {}, timeoutMs = 15_0
  */
 export function httpsAs(hostname: string, url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}, timeoutMs = 15_000): Promise<{ status: number; body: any }> {
     return new Promise((resolve, reject) => {
+        // A connection per call (agent: false): Node's global agent keeps connections alive, and one kept
+        // from before a scale to zero pointed at a gateway pod that no longer exists (write ETIMEDOUT).
         const req = https.request(url, {
-            method: init.method ?? "GET", headers: { host: hostname, ...init.headers }, servername: hostname, rejectUnauthorized: false, timeout: timeoutMs,
+            agent: false, method: init.method ?? "GET", headers: { host: hostname, ...init.headers }, servername: hostname, rejectUnauthorized: false, timeout: timeoutMs,
         }, (res) => {
             let text = "";
             res.setEncoding("utf8").on("data", (d) => (text += d)).on("end", () => {
