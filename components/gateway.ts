@@ -260,6 +260,9 @@ function gatewayNginxConf(args: AskyGatewayArgs): string {
         proxyConnectTimeoutSeconds: g.limits.proxyConnectTimeoutSeconds,
         proxyReadTimeoutSeconds: g.limits.proxyReadTimeoutSeconds,
         proxySendTimeoutSeconds: g.limits.proxySendTimeoutSeconds,
+        // Half the drain: a connection to a service pod that starts draining is closed by NGINX, between two
+        // requests, before that pod's stop signal (a POST on it would otherwise meet the close: 502).
+        ...(args.drainSeconds > 0 ? { upstreamKeepaliveTimeSeconds: Math.max(1, Math.floor(args.drainSeconds / 2)) } : {}),
         loginRateLimitPerMinute: g.limits.loginRateLimitPerMinute,
         loginBurst: g.limits.loginBurst,
         runtimeDir: "/tmp",

@@ -51,6 +51,9 @@ export const CONNECTION_MEMORY_BYTES = 16 * 1024;
  * edge. config/gateway.ts validates `asky:gateway` against the same table, so a bad value is
  * refused with its key path before any resource exists.
  */
+/** An upstream connection's longest life when the caller names none: pools re-spread over a Service's pods. */
+export const DEFAULT_UPSTREAM_KEEPALIVE_TIME_SECONDS = 60;
+
 export const GATEWAY_LIMITS = {
     /** client_max_body_size in bytes; 0 (no limit) is refused. */
     clientMaxBodyBytes: { min: 1, max: 2 ** 30 },
@@ -62,6 +65,7 @@ export const GATEWAY_LIMITS = {
     proxyReadTimeoutSeconds: { min: 1, max: 3600 },
     proxySendTimeoutSeconds: { min: 1, max: 3600 },
     proxyNextUpstreamTimeoutSeconds: { min: 1, max: 3600 },
+    upstreamKeepaliveTimeSeconds: { min: 1, max: 3600 },
     connectionsPerClient: { min: 1, max: 10_000 },
     largeBodySlots: { min: 1, max: 1024 },
     largeBodySlotsPerClient: { min: 1, max: 1024 },
@@ -147,6 +151,13 @@ export interface GatewayConfigInput {
     proxySendTimeoutSeconds: number;
     /** Time budget for retrying a failed upstream attempt. Default: twice the connect timeout. */
     proxyNextUpstreamTimeoutSeconds?: number;
+    /**
+     * Longest life of a kept-alive upstream connection (`keepalive_time`): NGINX closes it between
+     * requests once it is older. Below the services' drain, every connection to a stopping pod is
+     * closed by NGINX before the pod is told to stop (a request never races the pod's close).
+     * Default {@link DEFAULT_UPSTREAM_KEEPALIVE_TIME_SECONDS}.
+     */
+    upstreamKeepaliveTimeSeconds?: number;
     /** Sustained `/auth/login` rate per client address; excess gets 429. */
     loginRateLimitPerMinute: number;
     /** Requests above the rate accepted at once before 429 (0 allowed). */
@@ -383,6 +394,7 @@ function toView(input: GatewayConfigInput) {
             "proxyNextUpstreamTimeoutSeconds",
             input.proxyNextUpstreamTimeoutSeconds ?? 2 * proxyConnectTimeoutSeconds,
         ),
+        upstreamKeepaliveTimeSeconds: limited("upstreamKeepaliveTimeSeconds", input.upstreamKeepaliveTimeSeconds ?? DEFAULT_UPSTREAM_KEEPALIVE_TIME_SECONDS),
         loginRateLimitPerMinute: limited("loginRateLimitPerMinute", input.loginRateLimitPerMinute),
         loginBurst: limited("loginBurst", input.loginBurst),
         runtimeDir: safePath("runtimeDir", input.runtimeDir).replace(/(.)\/+$/, "$1"),

@@ -51,6 +51,8 @@ describe("AskyGateway (components/gateway.ts)", () => {
             workerProcesses: 1, workerConnections: 4096, keepaliveConnections: 32, clientMaxBodySize: "1m",
             connectionsPerClient: 32, largeBodySlots: 32,
             proxyConnectTimeoutSeconds: 5, proxyReadTimeoutSeconds: 30, proxySendTimeoutSeconds: 30,
+            // dev's drain of 10 s, halved.
+            upstreamKeepaliveTimeSeconds: 5,
             loginRateLimitPerMinute: 30, loginBurst: 10, runtimeDir: "/tmp", errorLog: "/dev/stderr", accessLog: "/dev/stdout",
             metricsLogPort: 5140,
         }));
@@ -85,6 +87,16 @@ describe("AskyGateway (components/gateway.ts)", () => {
             assert.deepStrictEqual(spec.containers[0].lifecycle, { preStop: { sleep: { seconds: drain } } }, stack);
             assert.ok(spec.containers.slice(1).every((c: any) => c.lifecycle === undefined), "sidecars stop at once");
             assert.strictEqual(spec.terminationGracePeriodSeconds, drain + 30);
+        }
+    });
+
+    it("HA-2 kept-alive upstream connections live at most half the drain, so NGINX closes each connection to a draining service pod before the pod stops", async () => {
+        for (const stack of ["dev", "prod"] as const) {
+            const drain = settings(stack).availability.drainSeconds;
+            const conf = find((await build(stack)).objects, "ConfigMap", "gateway-config").data["nginx.conf"] as string;
+            const times = [...conf.matchAll(/keepalive_time (\d+)s;/g)].map((m) => Number(m[1]));
+            assert.deepStrictEqual(times, [Math.floor(drain / 2), Math.floor(drain / 2), Math.floor(drain / 2)], `${stack}: one per upstream`);
+            assert.ok(times[0] < drain && times[0] >= 1);
         }
     });
 

@@ -337,7 +337,13 @@ describe("nginx gateway config: rendering (nginx/render.ts)", () => {
             assert.throws(() => renderGatewayConfig({ ...clusterInput, metricsLogPort: 0 }), /metricsLogPort must be an integer in 1-65535 \(got 0\)/);
         });
 
-        it("refuses a bearer token minted for a service (sub pyxis_service or requests_service, in any position) but not a user's", () => {
+        it("HA-2 an upstream connection lives upstreamKeepaliveTimeSeconds (default 60 s), in every upstream", () => {
+        const times = (conf: string) => [...conf.matchAll(/keepalive_time (\d+)s;/g)].map((m) => Number(m[1]));
+        assert.deepStrictEqual(times(renderGatewayConfig(clusterInput)), [60, 60, 60]);
+        assert.deepStrictEqual(times(renderGatewayConfig({ ...clusterInput, upstreamKeepaliveTimeSeconds: 7 })), [7, 7, 7]);
+    });
+
+    it("refuses a bearer token minted for a service (sub pyxis_service or requests_service, in any position) but not a user's", () => {
             const pattern = new RegExp(serviceTokenPattern());
             const encode = (payload: object) => Buffer.from(JSON.stringify(payload)).toString("base64url");
             for (const sub of ["pyxis_service", "requests_service"]) {
@@ -359,6 +365,7 @@ describe("nginx gateway config: rendering (nginx/render.ts)", () => {
             ["zero connections", { workerConnections: 0 }, /workerConnections/],
             ["status port = listen port", { statusPort: 8080 }, /statusPort must differ from listenPort/],
             ["internal port = ready port", { internalPort: 8091 }, /readyPort must differ from internalPort/],
+            ["an upstream connection life of 0 s", { upstreamKeepaliveTimeSeconds: 0 }, /upstreamKeepaliveTimeSeconds/],
             ["keepalive pools too large", { keepaliveConnections: 400, workerConnections: 1024 }, /keepaliveConnections times 3 upstreams must stay below workerConnections 1024/],
             ["size 1 megabyte", { clientMaxBodySize: "1 megabyte" }, /clientMaxBodySize/],
             ["size 0 (no limit)", { clientMaxBodySize: "0" }, /clientMaxBodySize/],
