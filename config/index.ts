@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { gatewayChecks } from "./gateway";
 import { parseQuantity } from "./quantity";
-import { BREAK_GLASS_GUARDRAILS, BreakGlassGuardrail, askyConfigSchema, AskyConfigShape, MAX_INT32, Resources, knownTopLevelKeys } from "./schema";
+import { BREAK_GLASS_GUARDRAILS, BreakGlassGuardrail, askyConfigSchema, AskyConfigShape, Resources, knownTopLevelKeys } from "./schema";
 
 export * from "./gateway";
 export * from "./quantity";
@@ -91,7 +91,9 @@ function describeIssue(issue: z.core.$ZodIssue, secretKeys: ReadonlySet<string>)
             (k) => `${keyPath([...issue.path, k])}: unknown key; allowed here: ${allowed.join(", ")}`,
         );
     }
-    return [`${keyPath(issue.path)} = ${show(issue.input, secretKeys.has(String(issue.path[0])))}: ${issue.message}`];
+    // A record's key that fails its own rule: zod says only "Invalid key in record"; the key's rule says what is allowed.
+    const message = issue.code === "invalid_key" && issue.issues.length > 0 ? issue.issues.map((i) => i.message).join("; ") : issue.message;
+    return [`${keyPath(issue.path)} = ${show(issue.input, secretKeys.has(String(issue.path[0])))}: ${message}`];
 }
 
 /** Every `<REQUIRED: …>` value, with its key path. */
@@ -334,9 +336,6 @@ function storageAndLimitChecks(c: AskyConfigShape): string[] {
     }
     if (c.backup.enabled && c.backup.claimName === c.storage.claimName) {
         problems.push(`${keyPath(["backup", "claimName"])} = ${show(c.backup.claimName)}: the backups need their own claim, not the database's (asky:storage.claimName)`);
-    }
-    if (c.gateway.replicas > MAX_INT32) {
-        problems.push(`${keyPath(["gateway", "replicas"])} = ${c.gateway.replicas}: must be at most ${MAX_INT32} (the API server's int32)`);
     }
     // Redis gets --maxmemory of 75% of its limit and needs a few MiB of its own besides.
     if (parseQuantity(c.cache.resources.limits.memory) < 16 * 2 ** 20) {
