@@ -64,8 +64,6 @@ const SENSITIVE_INNER = /(PASSWORD|PASSWD|PASSPHRASE|SECRET)/;
 export function isSensitiveName(name: string): boolean {
   const words = name.toUpperCase().split(/[^A-Z0-9]+/).filter(Boolean);
   const last = words[words.length - 1] ?? "";
-  if (["FILE", "PATH", "FILENAME", "DIR", "NAME", "ID", "PEM", "PUB", "CRT", "JSON", "MINUTES", "SECONDS", "HOURS", "DAYS", "TTL", "ALGORITHM", "METHOD", "ENCRYPTION", "LENGTH", "TYPE", "URL", "HOST", "PORT", "USER", "USERNAME"].includes(last))
-    return false;
   if (SENSITIVE_WORD.test(last)) return !/^(MONKEY|TURKEY|HOCKEY|JOCKEY|DONKEY)$/.test(last);
   return SENSITIVE_INNER.test(last);
 }
