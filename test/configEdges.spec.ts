@@ -110,7 +110,7 @@ const accepted: [string, Stack, Change, (config: Record<string, any>) => void][]
     ["one-character label keys and values, a prefixed key, an empty value", "dev", (c) => { c.monitoring.operatorLabels = { a: "b", "x/release": "", "example.org/tier": "1" }; }, (c) => {
         assert.deepStrictEqual(c.monitoring.operatorLabels, { a: "b", "x/release": "", "example.org/tier": "1" });
     }],
-    ["scrape intervals of one and three digits", "dev", (c) => { c.monitoring.scrapeInterval = "5s"; }, () => undefined],
+    ["a scrape interval of one digit", "dev", (c) => { c.monitoring.scrapeInterval = "5s"; }, () => undefined],
     ["a scrape interval of 120s", "dev", (c) => { c.monitoring.scrapeInterval = "120s"; }, () => undefined],
     ["a cron schedule with two spaces and a range", "dev", (c) => { c.backup.schedule = "15  2 * * 1-5"; }, (c) => assert.strictEqual(c.backup.schedule, "15  2 * * 1-5")],
     ["a public key with leading blank lines", "dev", (c) => { c.backup.encryption = { publicKey: "\n  " + PUBLIC_KEY }; }, () => undefined],
@@ -226,15 +226,14 @@ describe("config edges (config/): each rule's last accepted and first refused va
             }
         };
 
-        it("a secret value with regex characters, quoted by a cross-check, is replaced whole, quotes included", () => {
+        it("a secret value quoted by a cross-check is replaced whole, quotes included", () => {
             const claim = "postgres-pv-claim";
             const found = messages((c) => { c.backup.enabled = true; c.backup.claimName = claim; });
             assert.deepStrictEqual(found, ["asky:backup.claimName = [secret]: the backups need their own claim, not the database's (asky:storage.claimName)"]);
         });
 
-        it("a secret of more than 80 characters, shown cut, is still replaced", () => {
-            const bucket = "a" + "b.c-".repeat(15) + "z";
-            const found = messages(offsite({ bucket, region: "EU" }));
+        it("a short secret the schema shows is replaced; one of more than 80 characters, shown cut, is still replaced", () => {
+            const found = messages(offsite({ region: "EU" }));
             assert.strictEqual(found.length, 1);
             assert.strictEqual(found[0], "asky:backup.offsite.region = [secret]: must be a region name such as eu-west-1");
             const endpoint = `https://${"s3.".repeat(30)}example.org/x`;
