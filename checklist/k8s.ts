@@ -45,30 +45,49 @@ export function findObject(objects: readonly K8sObject[], kind: string, name: st
   );
 }
 
-/** Kinds without a namespace. Everything else is namespaced (WIRE-4). */
+/**
+ * Kinds without a namespace. Everything else is namespaced (WIRE-4). The list is the API server's own
+ * discovery (`kubectl api-resources --namespaced=false`, kube-apiserver v1.36.3 with every API group on);
+ * custom resources are taken as namespaced.
+ */
 export const CLUSTER_SCOPED_KINDS = new Set([
+  "APIService",
+  "CSIDriver",
+  "CSINode",
+  "CertificateSigningRequest",
+  "ClusterRole",
+  "ClusterRoleBinding",
+  "ComponentStatus",
+  "CustomResourceDefinition",
+  "DeviceClass",
+  "DeviceTaintRule",
+  "FlowSchema",
+  "IPAddress",
+  "IngressClass",
+  "MutatingAdmissionPolicy",
+  "MutatingAdmissionPolicyBinding",
+  "MutatingWebhookConfiguration",
   "Namespace",
   "Node",
   "PersistentVolume",
-  "StorageClass",
-  "CSIDriver",
-  "CSINode",
-  "VolumeAttachment",
-  "ClusterRole",
-  "ClusterRoleBinding",
-  "CustomResourceDefinition",
-  "APIService",
   "PriorityClass",
+  "PriorityLevelConfiguration",
+  "ResourcePoolStatusRequest",
+  "ResourceSlice",
   "RuntimeClass",
-  "IngressClass",
-  "ValidatingWebhookConfiguration",
-  "MutatingWebhookConfiguration",
+  "SelfSubjectAccessReview",
+  "SelfSubjectReview",
+  "SelfSubjectRulesReview",
+  "ServiceCIDR",
+  "StorageClass",
+  "StorageVersion",
+  "SubjectAccessReview",
+  "TokenReview",
   "ValidatingAdmissionPolicy",
   "ValidatingAdmissionPolicyBinding",
-  "FlowSchema",
-  "PriorityLevelConfiguration",
-  "CertificateSigningRequest",
-  "ComponentStatus",
+  "ValidatingWebhookConfiguration",
+  "VolumeAttachment",
+  "VolumeAttributesClass",
 ]);
 
 // ---------------------------------------------------------------------------
@@ -242,10 +261,6 @@ export function configRefs(t: PodTemplate): ConfigRef[] {
 
 // ---------------------------------------------------------------------------
 // Misc
-
-export function isPosInt(v: unknown): v is number {
-  return typeof v === "number" && Number.isInteger(v) && v > 0;
-}
 
 /** Replica count of a Deployment/StatefulSet (API default 1). */
 export function replicasOf(o: K8sObject): number {
