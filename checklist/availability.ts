@@ -99,7 +99,8 @@ export const ha3: Check = (objects, ctx) => {
   const pdbs = ofKind(objects, "PodDisruptionBudget");
   const templates = podTemplates(objects);
   for (const w of multiReplicaWorkloads(objects)) {
-    const t = podTemplateOf(w)!;
+    const t = podTemplateOf(w);
+    if (!t) continue; // no pod template: the API server refuses the workload (schema validation reports it)
     const mine = pdbs.filter((p) => p.metadata.namespace === w.metadata.namespace && selectorMatches(p.spec?.selector ?? {}, t.metadata.labels));
     if (mine.length === 0) out.push(violation("HA-3", w, "has no PodDisruptionBudget"));
     if (mine.length > 1) out.push(violation("HA-3", w, `is selected by ${mine.length} PodDisruptionBudgets: ${mine.map((p) => p.metadata.name).join(", ")}`));
@@ -125,7 +126,8 @@ export const ha4: Check = (objects, ctx) => {
   if (ctx.stack !== "prod") return [];
   const out: Violation[] = [];
   for (const w of multiReplicaWorkloads(objects)) {
-    const t = podTemplateOf(w)!;
+    const t = podTemplateOf(w);
+    if (!t) continue; // as in HA-3
     const own = t.metadata.labels ?? {};
     const preferred = asArray(t.spec.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution);
     const ok = preferred.some(
@@ -159,8 +161,9 @@ export const ha5: Check = (objects, ctx) => {
   const sts = findObject(objects, "StatefulSet", DATABASE_WORKLOAD, ns);
   if (!sts) return [...out, violation("HA-5", `StatefulSet/${DATABASE_WORKLOAD}`, "the database StatefulSet is missing")];
   if (sts.spec?.replicas !== undefined && sts.spec.replicas !== 1) out.push(violation("HA-5", sts, `must run exactly 1 replica (has ${sts.spec.replicas})`));
-  const t = podTemplateOf(sts)!;
-  const server = containersOf(t.spec).find((c) => !c.init && asArray(c.c?.ports).some((p: any) => p?.containerPort === 5432)) ?? containersOf(t.spec).find((c) => !c.init);
+  const t = podTemplateOf(sts);
+  if (!t) return [...out, violation("HA-5", sts, "has no pod template")];
+  const server = containersOf(t.spec).find((c) => !c.init && asArray(c.c?.ports).some((p: any) => p?.containerPort === 5432)) ?? containersOf(t.spec).find((c) => !c.init && isObject(c.c));
   if (!server) return [...out, violation("HA-5", sts, "has no container")];
   const pgdataEnv = asArray(server.c.env).find((e: any) => e?.name === "PGDATA");
   const pgdata: unknown = pgdataEnv?.value;
