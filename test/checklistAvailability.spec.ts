@@ -4,10 +4,11 @@
 import assert from "node:assert/strict";
 import { Check, K8sObject, PolicyContext } from "../checklist";
 import { ha1, ha2, ha3, ha4, ha5 } from "../checklist/availability";
+import { reasons as checkReasons } from "./support/checklist";
 
 const prod: PolicyContext = { stack: "prod", namespace: "asky" };
 const dev: PolicyContext = { stack: "dev", namespace: "asky" };
-const reasons = (check: Check, objects: K8sObject[], ctx = prod) => check(objects, ctx).map((v) => `${v.object}: ${v.reason}`);
+const reasons = (check: Check, objects: K8sObject[], ctx: PolicyContext = prod) => checkReasons(check, objects, ctx);
 const k8s = (apiVersion: string, kind: string, name: string, spec: Record<string, unknown>, namespace = "asky", extra: Record<string, unknown> = {}): K8sObject =>
     ({ apiVersion, kind, metadata: { name, namespace }, spec, ...extra } as unknown as K8sObject);
 const labels = (app: string) => ({ "app.kubernetes.io/name": app });
@@ -66,7 +67,9 @@ describe("HA-1..5 at their edges (checklist/availability.ts)", () => {
     it("HA-3 (prod): one policy/v1 budget per replicated workload, maxUnavailable 1, AlwaysAllow, the workload's own selector", () => {
         const pyxis = deployment("pyxis", { replicas: 2 });
         assert.deepEqual(reasons(ha3, [pyxis, pdb("pyxis")]), []);
-        assert.deepEqual(reasons(ha3, [pyxis, pdb("pyxis")], dev), []);
+        assert.deepEqual(reasons(ha3, [pyxis], dev), [], "dev runs one replica of everything: no budgets asked");
+        const db = k8s("apps/v1", "StatefulSet", "db", { replicas: 2, selector: { matchLabels: labels("db") }, template: { metadata: { labels: labels("db") }, spec: {} } });
+        assert.deepEqual(reasons(ha3, [db, pdb("db")]), [], "a StatefulSet's budget");
         assert.deepEqual(reasons(ha3, [pyxis]), ["Deployment/pyxis: has no PodDisruptionBudget"]);
         assert.deepEqual(reasons(ha3, [pyxis, pdb("pyxis", {}, "policy/v1", "other")]), ["Deployment/pyxis: has no PodDisruptionBudget", "PodDisruptionBudget/pyxis: selects 0 workloads (must be exactly one)"]);
         const byExpression = pdb("pyxis-expr", { selector: { matchExpressions: [{ key: "app.kubernetes.io/name", operator: "In", values: ["pyxis"] }] } });
@@ -131,6 +134,7 @@ describe("HA-1..5 at their edges (checklist/availability.ts)", () => {
             assert.deepEqual(reasons(ha5, [sts([server()], [], { volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"] } }] })]), []);
             assert.deepEqual(reasons(ha5, [sts([server()]), claim({ volumeName: "pv", storageClassName: "manual" }), pv({ storageClassName: "manual", claimRef: { name: "postgres-data", namespace: "asky" } })]), []);
             assert.deepEqual(reasons(ha5, [sts([server()]), claim({ volumeName: "pv" }), pv({ storageClassName: "", claimRef: { name: "postgres-data" } })]), [], "no class on either side; a claimRef without a namespace");
+            assert.deepEqual(reasons(ha5, [sts([server()]), claim({ volumeName: "pv", storageClassName: "" }), pv()]), [], "the empty class is no class");
             assert.deepEqual(reasons(ha5, [sts([server()], undefined, { replicas: undefined }), claim()]), [], "replicas default to 1");
         });
 
@@ -157,11 +161,13 @@ describe("HA-1..5 at their edges (checklist/availability.ts)", () => {
         });
 
         it("PGDATA below the claim's mount, not the mount itself, not outside every mount; the deepest mount holds it", () => {
-            for (const pgdata of ["/var/lib/postgresql/data", "/var/lib/postgresql/data/"])
+            for (const pgdata of ["/var/lib/postgresql/data", "/var/lib/postgresql/data/", "/var/lib/postgresql/data//"])
                 assert.deepEqual(reasons(ha5, [sts([server([{ name: "PGDATA", value: pgdata }], [{ name: "data", mountPath: "/var/lib/postgresql/data/" }])]), claim()]),
                     [`StatefulSet/postgres: PGDATA ${pgdata} is the mount point of volume "data" itself; use a subdirectory such as /var/lib/postgresql/data/pgdata`], pgdata);
             assert.deepEqual(reasons(ha5, [sts([server([{ name: "PGDATA", value: "/var/lib/postgresql/data" }])], [], { volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"] } }] })]),
                 ['StatefulSet/postgres: PGDATA /var/lib/postgresql/data is the mount point of volume "data" itself; use a subdirectory such as /var/lib/postgresql/data/pgdata']);
+            assert.deepEqual(reasons(ha5, [sts([server([{ name: "PGDATA", value: "/scratch" }], [{ name: "scratch", mountPath: "/scratch" }])], [{ name: "scratch", emptyDir: {} }]), claim()]),
+                ["StatefulSet/postgres: PGDATA /scratch is not under any volumeMount: the data would live in the container and be lost"], "the mount point of an emptyDir");
             assert.deepEqual(reasons(ha5, [sts([server([{ name: "PGDATA", value: "/pgdata" }])]), claim()]),
                 ["StatefulSet/postgres: PGDATA /pgdata is not under any volumeMount: the data would live in the container and be lost"]);
             assert.deepEqual(reasons(ha5, [sts([server([{ name: "PGDATA", value: "/var/lib/postgresql/data2/pg" }])]), claim()]),

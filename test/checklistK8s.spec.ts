@@ -123,10 +123,11 @@ describe("the Kubernetes semantics the checks stand on (checklist/k8s.ts)", () =
     it("what a pod reads: every volume, projected source, env ref, envFrom and pull secret, with its keys, optionality and where", () => {
         const t = podTemplateOf(obj("Deployment", "pyxis", { spec: { template: { spec: {
             volumes: [
-                { name: "conf", configMap: { name: "pyxis-conf", items: [{ key: "a.conf", path: "a" }, { path: "nokey" }] } },
+                { name: "conf", configMap: { name: "pyxis-conf", items: [{ key: "a.conf", path: "a" }, { path: "nokey" }, null] } },
+                { name: "flags", configMap: { name: "pyxis-flags", optional: true } },
                 { name: "keys", secret: { secretName: "pyxis-keys", optional: true } },
                 { name: "data", persistentVolumeClaim: { claimName: "pyxis-data" } },
-                { name: "all", projected: { sources: [{ configMap: { name: "ca", optional: true, items: [{ key: "ca.crt", path: "ca" }] } }, { secret: { name: "token", items: [{ key: "t", path: "t" }] } }, { serviceAccountToken: { path: "sa" } }] } },
+                { name: "all", projected: { sources: [{ configMap: { name: "ca", optional: true, items: [{ key: "ca.crt", path: "ca" }] } }, { secret: { name: "token", items: [{ key: "t", path: "t" }] } }, { serviceAccountToken: { path: "sa" } }, null] } },
                 { name: "scratch", emptyDir: {} },
                 null,
             ],
@@ -137,14 +138,16 @@ describe("the Kubernetes semantics the checks stand on (checklist/k8s.ts)", () =
                     { name: "DB_PASSWORD", valueFrom: { secretKeyRef: { name: "pyxis-db", key: "password", optional: true } } },
                     { name: "PLAIN", value: "x" },
                     { name: "NOKEY", valueFrom: { secretKeyRef: { name: "pyxis-db" } } },
+                    { name: "CMNOKEY", valueFrom: { configMapKeyRef: { name: "pyxis-env", optional: true } } },
                 ],
                 envFrom: [{ configMapRef: { name: "pyxis-all" } }, { secretRef: { name: "pyxis-all-secret", optional: true } }, {}],
             }],
-            imagePullSecrets: [{ name: "registry" }, {}],
+            imagePullSecrets: [{ name: "registry" }, {}, null],
         } } } }));
         assert.ok(t);
         assert.deepEqual(configRefs(t), [
             { kind: "ConfigMap", name: "pyxis-conf", optional: false, keys: ["a.conf"], where: 'volume "conf"' },
+            { kind: "ConfigMap", name: "pyxis-flags", optional: true, keys: [], where: 'volume "flags"' },
             { kind: "Secret", name: "pyxis-keys", optional: true, keys: [], where: 'volume "keys"' },
             { kind: "PersistentVolumeClaim", name: "pyxis-data", optional: false, keys: [], where: 'volume "data"' },
             { kind: "ConfigMap", name: "ca", optional: true, keys: ["ca.crt"], where: 'volume "all" (projected)' },
@@ -152,6 +155,7 @@ describe("the Kubernetes semantics the checks stand on (checklist/k8s.ts)", () =
             { kind: "ConfigMap", name: "pyxis-env", optional: false, keys: ["mode"], where: 'container "app" env MODE' },
             { kind: "Secret", name: "pyxis-db", optional: true, keys: ["password"], where: 'container "app" env DB_PASSWORD' },
             { kind: "Secret", name: "pyxis-db", optional: false, keys: [], where: 'container "app" env NOKEY' },
+            { kind: "ConfigMap", name: "pyxis-env", optional: true, keys: [], where: 'container "app" env CMNOKEY' },
             { kind: "ConfigMap", name: "pyxis-all", optional: false, keys: [], where: 'container "app" envFrom' },
             { kind: "Secret", name: "pyxis-all-secret", optional: true, keys: [], where: 'container "app" envFrom' },
             { kind: "Secret", name: "registry", optional: false, keys: [], where: "imagePullSecrets" },
@@ -170,7 +174,9 @@ describe("the Kubernetes semantics the checks stand on (checklist/k8s.ts)", () =
             hpa("scaled", { kind: "Deployment", name: "scaled" }),
             hpa("elsewhere", { kind: "Deployment", name: "elsewhere" }, "other"),
             hpa("otherkind", { kind: "StatefulSet", name: "otherkind" }),
-            hpa("broken", {}), obj("HorizontalPodAutoscaler", "nospec", {}),
+            hpa("broken", {}), obj("HorizontalPodAutoscaler", "nospec", {}), { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler" } as unknown as K8sObject,
+            // KEDA's ScaledObject names its target the same way; it is not an HPA (KEDA makes one).
+            obj("ScaledObject", "one", { spec: { scaleTargetRef: { kind: "Deployment", name: "one" } } }),
         ];
         assert.deepEqual(multiReplicaWorkloads(objects).map(ref), ["Deployment/two", "Deployment/scaled", "StatefulSet/db"]);
         assert.deepEqual(hpasFor(objects, objects[3]).map(ref), ["HorizontalPodAutoscaler/scaled"]);

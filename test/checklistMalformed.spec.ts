@@ -31,7 +31,48 @@ function malformed(): K8sObject[] {
     return out;
 }
 
+const obj = (kind: string, name: string, rest: Record<string, unknown> = {}) => ({ apiVersion: "v1", kind, metadata: { name, namespace: "asky" }, ...rest } as unknown as K8sObject);
+const pgServer = (volumeMounts: unknown[]) => ({ name: "postgres", ports: [{ containerPort: 5432 }], env: [{ name: "PGDATA", value: "/data/pgdata" }], volumeMounts });
+/** Parts missing where a check only looks once another object leads it there (an HPA to its target, a claim to its volume). */
+const SCENARIOS: [string, K8sObject[]][] = [
+    ["workloads without a spec that an HPA targets, a budget without a spec, an affinity without its parts", [
+        obj("Deployment", "pyxis"), obj("StatefulSet", "auth"), obj("PodDisruptionBudget", "pyxis"),
+        obj("HorizontalPodAutoscaler", "pyxis", { spec: { scaleTargetRef: { kind: "Deployment", name: "pyxis" } } }),
+        obj("HorizontalPodAutoscaler", "auth", { spec: { scaleTargetRef: { kind: "StatefulSet", name: "auth" } } }),
+        obj("Deployment", "gateway", { spec: { replicas: 2, selector: {}, template: { metadata: {}, spec: { affinity: {}, containers: [] } } } }),
+    ]],
+    ["the database's claim without a spec, null volumes, mounts and claim templates", [
+        obj("StatefulSet", "postgres", { spec: { volumeClaimTemplates: [null, { metadata: null }], template: { spec: { containers: [pgServer([null, { name: "data", mountPath: "/data" }])], volumes: [null, { name: "data", persistentVolumeClaim: { claimName: "pg" } }] } } } }),
+        obj("PersistentVolumeClaim", "pg"),
+    ]],
+    ["the database's claim bound to a volume without a spec", [
+        obj("StatefulSet", "postgres", { spec: { template: { spec: { containers: [pgServer([{ name: "data", mountPath: "/data" }])], volumes: [{ name: "data", persistentVolumeClaim: { claimName: "pg" } }] } } } }),
+        obj("PersistentVolumeClaim", "pg", { spec: { volumeName: "pv1" } }), { apiVersion: "v1", kind: "PersistentVolume", metadata: { name: "pv1" } } as K8sObject,
+    ]],
+    ["the database on a claim template without a spec", [
+        obj("StatefulSet", "postgres", { spec: { volumeClaimTemplates: [{ metadata: { name: "data" } }], template: { spec: { containers: [pgServer([{ name: "data", mountPath: "/data" }])] } } } }),
+    ]],
+    ["exposure objects with parts missing: Services, Ingresses and routes", [
+        obj("Service", "gateway", { spec: { type: "NodePort", ports: [null] } }), obj("Service", "pyxis", { spec: null }),
+        obj("Ingress", "web", { spec: { defaultBackend: { service: null }, rules: [null, { http: null }, { http: { paths: [null, { backend: null }, { backend: { service: null } }] } }] } }), obj("Ingress", "bare"),
+        obj("HTTPRoute", "r", { spec: { rules: [null, { backendRefs: [null, {}] }] } }), obj("GRPCRoute", "bare"),
+    ]],
+    ["a NetworkPolicy naming a port of pods whose ports are null", [
+        obj("NetworkPolicy", "p", { spec: { podSelector: {}, policyTypes: ["Egress"], egress: [{ ports: [{ port: "http" }] }] } }),
+        obj("Deployment", "pyxis", { spec: { template: { metadata: { labels: { "app.kubernetes.io/name": "pyxis" } }, spec: { containers: [{ name: "app", ports: [null] }] } } } }),
+    ]],
+    ["a Service selecting pods with a null container and null ports", [
+        obj("Service", "pyxis", { spec: { selector: { app: "pyxis" }, ports: [null, { port: 80 }] } }),
+        obj("Deployment", "pyxis", { spec: { selector: { matchLabels: { app: "pyxis" } }, template: { metadata: { labels: { app: "pyxis" } }, spec: { containers: [null, { name: "app", ports: [null] }] } } } }),
+    ]],
+];
+
 describe("every checklist check on malformed objects", () => {
+    for (const [what, objects] of SCENARIOS)
+        it(`${what}: no check throws`, () => {
+            for (const [id, check] of Object.entries(checks)) for (const stack of ["dev", "prod"] as const) assert.doesNotThrow(() => check(objects, { stack, namespace: "asky" }), `${id} (${stack})`);
+        });
+
     for (const stack of ["dev", "prod"] as const)
         it(`${stack}: reports violations for objects with missing or null parts, and never throws`, () => {
             const objects = malformed();

@@ -5,10 +5,11 @@
 import assert from "node:assert/strict";
 import { Check, K8sObject, PolicyContext, effectiveFlows, formatPorts } from "../checklist";
 import { Interval, net1, net2, net3 } from "../checklist/network";
+import { reasons as checkReasons } from "./support/checklist";
 
 const dev: PolicyContext = { stack: "dev", namespace: "asky" };
 const prod: PolicyContext = { stack: "prod", namespace: "asky" };
-const reasons = (check: Check, objects: K8sObject[], ctx = dev) => check(objects, ctx).map((v) => `${v.object}: ${v.reason}`);
+const reasons = (check: Check, objects: K8sObject[], ctx: PolicyContext = dev) => checkReasons(check, objects, ctx);
 const name = (app: string) => ({ "app.kubernetes.io/name": app });
 /** A Deployment of `app` whose one container declares `ports` ([name, port, protocol?]). */
 const pods = (app: string, ports: [string, number, string?][], namespace = "asky", containers: string[] = ["app"]): K8sObject => ({
@@ -73,6 +74,19 @@ describe("NET-1..3 at their edges (checklist/network.ts)", () => {
             ["kube-dns any port", "monitoring any port", "other-namespaces any port"], "NotIn pins nothing: kube-system and monitoring too");
         sameSet(egressOfPyxis([{ namespaceSelector: {} }]), ["gateway any port", "postgres any port", "pyxis any port", "kube-dns any port", "other-namespaces any port", "monitoring any port"]);
         sameSet(egressOfPyxis([{}, null]), [], "a peer without selectors matches nothing");
+        const ns = (sel: Record<string, unknown>, podSelector?: Record<string, unknown>) => [{ namespaceSelector: sel, ...(podSelector ? { podSelector } : {}) }];
+        const pinnedTo = (...values: string[]) => ({ matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values }] });
+        sameSet(egressOfPyxis(ns(pinnedTo("asky", "other"))), ["gateway any port", "postgres any port", "pyxis any port", "other-namespaces any port"], "one of the pinned namespaces is another");
+        sameSet(egressOfPyxis(ns({ matchLabels: { "kubernetes.io/metadata.name": "other" }, ...pinnedTo("asky") })), [], "pins no namespace satisfies");
+        sameSet(egressOfPyxis(ns({ matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In" }] })), [], "In without values");
+        sameSet(egressOfPyxis(ns({ matchExpressions: [{ key: "team", operator: "In", values: ["asky"] }] })), ["other-namespaces any port"], "a label that only looks like a namespace's name");
+        const kubeSystem = { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } };
+        sameSet(egressOfPyxis(ns(kubeSystem, { matchExpressions: [{ key: "app", operator: "In", values: ["kube-dns"] }] })), ["other-namespaces any port"], "not CoreDNS's label");
+        sameSet(egressOfPyxis(ns(kubeSystem, { matchExpressions: [{ key: "k8s-app", operator: "NotIn", values: ["kube-dns"] }] })), ["other-namespaces any port"], "every kube-system pod but DNS");
+        const prometheus = { "app.kubernetes.io/name": "prometheus" };
+        sameSet(egressOfPyxis(ns({ matchLabels: { "kubernetes.io/metadata.name": "monitoring" } }, { matchExpressions: [{ key: "app.kubernetes.io/name", operator: "In", values: ["prometheus"] }] })),
+            ["monitoring any port", "other-namespaces any port"], "the scraper by an expression may be other monitoring pods too");
+        sameSet(egressOfPyxis(ns({ matchLabels: { "kubernetes.io/metadata.name": "other" } }, { matchLabels: prometheus })), ["other-namespaces any port"], "a Prometheus elsewhere is not the scraper");
     });
 
     it("ipBlock peers are outside the cluster, except link-local ones: a node's own DNS cache", () => {
@@ -106,6 +120,12 @@ describe("NET-1..3 at their edges (checklist/network.ts)", () => {
         assert.deepEqual(flows([...world, policy("x", { podSelector: { matchLabels: name("pyxis") }, ingress: [] })]), ["any port"]);
         assert.deepEqual(flows([...world, policy("x", { podSelector: { matchLabels: name("pyxis") }, egress: [{ ports: [{ port: 5432 }] }] })]), ["TCP/5432"]);
         assert.deepEqual(flows([...world, policy("x", { podSelector: { matchLabels: name("postgres") } })]), [], "an ingress deny");
+        // Two workloads of one app are one endpoint: the ports of both.
+        const worker = { ...pods("pyxis-worker", [["worker", 9000]]), spec: { template: { metadata: { labels: name("pyxis") }, spec: { containers: [{ name: "w", ports: [{ name: "worker", containerPort: 9000 }] }] } } } } as K8sObject;
+        const toPyxis = (objects: K8sObject[]) => effectiveFlows([...objects, policy("g", { podSelector: { matchLabels: name("gateway") }, policyTypes: ["Egress"], egress: [{ to: [{ podSelector: { matchLabels: name("pyxis") } }], ports: [{ port: "http" }, { port: "worker" }] }] })], dev)
+            .filter((f) => f.from === "gateway" && f.to === "pyxis").map((f) => formatPorts(f.ports));
+        assert.deepEqual(toPyxis([...world, worker]), ["TCP/8001, TCP/9000"]);
+        assert.deepEqual(toPyxis(world), ["TCP/8001"]);
         // Pods of another namespace are not ours to judge.
         assert.deepEqual(effectiveFlows([pods("elsewhere", [["http", 1]], "other")], dev).filter((f) => f.from === "elsewhere" || f.to === "elsewhere"), []);
     });
@@ -148,6 +168,12 @@ describe("NET-1..3 at their edges (checklist/network.ts)", () => {
                 "NetworkPolicy/pyxis-wide: extra flow pyxis → postgres TCP/5430-5431, TCP/5433 (egress allowed by NetworkPolicy/pyxis-wide; ingress allowed by NetworkPolicy/db-wide)",
             ]);
             assert.deepEqual(reasons(net2, [...sound, pyxisWide]), [], "the database's ingress still holds the line");
+            const both = (lo: number, hi: number) => [
+                policy("pyxis-range", { podSelector: { matchLabels: name("pyxis") }, policyTypes: ["Egress"], egress: [{ to: [{ podSelector: { matchLabels: name("postgres") } }], ports: [{ port: lo, endPort: hi }] }] }),
+                policy("db-range", { podSelector: { matchLabels: name("postgres") }, policyTypes: ["Ingress"], ingress: [{ from: [{ podSelector: { matchLabels: name("pyxis") } }], ports: [{ port: lo, endPort: hi }] }] }),
+            ];
+            for (const [lo, hi] of [[5000, 5100], [6000, 6100]])
+                assert.deepEqual(reasons(net2, [...sound, ...both(lo, hi)]), [`NetworkPolicy/pyxis-range: extra flow pyxis → postgres TCP/${lo}-${hi} (egress allowed by NetworkPolicy/pyxis-range; ingress allowed by NetworkPolicy/db-range)`], `${lo}-${hi}`);
             const dbPublic = policy("db-public", { podSelector: { matchLabels: name("postgres") }, policyTypes: ["Ingress"], ingress: [{ ports: [{ port: 5432 }] }] });
             assert.deepEqual(reasons(net2, [...sound, dbPublic]), [
                 "NetworkPolicy/db-public: extra flow external → postgres TCP/5432 (external has no egress isolation; ingress allowed by NetworkPolicy/db-public)",
@@ -173,6 +199,8 @@ describe("NET-1..3 at their edges (checklist/network.ts)", () => {
             const publicMissing = (port: number) => ["external", "other-namespaces", "monitoring"].map((src) => `Deployment/gateway: missing flow ${src} → gateway TCP/${port} (blocked by ingress of gateway)`);
             assert.deepEqual(reasons(net2, without("gateway-public")), publicMissing(8080));
             assert.deepEqual(reasons(net2, [...without("gateway"), pods("gateway", [["http", 8080], ["https", 8443]])]), publicMissing(8443), "HTTPS only once the gateway declares it");
+            assert.deepEqual(reasons(net2, [...without("gateway"), pods("gateway", [["http", 8080], ["quic", 8443, "UDP"]])]), [], "a UDP 8443 is not the HTTPS listener");
+            assert.ok(!reasons(net2, [...sound, pods("postgres-exporter", [["web", 8080]])]).some((r) => r.includes("monitoring → postgres-exporter")), "no scrape where no exporter port is declared");
             const backup = (containers: string[]) => reasons(net2, [...sound, pods("postgres-backup", [], "asky", containers)]);
             const backupBase = [
                 "Deployment/postgres-backup: missing flow postgres-backup → postgres TCP/5432 (blocked by egress of postgres-backup and ingress of postgres)",

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { Check, K8sObject, PolicyContext, checks } from "../checklist";
 import { imageName, imageTagKind, parseQuantity, pod1, pod10, pod11, pod13, pod2, pod3, pod4, pod5, pod6, pod7, pod8, pod9 } from "../checklist/pods";
+import { reasons as checkReasons } from "./support/checklist";
 
 const dev: PolicyContext = { stack: "dev", namespace: "asky" };
 const prod: PolicyContext = { stack: "prod", namespace: "asky" };
@@ -16,7 +17,7 @@ const workload = (container: Record<string, unknown>, podSpec: Record<string, un
         spec: kind === "Pod" ? spec : kind === "CronJob" ? { jobTemplate: { spec: { template: { spec } } } } : { template: { metadata: {}, spec } },
     } as unknown as K8sObject;
 };
-const reasons = (check: Check, objects: K8sObject[], ctx: PolicyContext = dev) => check(objects, ctx).map((v) => `${v.object}: ${v.reason}`);
+const reasons = (check: Check, objects: K8sObject[], ctx: PolicyContext = dev) => checkReasons(check, objects, ctx);
 const sc = (securityContext: Record<string, unknown>) => ({ securityContext });
 
 describe("POD-1..13 at their edges (checklist/pods.ts)", () => {
@@ -83,9 +84,9 @@ describe("POD-1..13 at their edges (checklist/pods.ts)", () => {
             { name: "d", projected: { sources: [] } }, { name: "e", downwardAPI: { items: [] } }, { name: "f", persistentVolumeClaim: { claimName: "p" } }];
         assert.deepEqual(reasons(pod5, [workload({}, { volumes: safe })]), []);
         const allowed = "only configMap, secret, emptyDir, projected, downwardAPI, persistentVolumeClaim are allowed";
-        assert.deepEqual(reasons(pod5, [workload({}, { volumes: [{ name: "host", hostPath: { path: "/" } }, { name: "two", nfs: {}, emptyDir: {} }, { name: "none" }] })]), [
+        assert.deepEqual(reasons(pod5, [workload({}, { volumes: [{ name: "host", hostPath: { path: "/" } }, { name: "two", nfs: {}, emptyDir: {}, hostPath: {} }, { name: "none" }] })]), [
             `Deployment/w: volume "host" uses hostPath; ${allowed}`,
-            `Deployment/w: volume "two" uses nfs; ${allowed}`,
+            `Deployment/w: volume "two" uses nfs, hostPath; ${allowed}`,
             'Deployment/w: volume "none" has no source',
         ]);
     });
@@ -123,6 +124,8 @@ describe("POD-1..13 at their edges (checklist/pods.ts)", () => {
         const emptyTmp = [{ name: "tmp", emptyDir: {} }];
         assert.deepEqual(nginx([{ name: "tmp", mountPath: "/tmp" }], emptyTmp), []);
         assert.deepEqual(nginx([{ name: "tmp", mountPath: "/tmp/" }], emptyTmp), [], "a trailing slash is the same directory");
+        assert.deepEqual(nginx([null, { name: "tmp", mountPath: "/tmp//" }], emptyTmp), [], "and two");
+        assert.deepEqual(nginx([{ name: "tmp", mountPath: "/tm" }], emptyTmp), tmpNeeded, "a path that only starts the same");
         assert.deepEqual(nginx([{ name: "tmp", mountPath: "/" }], emptyTmp), [], "a parent directory covers it");
         assert.deepEqual(nginx([{ name: "tmp", mountPath: "/tmp" }], emptyTmp, "Pod"), [], "a bare Pod too");
         assert.deepEqual(nginx([], []), tmpNeeded);
@@ -135,6 +138,7 @@ describe("POD-1..13 at their edges (checklist/pods.ts)", () => {
         assert.deepEqual(nginx([], [], "Job"), tmpNeeded.map((r) => r.replace("Deployment", "Job")), "nginx writes in a Job too");
         assert.deepEqual(nginx([], [], "Deployment", "nginx/nginx-prometheus-exporter:1.5.1"), [], "an image that only carries the name");
         assert.deepEqual(nginx([], [], "Deployment", "nginx:1.27"), tmpNeeded);
+        assert.deepEqual(nginx([], [], "Deployment", "ghcr.io/acme/bnginx:1"), [], "another image whose name ends in nginx");
         const postgres = (mounts: unknown[], volumes: unknown[], kind = "StatefulSet") => reasons(pod7, [workload({ ...ro, image: "postgres:16.15", volumeMounts: mounts }, { volumes }, kind)]);
         assert.deepEqual(postgres([], [], "Job"), [], "psql and pg_dump in Jobs");
         assert.deepEqual(postgres([], [], "CronJob"), []);
@@ -167,7 +171,7 @@ describe("POD-1..13 at their edges (checklist/pods.ts)", () => {
     it("Kubernetes quantities read as numbers: suffixes, exponents, signs and spaces; anything else unread", () => {
         const cases: [unknown, number | undefined][] = [
             ["500m", 0.5], ["2", 2], ["1.5", 1.5], ["1Ki", 1024], ["1Mi", 2 ** 20], ["1Gi", 2 ** 30], ["2Ti", 2 * 2 ** 40], ["1Pi", 2 ** 50], ["1Ei", 2 ** 60],
-            ["1k", 1e3], ["1M", 1e6], ["1G", 1e9], ["1T", 1e12], ["1P", 1e15], ["1E", 1e18], ["100n", 1e-7], ["5u", 5e-6], ["1e3", 1000], ["1E-3", 0.001], ["1e+2", 100],
+            ["1k", 1e3], ["1M", 1e6], ["1G", 1e9], ["1T", 1e12], ["1P", 1e15], ["1E", 1e18], ["100n", 1e-7], ["5u", 5e-6], ["1e3", 1000], ["1e10", 1e10], ["1E-3", 0.001], ["1e+2", 100],
             ["+3", 3], [" 64Mi ", 64 * 2 ** 20], [3, 3], [0.25, 0.25],
             ["abc", undefined], ["1Gib", undefined], ["Mi", undefined], ["e3", undefined], ["1e", undefined], ["1 Gi", undefined], ["x1", undefined], [null, undefined], [undefined, undefined],
         ];
@@ -192,6 +196,8 @@ describe("POD-1..13 at their edges (checklist/pods.ts)", () => {
             'Deployment/w: container "app": resources.requests lacks memory, ephemeral-storage',
             'Deployment/w: container "app": resources.limits lacks cpu, ephemeral-storage',
         ]);
+        assert.deepEqual(reasons(pod9, [workload({ resources: { requests: all } })]), ['Deployment/w: container "app": resources.limits lacks cpu, memory, ephemeral-storage']);
+        assert.deepEqual(reasons(pod9, [workload({ resources: { limits: all } })]), ['Deployment/w: container "app": resources.requests lacks cpu, memory, ephemeral-storage']);
         assert.deepEqual(reasons(pod9, [workload({})]), [
             'Deployment/w: container "app": resources.requests lacks cpu, memory, ephemeral-storage',
             'Deployment/w: container "app": resources.limits lacks cpu, memory, ephemeral-storage',
@@ -199,7 +205,7 @@ describe("POD-1..13 at their edges (checklist/pods.ts)", () => {
     });
 
     it("POD-10: two probes on long-running containers, checking different things on declared ports", () => {
-        const ports = [{ name: "http", containerPort: 8000 }, { name: "admin", containerPort: 9000 }];
+        const ports = [null, { name: "http", containerPort: 8000 }, { name: "admin", containerPort: 9000 }];
         const probes = (readinessProbe: unknown, livenessProbe: unknown, extra: Record<string, unknown> = {}) => reasons(pod10, [workload({ ports, readinessProbe, livenessProbe, ...extra })]);
         const identical = 'Deployment/w: container "app": readinessProbe and livenessProbe are identical checks (only their timings differ): make readiness prove the container can serve now, liveness that it is not wedged';
         assert.deepEqual(probes({ httpGet: { path: "/ready", port: 8000 } }, { httpGet: { path: "/live", port: "http" } }), []);

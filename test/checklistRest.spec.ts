@@ -6,10 +6,11 @@ import assert from "node:assert/strict";
 import { CHECK_IDS, Check, K8sObject, PolicyContext, checkPolicy, checks, formatViolations, runCheck } from "../checklist";
 import { PROTECTED_ANNOTATION, data1, data2, databaseClaims } from "../checklist/data";
 import { gw7, gw8 } from "../checklist/gateway";
+import { reasons as checkReasons } from "./support/checklist";
 
 const dev: PolicyContext = { stack: "dev", namespace: "asky" };
 const prod: PolicyContext = { stack: "prod", namespace: "asky" };
-const reasons = (check: Check, objects: K8sObject[], ctx = prod) => check(objects, ctx).map((v) => `${v.object}: ${v.reason}`);
+const reasons = (check: Check, objects: K8sObject[], ctx: PolicyContext = prod) => checkReasons(check, objects, ctx);
 const k8s = (kind: string, name: string, rest: Record<string, unknown> = {}, namespace: string | undefined = "asky"): K8sObject =>
     ({ apiVersion: "v1", kind, metadata: { name, ...(namespace ? { namespace } : {}), ...((rest.metadata as object) ?? {}) }, ...Object.fromEntries(Object.entries(rest).filter(([k]) => k !== "metadata")) } as unknown as K8sObject);
 const protect = { metadata: { annotations: { [PROTECTED_ANNOTATION]: "true" } } };

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { K8sObject } from "../checklist";
 import { isSensitiveName, sec1, sec4, secretFindings } from "../checklist/secrets";
+import { reasons as checkReasons } from "./support/checklist";
 
 const ctx = { stack: "dev" as const, namespace: "asky" };
 const workload = (container: Record<string, unknown>): K8sObject => ({
@@ -11,7 +12,7 @@ const workload = (container: Record<string, unknown>): K8sObject => ({
     spec: { template: { metadata: {}, spec: { containers: [{ name: "postgres", image: "postgres:16.15", ...container }] } } },
 } as unknown as K8sObject);
 const configMap = (data: Record<string, string>): K8sObject => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "cfg", namespace: "asky" }, data } as unknown as K8sObject);
-const reasons = (check: typeof sec1, objects: K8sObject[]) => check(objects, ctx).map((v) => `${v.object}: ${v.reason}`);
+const reasons = (check: typeof sec1, objects: K8sObject[]) => checkReasons(check, objects, ctx);
 
 describe("SEC-1 and SEC-4 at their edges (checklist/secrets.ts)", () => {
     it("a name announces a secret by its last word, whatever the separators", () => {

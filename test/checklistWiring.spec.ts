@@ -4,9 +4,10 @@
 import assert from "node:assert/strict";
 import { Check, K8sObject, PolicyContext } from "../checklist";
 import { hasHashSuffix, wire1, wire2, wire3, wire5, wire6 } from "../checklist/wiring";
+import { reasons as checkReasons } from "./support/checklist";
 
 const ctx: PolicyContext = { stack: "dev", namespace: "asky" };
-const reasons = (check: Check, objects: K8sObject[]) => check(objects, ctx).map((v) => `${v.object}: ${v.reason}`);
+const reasons = (check: Check, objects: K8sObject[]) => checkReasons(check, objects, ctx);
 const k8s = (kind: string, name: string, rest: Record<string, unknown> = {}, namespace: string | null = "asky"): K8sObject =>
     ({ apiVersion: "v1", kind, ...rest, metadata: { name, ...(namespace === null ? {} : { namespace }), ...((rest.metadata as object) ?? {}) } } as unknown as K8sObject);
 /** A workload whose pod template carries `labels`; its own selector matches them unless given. */
@@ -102,6 +103,8 @@ describe("WIRE-1..6 at their edges (checklist/wiring.ts)", () => {
         const d = k8s("Deployment", "d", { metadata: { labels: labels("asky-dev") }, spec: { template: { metadata: { labels: { app: "d" } } } } });
         assert.deepEqual(reasons(wire5, [d]), ["Deployment/d: pod template labels lack app.kubernetes.io/name, app.kubernetes.io/instance, app.kubernetes.io/component, app.kubernetes.io/part-of, app.kubernetes.io/managed-by"]);
         assert.deepEqual(reasons(wire5, [k8s("Pod", "p", { metadata: { labels: labels("asky-dev") }, spec: { containers: [] } })]), []);
+        assert.deepEqual(reasons(wire5, [k8s("Pod", "p", { metadata: { labels: { app: "p" } }, spec: { containers: [] } })]),
+            ["Pod/p: metadata.labels lack app.kubernetes.io/name, app.kubernetes.io/instance, app.kubernetes.io/component, app.kubernetes.io/part-of, app.kubernetes.io/managed-by"], "once, not again as a template");
         // The odd instance out is named, whether it comes first or last; an object without one only lacks it.
         const stray = 'ConfigMap/x: metadata.labels: app.kubernetes.io/instance is "asky-old", the rest of the stack uses "asky-dev"';
         const most = [labelled("a", labels("asky-dev")), labelled("b", labels("asky-dev"))];
@@ -109,11 +112,15 @@ describe("WIRE-1..6 at their edges (checklist/wiring.ts)", () => {
         assert.deepEqual(reasons(wire5, [...most, labelled("x", labels("asky-old"))]), [stray]);
         const { "app.kubernetes.io/instance": _, ...noInstance } = labels("asky-dev");
         assert.deepEqual(reasons(wire5, [...most, labelled("x", labels("asky-old")), labelled("y", noInstance)]), ["ConfigMap/y: metadata.labels lack app.kubernetes.io/instance", stray]);
+        assert.deepEqual(reasons(wire5, [...most, labelled("x", labels("asky-old")), k8s("Secret", "bare")]),
+            ["Secret/bare: metadata.labels lack app.kubernetes.io/name, app.kubernetes.io/instance, app.kubernetes.io/component, app.kubernetes.io/part-of, app.kubernetes.io/managed-by", stray], "an object without labels among two instances");
+        assert.deepEqual(reasons(wire5, [labelled("a", labels("asky-dev")), labelled("y", noInstance), labelled("z", noInstance)]),
+            ["ConfigMap/y: metadata.labels lack app.kubernetes.io/instance", "ConfigMap/z: metadata.labels lack app.kubernetes.io/instance"], "objects without an instance are no second instance");
     });
 
     it("a name carries a content hash: six or more of [0-9a-z] with a digit, or eight or more hex digits, after the last dash", () => {
         for (const name of ["gateway-conf-5f8d9c7b", "conf-abc123", "conf-deadbeef", "conf-0123456g", "a-b-c-x1y2z3"]) assert.equal(hasHashSuffix(name), true, name);
-        for (const name of ["conf", "gateway-conf", "conf-abcdef", "conf-abc12", "conf-deadbee", "conf-abcdefgh", "conf-DEADBEEF1", "conf-abc123-", "conf_abc123", "conf-abc123x!"]) assert.equal(hasHashSuffix(name), false, name);
+        for (const name of ["conf", "gateway-conf", "conf-abcdef", "conf-abc12", "conf-deadbee", "conf-abcdefgh", "conf-DEADBEEF1", "conf-abc123-", "conf_abc123", "conf-abc123x!", "conf-zzzdeadbeef"]) assert.equal(hasHashSuffix(name), false, name);
     });
 
     it("WIRE-6: a rolling workload's ConfigMaps and Secrets are hashed in their names or in checksum/ annotations; one generic checksum covers all", () => {
@@ -132,11 +139,12 @@ describe("WIRE-1..6 at their edges (checklist/wiring.ts)", () => {
         assert.deepEqual(uses({ "checksum/conf": "5f8d9c7b", "checksum/keys": "0a1b2c3d" }), []);
         assert.deepEqual(uses({ "checksum/conf": "5f8d9c7b" }), ["Deployment/w: no checksum/keys annotation for Secret/keys, while other references have their own"]);
         assert.deepEqual(uses({ "checksum/conf": "5f8d9c7b", "checksum/all": "0a1b2c3d" }), [], "a generic key covers the rest");
-        assert.deepEqual(uses({ "checksum/config": "abc1234", "checksum/x": "not a hash", "checksum/y": 12345678, "checksum/z": "0123456789abcdef!" }), [
+        assert.deepEqual(uses({ "checksum/config": "abc1234", "checksum/x": "not a hash", "checksum/y": 12345678, "checksum/z": "0123456789abcdef!", "checksum/w": "sha256 0123456789abcdef" }), [
             'Deployment/w: annotation checksum/config is not a hash: "abc1234"',
             'Deployment/w: annotation checksum/x is not a hash: "not a hash"',
             "Deployment/w: annotation checksum/y is not a hash: 12345678",
             'Deployment/w: annotation checksum/z is not a hash: "0123456789abcdef!"',
+            'Deployment/w: annotation checksum/w is not a hash: "sha256 0123456789abcdef"',
         ]);
         // Only hashed names, claims and pull secrets: nothing to annotate.
         assert.deepEqual(reasons(wire6, [k8s("DaemonSet", "w", { spec: { template: { spec: {
