@@ -107,7 +107,7 @@ describe("HA-1..5 at their edges (checklist/availability.ts)", () => {
         for (const affinity of [undefined, anti("topology.kubernetes.io/zone"), anti("kubernetes.io/hostname", { matchLabels: labels("auth") }), anti("kubernetes.io/hostname", null),
             { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: "kubernetes.io/hostname", labelSelector: own }] } }])
             assert.deepEqual(judge({ affinity, topologySpreadConstraints: [spread()] }), [noAnti], JSON.stringify(affinity));
-        assert.deepEqual(judge({ affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [null, anti("zone").podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0], anti("kubernetes.io/hostname").podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0]] } }, topologySpreadConstraints: [spread()] }), [],
+        assert.deepEqual(judge({ affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [null, { weight: 1 }, anti("zone").podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0], anti("kubernetes.io/hostname").podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0]] } }, topologySpreadConstraints: [spread()] }), [],
             "one good term among others is enough");
         assert.deepEqual(judge({ affinity: anti("kubernetes.io/hostname") }), ["Deployment/pyxis: has no topologySpreadConstraints"]);
         assert.deepEqual(judge({ affinity: anti("kubernetes.io/hostname"), topologySpreadConstraints: [spread({ maxSkew: 2, whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: labels("auth") } }), spread({ labelSelector: undefined }), null] }), [

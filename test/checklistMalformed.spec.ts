@@ -7,7 +7,7 @@ const KINDS = [
     "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
     "PersistentVolumeClaim", "PersistentVolume", "NetworkPolicy", "ConfigMap", "Secret", "Namespace", "ServiceAccount",
 ];
-const NAMES = ["postgres", "pyxis", "gateway", "asky"];
+const NAMES = ["postgres", "pyxis", "gateway", "asky", "postgres-backup"];
 const nulled = (kind: string) => {
     const podSpec = { containers: [null, { name: "c", ports: [null], env: [null], envFrom: [null], volumeMounts: [null], securityContext: null, resources: null, readinessProbe: null }], initContainers: null, volumes: [null, { name: "v" }] };
     const template = { metadata: null, spec: podSpec };
@@ -47,7 +47,7 @@ const SCENARIOS: [string, K8sObject[]][] = [
     ]],
     ["the database's claim bound to a volume without a spec", [
         obj("StatefulSet", "postgres", { spec: { template: { spec: { containers: [pgServer([{ name: "data", mountPath: "/data" }])], volumes: [{ name: "data", persistentVolumeClaim: { claimName: "pg" } }] } } } }),
-        obj("PersistentVolumeClaim", "pg", { spec: { volumeName: "pv1" } }), { apiVersion: "v1", kind: "PersistentVolume", metadata: { name: "pv1" } } as K8sObject,
+        obj("PersistentVolumeClaim", "pg", { spec: { volumeName: "pv1", storageClassName: "manual" } }), { apiVersion: "v1", kind: "PersistentVolume", metadata: { name: "pv1" } } as K8sObject,
     ]],
     ["the database on a claim template without a spec", [
         obj("StatefulSet", "postgres", { spec: { volumeClaimTemplates: [{ metadata: { name: "data" } }], template: { spec: { containers: [pgServer([{ name: "data", mountPath: "/data" }])] } } } }),
@@ -56,6 +56,9 @@ const SCENARIOS: [string, K8sObject[]][] = [
         obj("Service", "gateway", { spec: { type: "NodePort", ports: [null] } }), obj("Service", "pyxis", { spec: null }),
         obj("Ingress", "web", { spec: { defaultBackend: { service: null }, rules: [null, { http: null }, { http: { paths: [null, { backend: null }, { backend: { service: null } }] } }] } }), obj("Ingress", "bare"),
         obj("HTTPRoute", "r", { spec: { rules: [null, { backendRefs: [null, {}] }] } }), obj("GRPCRoute", "bare"),
+    ]],
+    ["the gateway's first container with null ports, mounts and volumes and no securityContext", [
+        obj("Deployment", "gateway", { spec: { template: { spec: { containers: [{ name: "nginx", ports: [null], volumeMounts: [null, { name: "tmp", mountPath: "/tmp" }] }], volumes: [null] } } } }),
     ]],
     ["a NetworkPolicy naming a port of pods whose ports are null", [
         obj("NetworkPolicy", "p", { spec: { podSelector: {}, policyTypes: ["Egress"], egress: [{ ports: [{ port: "http" }] }] } }),

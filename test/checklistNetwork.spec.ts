@@ -79,10 +79,13 @@ describe("NET-1..3 at their edges (checklist/network.ts)", () => {
         sameSet(egressOfPyxis(ns(pinnedTo("asky", "other"))), ["gateway any port", "postgres any port", "pyxis any port", "other-namespaces any port"], "one of the pinned namespaces is another");
         sameSet(egressOfPyxis(ns({ matchLabels: { "kubernetes.io/metadata.name": "other" }, ...pinnedTo("asky") })), [], "pins no namespace satisfies");
         sameSet(egressOfPyxis(ns({ matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In" }] })), [], "In without values");
+        sameSet(egressOfPyxis(ns({ matchLabels: { "kubernetes.io/metadata.name": "other" }, ...pinnedTo("other", "x") })), ["other-namespaces any port"], "two pins that agree");
+        sameSet(egressOfPyxis(ns({ matchLabels: { "kubernetes.io/metadata.name": "other" }, matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In" }] })), [], "a pin and an In without values");
         sameSet(egressOfPyxis(ns({ matchExpressions: [{ key: "team", operator: "In", values: ["asky"] }] })), ["other-namespaces any port"], "a label that only looks like a namespace's name");
         const kubeSystem = { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } };
         sameSet(egressOfPyxis(ns(kubeSystem, { matchExpressions: [{ key: "app", operator: "In", values: ["kube-dns"] }] })), ["other-namespaces any port"], "not CoreDNS's label");
         sameSet(egressOfPyxis(ns(kubeSystem, { matchExpressions: [{ key: "k8s-app", operator: "NotIn", values: ["kube-dns"] }] })), ["other-namespaces any port"], "every kube-system pod but DNS");
+        sameSet(egressOfPyxis(ns(kubeSystem, { matchExpressions: [{ key: "k8s-app", operator: "In" }] })), [], "k8s-app In nothing selects no pod");
         const prometheus = { "app.kubernetes.io/name": "prometheus" };
         sameSet(egressOfPyxis(ns({ matchLabels: { "kubernetes.io/metadata.name": "monitoring" } }, { matchExpressions: [{ key: "app.kubernetes.io/name", operator: "In", values: ["prometheus"] }] })),
             ["monitoring any port", "other-namespaces any port"], "the scraper by an expression may be other monitoring pods too");

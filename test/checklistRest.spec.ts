@@ -107,6 +107,12 @@ describe("DATA-1..2, GW-7/GW-8 and the checklist's entry points at their edges",
             assert.deepEqual(run({ command: ["sh", "/scripts/backup.sh"] }, [script], []), [noDump], "a ConfigMap the job does not mount");
             assert.deepEqual(run({ command: ["sh", "/scripts/backup.sh"] }, [{ ...script, metadata: { name: "backup-script", namespace: "other" } } as K8sObject], [{ name: "scripts", configMap: { name: "backup-script" } }]), [noDump]);
             assert.deepEqual(run({ command: ["sh", "/scripts/backup.sh"] }, [], [{ name: "scripts", configMap: { name: "backup-script" } }]), [noDump], "a missing ConfigMap (WIRE-3 names it)");
+            // Words are not glued across containers, script files or the command line and the scripts.
+            assert.deepEqual(judge([cron({}, { initContainers: [{ name: "a", command: ["sh"] }], containers: [{ ...dump, command: ["pg_dump", "asky"] }] }), backupClaim]), []);
+            const twoFiles = k8s("ConfigMap", "backup-script", { data: { "a.sh": "echo", "b.sh": "pg_dump -Fc asky" } });
+            assert.deepEqual(run({ command: ["sh"], args: ["/scripts/b.sh"] }, [twoFiles], [{ name: "scripts", configMap: { name: "backup-script" } }]), []);
+            const bare = k8s("ConfigMap", "backup-script", { data: { "backup": "pg_dump -Fc asky" } });
+            assert.deepEqual(run({ command: ["sh", "/scripts/backup"] }, [bare], [{ name: "scripts", configMap: { name: "backup-script" } }]), []);
         });
     });
 

@@ -60,4 +60,26 @@ describe("SEC-1 and SEC-4 at their edges (checklist/secrets.ts)", () => {
         }
         assert.deepEqual(reasons(sec4, [configMap({ "pg_hba.conf": "# host all all 0.0.0.0/0 trust\nhost all all 0.0.0.0/0 scram-sha-256\n" })]), []);
     });
+
+    it("SEC-4: the initdb flags only in POSTGRES_INITDB_ARGS; a weak password_encryption however the arguments are split", () => {
+        assert.deepEqual(reasons(sec4, [workload({ env: [{ name: "EXTRA_ARGS", value: "--auth=trust" }, { name: "POSTGRES_INITDB_ARGS", value: "--data-checksums" }] })]), []);
+        assert.deepEqual(reasons(sec4, [workload({ env: [{ name: "POSTGRES_INITDB_ARGS", value: "--auth-host=md5" }] })]),
+            ['StatefulSet/postgres: container "postgres" POSTGRES_INITDB_ARGS weakens authentication: --auth-host=md5']);
+        assert.deepEqual(reasons(sec4, [workload({ command: ["postgres"], args: ["-c", "password_encryption=off", "listen_addresses=*"] })]),
+            ['StatefulSet/postgres: container "postgres" command line sets password_encryption to something weaker than scram-sha-256']);
+    });
+
+    it("SEC-1: every pattern a value holds is named, in the order of the list, wherever the value sits", () => {
+        const pem = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----";
+        const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJlc2ln";
+        const both = `${pem} ${jwt}`;
+        const found = "a PEM private key, a JWT";
+        assert.deepEqual(reasons(sec1, [configMap({ "bundle.txt": both })]), [`ConfigMap/cfg: key "bundle.txt" contains ${found}; it belongs in a Secret`]);
+        assert.deepEqual(reasons(sec1, [workload({ env: [{ name: "BUNDLE", value: both }] })]),
+            [`StatefulSet/postgres: container "postgres" env BUNDLE holds ${found} as a literal value; use valueFrom.secretKeyRef or a mounted file`]);
+        assert.deepEqual(reasons(sec1, [workload({ args: ["--port", 5432, pem, jwt] })]), [`StatefulSet/postgres: container "postgres" command line contains ${found}`], "a number among the arguments");
+        assert.deepEqual(reasons(sec1, [{ apiVersion: "v1", kind: "Secret", metadata: { name: "s", namespace: "asky" }, stringData: { k: both } } as unknown as K8sObject]),
+            [`Secret/s: key "k" is not redacted in the render: it contains ${found}`]);
+        assert.deepEqual(reasons(sec1, [{ ...configMap({}), metadata: { name: "cfg", namespace: "asky", annotations: { note: both } } } as K8sObject]), [`ConfigMap/cfg: annotation "note" contains ${found}`]);
+    });
 });

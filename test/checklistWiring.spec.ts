@@ -134,6 +134,7 @@ describe("WIRE-1..6 at their edges (checklist/wiring.ts)", () => {
         } } })]);
         assert.deepEqual(uses(undefined), ["Deployment/w: pod template uses ConfigMap/conf, Secret/keys but has no checksum/ annotation and the names carry no content hash"]);
         assert.deepEqual(uses({ "other/annotation": "5f8d9c7b" }, "StatefulSet"), ["StatefulSet/w: pod template uses ConfigMap/conf, Secret/keys but has no checksum/ annotation and the names carry no content hash"]);
+        assert.deepEqual(uses(undefined, "DaemonSet"), ["DaemonSet/w: pod template uses ConfigMap/conf, Secret/keys but has no checksum/ annotation and the names carry no content hash"]);
         assert.deepEqual(uses(undefined, "Job"), [], "a Job's new pods read the current content");
         assert.deepEqual(uses({ "checksum/config": "c2hhMjU2OmFiYw==" }), []);
         assert.deepEqual(uses({ "checksum/conf": "5f8d9c7b", "checksum/keys": "0a1b2c3d" }), []);
