@@ -100,7 +100,7 @@ export const ha3: Check = (objects, ctx) => {
   const templates = podTemplates(objects);
   for (const w of multiReplicaWorkloads(objects)) {
     const t = podTemplateOf(w);
-    if (!t) continue; // no pod template: the API server refuses the workload (schema validation reports it)
+    if (!t) continue; // no pod template: the API server refuses such a workload at apply, nothing to judge here
     const mine = pdbs.filter((p) => p.metadata.namespace === w.metadata.namespace && selectorMatches(p.spec?.selector ?? {}, t.metadata.labels));
     if (mine.length === 0) out.push(violation("HA-3", w, "has no PodDisruptionBudget"));
     if (mine.length > 1) out.push(violation("HA-3", w, `is selected by ${mine.length} PodDisruptionBudgets: ${mine.map((p) => p.metadata.name).join(", ")}`));
