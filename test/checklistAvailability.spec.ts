@@ -4,13 +4,12 @@
 import assert from "node:assert/strict";
 import { Check, K8sObject, PolicyContext } from "../checklist";
 import { ha1, ha2, ha3, ha4, ha5 } from "../checklist/availability";
-import { reasons as checkReasons } from "./support/checklist";
+import { reasons as checkReasons, k8sObject } from "./support/checklist";
 
 const prod: PolicyContext = { stack: "prod", namespace: "asky" };
 const dev: PolicyContext = { stack: "dev", namespace: "asky" };
 const reasons = (check: Check, objects: K8sObject[], ctx: PolicyContext = prod) => checkReasons(check, objects, ctx);
-const k8s = (apiVersion: string, kind: string, name: string, spec: Record<string, unknown>, namespace = "asky", extra: Record<string, unknown> = {}): K8sObject =>
-    ({ apiVersion, kind, metadata: { name, namespace }, spec, ...extra } as unknown as K8sObject);
+const k8s = (apiVersion: string, kind: string, name: string, spec: Record<string, unknown>, namespace = "asky"): K8sObject => k8sObject(kind, name, { apiVersion, spec }, namespace);
 const labels = (app: string) => ({ "app.kubernetes.io/name": app });
 const deployment = (name: string, spec: Record<string, unknown> = {}, podSpec: Record<string, unknown> = {}, namespace = "asky") =>
     k8s("apps/v1", "Deployment", name, { selector: { matchLabels: labels(name) }, template: { metadata: { labels: labels(name) }, spec: { containers: [{ name }], ...podSpec } }, ...spec }, namespace);

@@ -8,10 +8,9 @@ import {
     namespaceLabels, podTemplateOf, podTemplates, ref, selectorMatches,
 } from "../checklist/k8s";
 import { wire4 } from "../checklist/wiring";
+import { k8sObject as obj } from "./support/checklist";
 
 const ctx = { stack: "dev" as const, namespace: "asky" };
-const obj = (kind: string, name: string, extra: Record<string, unknown> = {}, namespace: string | null = "asky"): K8sObject =>
-    ({ apiVersion: "v1", kind, metadata: { name, ...(namespace === null ? {} : { namespace }) }, ...extra } as unknown as K8sObject);
 const podSpec = { containers: [{ name: "app", image: "nginx:1.27" }] };
 
 // kube-apiserver v1.36.3 with every API group on: `kubectl api-resources --namespaced=false` and `=true`.

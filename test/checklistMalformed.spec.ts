@@ -2,6 +2,7 @@
 // pack (every rule of every resource unjudged), so a half-written object must come back as violations.
 import assert from "node:assert/strict";
 import { K8sObject, checks } from "../checklist";
+import { k8sObject as obj } from "./support/checklist";
 
 const KINDS = [
     "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
@@ -31,7 +32,6 @@ function malformed(): K8sObject[] {
     return out;
 }
 
-const obj = (kind: string, name: string, rest: Record<string, unknown> = {}) => ({ apiVersion: "v1", kind, metadata: { name, namespace: "asky" }, ...rest } as unknown as K8sObject);
 const pgServer = (volumeMounts: unknown[]) => ({ name: "postgres", ports: [{ containerPort: 5432 }], env: [{ name: "PGDATA", value: "/data/pgdata" }], volumeMounts });
 /** Parts missing where a check only looks once another object leads it there (an HPA to its target, a claim to its volume). */
 const SCENARIOS: [string, K8sObject[]][] = [

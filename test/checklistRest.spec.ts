@@ -6,13 +6,11 @@ import assert from "node:assert/strict";
 import { CHECK_IDS, Check, K8sObject, PolicyContext, checkPolicy, checks, formatViolations, runCheck } from "../checklist";
 import { PROTECTED_ANNOTATION, data1, data2, databaseClaims } from "../checklist/data";
 import { gw7, gw8 } from "../checklist/gateway";
-import { reasons as checkReasons } from "./support/checklist";
+import { reasons as checkReasons, k8sObject as k8s } from "./support/checklist";
 
 const dev: PolicyContext = { stack: "dev", namespace: "asky" };
 const prod: PolicyContext = { stack: "prod", namespace: "asky" };
 const reasons = (check: Check, objects: K8sObject[], ctx: PolicyContext = prod) => checkReasons(check, objects, ctx);
-const k8s = (kind: string, name: string, rest: Record<string, unknown> = {}, namespace: string | undefined = "asky"): K8sObject =>
-    ({ apiVersion: "v1", kind, metadata: { name, ...(namespace ? { namespace } : {}), ...((rest.metadata as object) ?? {}) }, ...Object.fromEntries(Object.entries(rest).filter(([k]) => k !== "metadata")) } as unknown as K8sObject);
 const protect = { metadata: { annotations: { [PROTECTED_ANNOTATION]: "true" } } };
 const database = (volumes: unknown[] = [{ name: "data", persistentVolumeClaim: { claimName: "postgres-pv-claim" } }], extra: Record<string, unknown> = protect) =>
     k8s("StatefulSet", "postgres", { ...extra, spec: { template: { spec: { containers: [{ name: "postgres" }], volumes } } } });
@@ -25,13 +23,13 @@ describe("DATA-1..2, GW-7/GW-8 and the checklist's entry points at their edges",
     });
 
     it("DATA-1: volumes reclaim with Retain everywhere; in prod, Retain classes and the database and its claims protected from destroy", () => {
-        const pv = (policy?: string) => k8s("PersistentVolume", "pv", { spec: policy ? { persistentVolumeReclaimPolicy: policy } : {} }, undefined);
+        const pv = (policy?: string) => k8s("PersistentVolume", "pv", { spec: policy ? { persistentVolumeReclaimPolicy: policy } : {} }, null);
         assert.deepEqual(reasons(data1, [pv("Retain")], dev), []);
         assert.deepEqual(reasons(data1, [pv("Delete"), pv()], dev), ["PersistentVolume/pv: persistentVolumeReclaimPolicy must be Retain (is Delete)", "PersistentVolume/pv: persistentVolumeReclaimPolicy must be Retain (is unset)"]);
-        assert.deepEqual(reasons(data1, [k8s("StorageClass", "fast", {}, undefined)], dev), [], "dev: classes and protection are not asked");
+        assert.deepEqual(reasons(data1, [k8s("StorageClass", "fast", {}, null)], dev), [], "dev: classes and protection are not asked");
         const claim = (name: string, extra: Record<string, unknown> = protect) => k8s("PersistentVolumeClaim", name, extra);
-        assert.deepEqual(reasons(data1, [database(), claim("postgres-pv-claim"), k8s("StorageClass", "keep", { reclaimPolicy: "Retain" }, undefined)]), []);
-        assert.deepEqual(reasons(data1, [database(), claim("postgres-pv-claim"), k8s("StorageClass", "fast", {}, undefined), k8s("StorageClass", "tmp", { reclaimPolicy: "Delete" }, undefined)]), [
+        assert.deepEqual(reasons(data1, [database(), claim("postgres-pv-claim"), k8s("StorageClass", "keep", { reclaimPolicy: "Retain" }, null)]), []);
+        assert.deepEqual(reasons(data1, [database(), claim("postgres-pv-claim"), k8s("StorageClass", "fast", {}, null), k8s("StorageClass", "tmp", { reclaimPolicy: "Delete" }, null)]), [
             "StorageClass/fast: reclaimPolicy must be Retain (is Delete (default))",
             "StorageClass/tmp: reclaimPolicy must be Retain (is Delete)",
         ]);
@@ -162,7 +160,7 @@ describe("DATA-1..2, GW-7/GW-8 and the checklist's entry points at their edges",
         ]);
         for (const id of CHECK_IDS) assert.equal(typeof checks[id], "function", id);
         assert.throws(() => runCheck("POD-99", [], dev), /^Error: unknown check POD-99$/);
-        const objects = [k8s("PersistentVolume", "pv", { spec: { persistentVolumeReclaimPolicy: "Delete" } }, undefined)];
+        const objects = [k8s("PersistentVolume", "pv", { spec: { persistentVolumeReclaimPolicy: "Delete" } }, null)];
         assert.deepEqual(runCheck("DATA-1", objects, dev), [{ id: "DATA-1", object: "PersistentVolume/pv", reason: "persistentVolumeReclaimPolicy must be Retain (is Delete)" }]);
         const all = checkPolicy(objects, dev);
         assert.deepEqual([...new Set(all.map((v) => v.id))], ["POD-13", "WIRE-5", "HA-5", "NET-1", "DATA-1"], "in checklist order");

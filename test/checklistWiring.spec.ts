@@ -4,12 +4,10 @@
 import assert from "node:assert/strict";
 import { Check, K8sObject, PolicyContext } from "../checklist";
 import { hasHashSuffix, wire1, wire2, wire3, wire5, wire6 } from "../checklist/wiring";
-import { reasons as checkReasons } from "./support/checklist";
+import { reasons as checkReasons, k8sObject as k8s } from "./support/checklist";
 
 const ctx: PolicyContext = { stack: "dev", namespace: "asky" };
 const reasons = (check: Check, objects: K8sObject[]) => checkReasons(check, objects, ctx);
-const k8s = (kind: string, name: string, rest: Record<string, unknown> = {}, namespace: string | null = "asky"): K8sObject =>
-    ({ apiVersion: "v1", kind, ...rest, metadata: { name, ...(namespace === null ? {} : { namespace }), ...((rest.metadata as object) ?? {}) } } as unknown as K8sObject);
 /** A workload whose pod template carries `labels`; its own selector matches them unless given. */
 const workload = (kind: string, name: string, labels: Record<string, string>, podSpec: Record<string, unknown> = {}, extra: Record<string, unknown> = {}, namespace: string | null = "asky") =>
     k8s(kind, name, { spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: "app" }], ...podSpec } }, ...extra } }, namespace);

@@ -13,3 +13,13 @@ export function reasons(check: Check, objects: readonly K8sObject[], ctx: Policy
     for (const v of violations) assert.equal(v.id, id, `${v.object}: ${v.reason}`);
     return violations.map((v) => `${v.object}: ${v.reason}`);
 }
+
+/**
+ * A Kubernetes object of `kind` named `name` in `namespace` (null: no namespace, as cluster-scoped kinds have),
+ * apiVersion v1 unless `rest` says otherwise; `rest` adds top-level fields (apiVersion, spec, data, …) and its
+ * `metadata` adds to the name and namespace.
+ */
+export function k8sObject(kind: string, name: string, rest: Record<string, unknown> = {}, namespace: string | null = "asky"): K8sObject {
+    const { metadata, ...top } = rest as { metadata?: Record<string, unknown> };
+    return { apiVersion: "v1", kind, ...top, metadata: { name, ...(namespace === null ? {} : { namespace }), ...metadata } } as unknown as K8sObject;
+}
