@@ -1,6 +1,7 @@
 // The gateway config (nginx/render.ts + nginx/gateway.conf.mustache) checked statically and
 // against a real nginx with stub upstreams. nginx must be installed: these tests never skip.
 import * as assert from "assert";
+import * as dgram from "dgram";
 import * as fs from "fs";
 import * as path from "path";
 import {
@@ -246,8 +247,11 @@ describe("nginx gateway config: rendering (nginx/render.ts)", () => {
             "flush=1s",
             "if=$asky_log",
         ]);
-        const off = walkNginxConfig(parseNginxConfig(renderGatewayConfig({ ...clusterInput, accessLog: "off" })));
-        assert.deepStrictEqual(off.find((e) => e.directive.name === "access_log" && e.parents.length === 1)?.directive.args, ["off"]);
+        const httpLogs = (input: Partial<GatewayConfigInput>) => walkNginxConfig(parseNginxConfig(renderGatewayConfig({ ...clusterInput, ...input })))
+            .filter((e) => e.directive.name === "access_log" && e.parents.length === 1).map((e) => e.directive.args);
+        assert.deepStrictEqual(httpLogs({ accessLog: "off" }), [["off"]]);
+        // `access_log off` would silence the metrics stream beside it (every access_log of its level).
+        assert.deepStrictEqual(httpLogs({ accessLog: "off", metricsLogPort: 9514 }), [["syslog:server=127.0.0.1:9514,tag=asky_gateway,nohostname", "asky_metrics"]]);
     });
 
     describe("values derived from the input", () => {
@@ -522,6 +526,31 @@ describe("nginx gateway config: against a real nginx", function () {
         else assert.notStrictEqual(uid(pid), 0);
         for (const t of ["client_temp", "proxy_temp", "fastcgi_temp", "uwsgi_temp", "scgi_temp"]) {
             assert.ok(fs.statSync(path.join(gw.dir, t)).isDirectory(), t);
+        }
+    });
+
+    it("with its access log off, the gateway still sends every request's metrics line", async () => {
+        const receiver = dgram.createSocket("udp4");
+        const lines: string[] = [];
+        receiver.on("message", (m) => lines.push(m.toString()));
+        await new Promise<void>((resolve) => receiver.bind(0, "127.0.0.1", resolve));
+        const at = (s: StubUpstream) => ({ host: "127.0.0.1", port: s.port });
+        const quiet = await startGateway(
+            { auth: at(stubs.auth), pyxis: at(stubs.pyxis), requestManagement: at(stubs.requestManagement) },
+            { accessLog: "off", metricsLogPort: receiver.address().port },
+        );
+        try {
+            assert.strictEqual((await httpRequest({ port: quiet.port, path: "/pyxis/dispensers" })).status, 200);
+            assert.strictEqual((await httpRequest({ port: quiet.port, path: "/nowhere" })).status, 404);
+            const deadline = Date.now() + 5_000;
+            while (lines.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+            const metrics = lines.map((l) => l.replace(/^.*asky_gateway: /, "").trim());
+            assert.strictEqual(metrics.length, 2, metrics.join("\n"));
+            assert.match(metrics[0], /^public \/pyxis 200 \d+\.\d{3}$/);
+            assert.match(metrics[1], /^public other 404 -$/);
+        } finally {
+            await quiet.stop();
+            receiver.close();
         }
     });
 
