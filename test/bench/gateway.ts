@@ -7,7 +7,8 @@
 // loopback UDP to a reader in this process, limits, header hygiene, request IDs, error
 // interception), measured on both its listeners (public and internal, plain HTTP). wrk drives
 // each target for the same time and connections; rounds interleave the targets. Server CPU per
-// request (proxy + upstream, from /proc) is compared with the bare proxy's, same round.
+// request (proxy + upstream, from /proc) is compared with the bare proxy's, same round. With --ablation, variants of
+// the gateway with its costliest features taken out are measured beside it: what each feature costs, end to end.
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
@@ -28,6 +29,9 @@ const USAGE = `usage: npm run bench:gateway -- [options]
   --rounds <n>           repeat the targets n times, interleaved; results are medians (default 3, max 9)
   --keepalive <n>        idle upstream connections per worker, gateway and bare proxy (default 64, as Pulumi.prod.yaml)
   --path <p>             request path (default /pyxis/dispensers: a route both listeners serve)
+  --ablation             also measure the public listener with its three costliest features taken out, one at
+                         a time, all but the metrics stream, and all together (the metrics stream, the access
+                         log, the generated request id)
 Needs wrk (apt-get install wrk) and nginx. All traffic stays on 127.0.0.1.`;
 
 function options() {
@@ -39,6 +43,7 @@ function options() {
             rounds: { type: "string", default: "3" },
             keepalive: { type: "string", default: "64" },
             path: { type: "string", default: "/pyxis/dispensers" },
+            ablation: { type: "boolean", default: false },
             help: { type: "boolean", default: false },
         },
     });
@@ -66,6 +71,7 @@ function options() {
         rounds: int("rounds", 1, 9),
         keepalive: int("keepalive", 1, 300),
         path: requestPath,
+        ablation: Boolean(values.ablation),
     };
 }
 
@@ -180,7 +186,26 @@ function startAccessLogReader(dir: string): LineCounter & { path: string } {
     return counter;
 }
 
-async function startGateway(upstreamPort: number, keepalive: number, connections: number, metricsPort: number) {
+/** Which of the gateway's costliest features are on: all of them, except in the ablation's variants. */
+interface Features {
+    metricsStream: boolean;
+    accessLog: boolean;
+    /** NGINX's own `$request_id` (16 bytes from OpenSSL's RAND_bytes per request). */
+    requestId: boolean;
+}
+const EVERY_FEATURE: Features = { metricsStream: true, accessLog: true, requestId: true };
+
+/**
+ * The ablation's surgery on the rendered config: `$request_id` replaced by a constant, so no request draws random
+ * bytes (a client's own X-Request-ID still passes). Only to measure what the variable costs: the real config keeps it.
+ */
+function withoutRequestId(config: string): string {
+    const out = config.split("${request_id}").join("-").split("$request_id").join("-");
+    if (/\$\{?request_id\b/.test(out)) throw new Error("the ablation left a $request_id in the gateway config");
+    return out;
+}
+
+async function startGateway(upstreamPort: number, keepalive: number, connections: number, metricsPort: number, features: Features = EVERY_FEATURE) {
     const dir = makeRuntimeDir();
     const accessLog = startAccessLogReader(dir);
     const upstream = { host: "127.0.0.1", port: upstreamPort };
@@ -200,12 +225,14 @@ async function startGateway(upstreamPort: number, keepalive: number, connections
         // Every wrk connection comes from 127.0.0.1: here one address stands for many clients.
         connectionsPerClient: Math.max(64, 2 * connections),
         largeBodySlots: 32,
-        accessLog: accessLog.path,
-        metricsLogPort: metricsPort,
+        accessLog: features.accessLog ? accessLog.path : "off",
+        metricsLogPort: features.metricsStream ? metricsPort : undefined,
     });
-    const nginx = await runNginx({ config: renderGatewayConfig(input), dir, port: input.readyPort!, probePath: "/healthz" });
+    const rendered = renderGatewayConfig(input);
+    const config = features.requestId ? rendered : withoutRequestId(rendered);
+    const nginx = await runNginx({ config, dir, port: input.readyPort!, probePath: "/healthz" });
     cleanups.push(() => nginx.stop());
-    return { ...nginx, ports: portsOf(input), accessLog };
+    return { ...nginx, ports: portsOf(input), accessLog, features };
 }
 
 // ---------- CPU accounting from /proc ----------
@@ -305,12 +332,24 @@ const BARE = "bare keep-alive proxy";
 const PUBLIC = "gateway, public listener";
 const INTERNAL = "gateway, internal listener";
 const GATEWAY_TARGETS = [PUBLIC, INTERNAL];
+/** The ablation's variants of the public listener (--ablation): what each feature costs is the full gateway's figure minus its variant's. */
+const ABLATIONS: { name: string; features: Features }[] = [
+    { name: "public, no metrics stream", features: { ...EVERY_FEATURE, metricsStream: false } },
+    { name: "public, no access log", features: { ...EVERY_FEATURE, accessLog: false } },
+    { name: "public, no generated req. id", features: { ...EVERY_FEATURE, requestId: false } },
+    { name: "public, metrics stream only", features: { metricsStream: true, accessLog: false, requestId: false } },
+    { name: "public, none of the three", features: { metricsStream: false, accessLog: false, requestId: false } },
+];
+
+type Gateway = Awaited<ReturnType<typeof startGateway>>;
 
 interface Target {
     name: string;
     url: string;
     /** The proxy in front of the upstream, if any: its CPU counts with the upstream's. */
     proxy: RunningNginx | null;
+    /** The gateway behind the URL, if it is one: its log lines are counted. */
+    gateway?: Gateway;
 }
 
 interface Row extends LoadResult {
@@ -339,9 +378,15 @@ async function main() {
     const targets: Target[] = [
         { name: DIRECT, url: url(upstream.port), proxy: null },
         { name: BARE, url: url(bare.port), proxy: bare },
-        { name: PUBLIC, url: url(gateway.ports.http), proxy: gateway },
-        { name: INTERNAL, url: url(gateway.ports.internal), proxy: gateway },
+        { name: PUBLIC, url: url(gateway.ports.http), proxy: gateway, gateway },
+        { name: INTERNAL, url: url(gateway.ports.internal), proxy: gateway, gateway },
     ];
+    if (opts.ablation) {
+        for (const variant of ABLATIONS) {
+            const g = await startGateway(upstream.port, opts.keepalive, opts.connections, metrics.port, variant.features);
+            targets.push({ name: variant.name, url: url(g.ports.http), proxy: g, gateway: g });
+        }
+    }
     console.log(
         `bench: wrk, ${opts.duration}s x ${opts.connections} connections per target, warm-up ${opts.warmup}s, GET ${opts.path}, ` +
             `${opts.rounds} round(s); one NGINX worker each (upstream, bare proxy, gateway), upstream keepalive ${opts.keepalive}; CPUs: ${os.cpus().length}\n`,
@@ -361,7 +406,7 @@ async function main() {
                 self: process.cpuUsage(),
                 reader: cpuSeconds([metrics.pid]),
                 host: hostBusySeconds(),
-                access: gateway.accessLog.lines,
+                access: target.gateway?.accessLog.lines ?? 0,
                 metrics: await metrics.lines(),
             };
             const started = Date.now();
@@ -373,7 +418,7 @@ async function main() {
             const host = hostBusySeconds() - before.host;
             await new Promise((r) => setTimeout(r, 1200)); // the access log's last buffer
             const self = process.cpuUsage(before.self);
-            const isGateway = GATEWAY_TARGETS.includes(target.name);
+            const g = target.gateway;
             const perRequest = (n: number) => (result.requests > 0 ? n / result.requests : NaN);
             const pct = (cpu: number) => (100 * cpu) / seconds;
             const row: Row = {
@@ -381,9 +426,9 @@ async function main() {
                 round,
                 target: target.name,
                 serverUs: perRequest(1e6 * (proxyCpu + upstreamCpu)),
-                readerUs: isGateway ? perRequest(self.user + self.system + 1e6 * (cpuSeconds([metrics.pid]) - before.reader)) : NaN,
-                accessLines: isGateway ? perRequest(gateway.accessLog.lines - before.access) : null,
-                metricsLines: isGateway ? perRequest((await metrics.lines()) - before.metrics) : null,
+                readerUs: g ? perRequest(self.user + self.system + 1e6 * (cpuSeconds([metrics.pid]) - before.reader)) : NaN,
+                accessLines: g ? perRequest(g.accessLog.lines - before.access) : null,
+                metricsLines: g ? perRequest((await metrics.lines()) - before.metrics) : null,
                 cpu: { proxy: target.proxy ? pct(proxyCpu) : null, upstream: pct(upstreamCpu), host: pct(host) },
             };
             process.stdout.write(` ${Math.round(row.rps)} req/s, ${row.serverUs.toFixed(1)} us/req\n`);
@@ -419,24 +464,38 @@ function printResults(rows: Row[]) {
     const rounds = [...new Set(rows.map((r) => r.round))];
     const of = (target: string, pick: (r: Row) => number) => median(rows.filter((r) => r.target === target).map(pick));
     console.log(`medians over ${rounds.length} round(s):`);
-    for (const target of [DIRECT, BARE, ...GATEWAY_TARGETS]) {
+    const measured = [...new Set(rows.map((r) => r.target))];
+    for (const target of measured) {
         console.log(
             `  ${target.padEnd(28)} ${of(target, (r) => r.rps).toFixed(0).padStart(6)} req/s  p50 ${of(target, (r) => r.p50).toFixed(2)} ms` +
                 `  p99 ${of(target, (r) => r.p99).toFixed(2)} ms  server CPU ${of(target, (r) => r.serverUs).toFixed(1)} us/req`,
         );
     }
+    const ratioOf = (target: string) => median(rounds.map((round) => {
+        const at = (t: string) => rows.find((r) => r.target === t && r.round === round)?.serverUs ?? NaN;
+        return at(target) / at(BARE);
+    }));
     for (const target of GATEWAY_TARGETS) {
         const ratio = of(target, (r) => r.serverUs) / of(BARE, (r) => r.serverUs);
         // Each round's ratio (the two measured a minute apart at most), then their median.
-        const paired = median(rounds.map((round) => {
-            const at = (t: string) => rows.find((r) => r.target === t && r.round === round)?.serverUs ?? NaN;
-            return at(target) / at(BARE);
-        }));
+        const paired = ratioOf(target);
         console.log(
             `${target}: server CPU per request ${ratio.toFixed(2)}x the bare proxy's (per-round median ${paired.toFixed(2)}x; ` +
                 `goal <= ${GOAL_RATIO}x: ${paired <= GOAL_RATIO ? "met" : "NOT met"}), ` +
                 `req/s ${(of(target, (r) => r.rps) / of(BARE, (r) => r.rps)).toFixed(2)}x`,
         );
+    }
+    const ablations = ABLATIONS.filter((a) => measured.includes(a.name));
+    if (ablations.length) {
+        console.log("\nablation (the public listener; a feature's cost = the full gateway's server CPU minus its variant's, same round, median):");
+        for (const { name } of ablations) {
+            const saved = median(rounds.map((round) => {
+                const at = (t: string) => rows.find((r) => r.target === t && r.round === round)?.serverUs ?? NaN;
+                return at(PUBLIC) - at(name);
+            }));
+            console.log(`  ${name.padEnd(30)} server CPU ${of(name, (r) => r.serverUs).toFixed(1)} us/req, ${saved.toFixed(1)} us/req less than ` +
+                `every feature on; ${ratioOf(name).toFixed(2)}x the bare proxy's (per-round median)`);
+        }
     }
 }
 
