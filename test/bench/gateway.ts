@@ -232,7 +232,7 @@ async function startGateway(upstreamPort: number, keepalive: number, connections
     const config = features.requestId ? rendered : withoutRequestId(rendered);
     const nginx = await runNginx({ config, dir, port: input.readyPort!, probePath: "/healthz" });
     cleanups.push(() => nginx.stop());
-    return { ...nginx, ports: portsOf(input), accessLog, features };
+    return { ...nginx, ports: portsOf(input), accessLog };
 }
 
 // ---------- CPU accounting from /proc ----------
@@ -471,10 +471,9 @@ function printResults(rows: Row[]) {
                 `  p99 ${of(target, (r) => r.p99).toFixed(2)} ms  server CPU ${of(target, (r) => r.serverUs).toFixed(1)} us/req`,
         );
     }
-    const ratioOf = (target: string) => median(rounds.map((round) => {
-        const at = (t: string) => rows.find((r) => r.target === t && r.round === round)?.serverUs ?? NaN;
-        return at(target) / at(BARE);
-    }));
+    /** Server CPU per request of one target in one round. */
+    const at = (target: string, round: number) => rows.find((r) => r.target === target && r.round === round)?.serverUs ?? NaN;
+    const ratioOf = (target: string) => median(rounds.map((round) => at(target, round) / at(BARE, round)));
     for (const target of GATEWAY_TARGETS) {
         const ratio = of(target, (r) => r.serverUs) / of(BARE, (r) => r.serverUs);
         // Each round's ratio (the two measured a minute apart at most), then their median.
@@ -489,10 +488,7 @@ function printResults(rows: Row[]) {
     if (ablations.length) {
         console.log("\nablation (the public listener; a feature's cost = the full gateway's server CPU minus its variant's, same round, median):");
         for (const { name } of ablations) {
-            const saved = median(rounds.map((round) => {
-                const at = (t: string) => rows.find((r) => r.target === t && r.round === round)?.serverUs ?? NaN;
-                return at(PUBLIC) - at(name);
-            }));
+            const saved = median(rounds.map((round) => at(PUBLIC, round) - at(name, round)));
             console.log(`  ${name.padEnd(30)} server CPU ${of(name, (r) => r.serverUs).toFixed(1)} us/req, ${saved.toFixed(1)} us/req less than ` +
                 `every feature on; ${ratioOf(name).toFixed(2)}x the bare proxy's (per-round median)`);
         }
